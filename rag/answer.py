@@ -1,0 +1,434 @@
+"""Answers, citations and the embedded extractive answerer (no LLM).
+
+The extractive answerer picks the smallest set of retrieved sentences (usually one,
+at most ``Config.max_answer_sentences``) that answers the question and writes them
+out verbatim, each followed by its ``[n]``. Every citation resolves to
+``corpus_text(doc)[start:end] == quote`` because the quote *is* that slice.
+
+Whether to answer at all is decided by a calibrated answerability score, a
+logistic model over retrieval and selection signals (see :func:`answerability`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, Sequence
+
+from . import nlp
+from .config import REFUSAL, Config
+from .indexing import SentenceTable
+from .retrieval import Passage
+
+
+@dataclass(frozen=True)
+class Citation:
+    """``[n]`` in an answer: the exact words it rests on."""
+
+    n: int
+    doc: str
+    section: str
+    start: int
+    end: int
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Related:
+    """A closest passage shown beside a refusal: related, not cited."""
+
+    doc: str
+    section: str
+    start: int
+    end: int
+    quote: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What the pipeline returns for one question."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    related: list[Related] = field(default_factory=list)
+    rewritten_query: str = ""
+    mode: str = "extractive"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence: float = 0.0  # calibrated answerability in [0, 1]
+    signals: dict[str, Any] = field(default_factory=dict)  # what the confidence was computed from
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # LLM sentences the gate removed
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "related": [r.to_dict() for r in self.related],
+            "rewritten_query": self.rewritten_query,
+            "mode": self.mode,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+        if self.dropped:
+            d["dropped"] = self.dropped
+        return d
+
+    def sentences(self) -> list[tuple[str, list[int]]]:
+        """The answer split into (sentence, cited numbers) pairs."""
+        return split_cited(self.text)
+
+
+_MARKERS = re.compile(r"(?:\s*\[\d+\])+")
+_NUM = re.compile(r"\[(\d+)\]")
+
+
+def split_cited(text: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into sentences at its citation markers.
+
+    ``"A. [1] B, C. [2][3]"`` -> ``[("A.", [1]), ("B, C.", [2, 3])]``. Text after the
+    last marker is a sentence with no citations.
+    """
+    out: list[tuple[str, list[int]]] = []
+    pos = 0
+    for m in _MARKERS.finditer(text):
+        sentence = text[pos : m.start()].strip()
+        nums = [int(x) for x in _NUM.findall(m.group(0))]
+        if sentence:
+            out.append((sentence, nums))
+        elif out:  # markers right after markers: attach to the previous sentence
+            out[-1] = (out[-1][0], out[-1][1] + nums)
+        pos = m.end()
+    tail = text[pos:].strip()
+    if tail:
+        out.append((tail, []))
+    return out
+
+
+class Answerer(Protocol):
+    """Turns a question and retrieved passages into an :class:`Answer`."""
+
+    name: str
+
+    def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer: ...
+
+
+# --- question analysis -----------------------------------------------------
+
+_INJECTION = re.compile(
+    r"""(?ix)
+    \b(ignore|disregard|forget|override|bypass)\b[^.?!]{0,40}\b(article|instructions?|above|previous|prior|context|rules|document|prompt|system)\b
+    | \b(pretend|roleplay|role-play|act\ as|you\ are\ now|from\ now\ on)\b
+    | \b(system|developer|admin)\s*(prompt|mode|message)\b
+    | ^\s*(system|assistant)\s*:
+    | \bjailbreak\b
+    | \b(tell\ me\ a\ (joke|story|poem)|write\ (me\ )?a\ (poem|story|song|joke))\b
+    """
+)
+_EXACT = re.compile(r"\b(exact(ly)?|precise(ly)?|specific(ally)?)\b", re.I)
+
+
+# Nouns that name a kind of answer rather than a thing the text must mention:
+# "which country" is answered by any place name, "which judge" only by a judge.
+TYPE_NOUNS: dict[str, str] = {
+    **dict.fromkeys("person people official officials individual man woman figure leader politician "
+                    "advocate advocates activist activists spokesperson".split(), "person"),
+    **dict.fromkeys("country countries nation nations city cities town place location region state "
+                    "states area".split(), "place"),
+    **dict.fromkeys("outlet outlets newspaper newspapers paper network organization organizations "
+                    "organisation organisations group groups agency media publication source".split(), "name"),
+    **dict.fromkeys("year years date day days month time".split(), "date"),
+    **dict.fromkeys("name names title".split(), "name"),
+    **dict.fromkeys("number amount total figure".split(), "number"),
+    **dict.fromkeys("username handle account".split(), "handle"),
+}
+_MONEY = re.compile(r"[$€£]|\b(dollars?|euros?|cost|costs|paid|pay|paying|budget|price|funds?|million|billion)\b", re.I)
+_PERCENT = re.compile(r"%|\bper ?cent", re.I)
+_AUX = set("is are was were be been being do does did done can could will would shall should may might must has have had".split())
+# Only counted things are checked for presence ("how many guards": the text must
+# mention guards). Measured: checking "which X" too refused answerable questions whose
+# X is paraphrased in the text ("which law" -> "Act"), more than it caught.
+_FOCUS = re.compile(r"\bhow\s+many\s+((?:[\w\-.']+\s+){0,3}[\w\-.']+)", re.I)
+_KIND_FOCUS = re.compile(
+    r"\b(?:which|what\s+(?:kind|sort|type)\s+of"
+    r"|what(?:'s|\s+is|\s+are|\s+was|\s+were)?(?:\s+the)?(?:\s+name\s+of(?:\s+the)?)?)"
+    r"\s+((?:[\w\-.']+\s+){0,3}[\w\-.']+)",
+    re.I,
+)
+# Words that end the noun phrase after "which"/"how many" (no POS tagger offline).
+_PHRASE_END = set(
+    """besides except beyond like among between during since until across after before
+    work works worked live lives go goes come comes make makes say says hold holds cost costs
+    spend spends get gets happen happens need needs take takes keep keeps run runs serve serves
+    belong belongs own owns""".split()
+)
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    """What a question asks for."""
+
+    text: str
+    terms: tuple[str, ...]  # content stems
+    expects: tuple[str, ...]  # kinds of value asked for: "number", "date", "person", "place", ...
+    exact: bool  # "exactly how many": vague quantities do not answer it
+    injection: bool
+    focus: str | None  # head noun of "which X" / "how many X" ("judge", "inmates")
+
+
+def _focus(question: str, pattern: re.Pattern[str] = _FOCUS) -> str | None:
+    m = pattern.search(nlp.normalize(question))
+    if not m:
+        return None
+    head = None
+    for w in m.group(1).split():
+        lw = w.lower().strip(".,?")
+        if lw.endswith("'s"):  # "CECOT's full name": the possessor is not the head
+            continue
+        if lw in _AUX or lw in _PHRASE_END or lw in nlp.stopwords() - {"other"}:
+            break
+        if head and (lw.endswith("ed") or lw.endswith("ing")) and len(lw) > 4:
+            break  # a verb: "which judge blocked"
+        if lw in {"other", "u.s", "u.s.", "else"}:
+            continue
+        head = lw
+    return head
+
+
+def analyze(question: str) -> QuestionInfo:
+    low = nlp.normalize(question).lower()
+    focus = _focus(question)
+    kind_noun = _focus(question, _KIND_FOCUS)
+    kinds: list[str] = []
+    # A question may ask for several values: "Who posted it, and on what date?"
+    for kind, pattern in _KIND_PATTERNS:
+        if re.search(pattern, low) and kind not in kinds:
+            if kind == "money" and not _MONEY.search(low):
+                continue
+            if kind == "number" and {"age", "percent", "money"} & set(kinds):
+                continue
+            kinds.append(kind)
+    if re.search(r"\bname of\b", low) and not kinds:
+        kinds.append("name")
+    for noun in (focus, kind_noun):
+        if noun in TYPE_NOUNS and not kinds:
+            kinds.append(TYPE_NOUNS[noun])
+    if focus in TYPE_NOUNS or {"age", "percent", "money"} & set(kinds):
+        focus = None  # a kind of answer, checked by type; not a word to find
+    return QuestionInfo(
+        text=question,
+        terms=tuple(nlp.content_terms(question)),
+        expects=tuple(kinds),
+        exact=bool(_EXACT.search(low)) and "number" in kinds,
+        injection=bool(_INJECTION.search(question)),
+        focus=focus,
+    )
+
+
+_KIND_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("age", r"\bhow old\b|\bwhat age\b"),
+    ("percent", r"\bwhat percent|\bpercentage\b|\bwhat share\b"),
+    ("money", r"\bhow much\b"),
+    ("number", r"\bhow (many|much|long|big|large)\b|\bwhat (number|amount)\b"),
+    ("date", r"\bwhen\b|\b(what|which) (year|date|day|month)\b|\bsince when\b"),
+    ("person", r"^\s*(who|whom|whose)\b|\b(and|,) (who|whom)\b|\bwho (is|was|are|were|said|wrote|joined|posted|described)\b"),
+    ("place", r"^\s*where\b|\b(and|,) where\b"),
+)
+
+
+def focus_match(info: QuestionInfo, text: str) -> bool:
+    """Does ``text`` mention the thing asked about ("which judge" -> a judge)?"""
+    if not info.focus:
+        return True
+    return nlp.stem(info.focus) in nlp.stems(text)
+
+
+def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
+    if kind == "number":
+        found = nlp.exact_numbers(sentence) if info.exact else nlp.numbers(sentence)
+        # A year is a date, not a count ("opened in 2022" does not say how many).
+        return bool(found - nlp.numbers(info.text) - nlp.dates(sentence))
+    if kind == "date":
+        return bool(nlp.dates(sentence) - nlp.dates(info.text))
+    if kind == "age":  # "how old": an age; for a thing (not a person), a year it dates from
+        if re.search(r"\b\d+[- ]years?[- ]old\b|\baged? \d+|\bborn\b", sentence):
+            return True
+        return not nlp.persons(info.text) and bool(nlp.dates(sentence) - nlp.dates(info.text))
+    if kind == "money":
+        return bool(re.search(r"[$€£]\s?\d|\b\d[\d,.]*\s*(dollars|euros|million|billion)\b", sentence))
+    if kind == "percent":
+        return bool(_PERCENT.search(sentence))
+    if kind == "handle":
+        return bool(re.search(r"@\w+", sentence))
+    asked = nlp.name_tokens(info.text)
+    if kind == "person":
+        return any(not (set(nlp.tokens(p)) <= asked) for p in nlp.persons(sentence))
+    # place / name: a name the question did not already contain.
+    return any(not (set(nlp.tokens(n)) <= asked) for n in nlp.names(sentence))
+
+
+def missing_kinds(info: QuestionInfo, text: str) -> list[str]:
+    """The kinds of value the question asks for that ``text`` does not contain."""
+    return [k for k in info.expects if not _has_kind(k, info, text)]
+
+
+def type_match(info: QuestionInfo, text: str) -> bool:
+    """Does ``text`` contain a value of every kind the question asks for?"""
+    return not missing_kinds(info, text)
+
+
+def coverage(info: QuestionInfo, text: str) -> float:
+    """Share of the question's content stems found in ``text`` (1.0 if it has none)."""
+    if not info.terms:
+        return 1.0
+    have = nlp.stems(text)
+    return sum(t in have for t in info.terms) / len(info.terms)
+
+
+def answerability(features: dict[str, float], weights: dict[str, float]) -> float:
+    """Logistic score ``sigma(bias + sum w_i * f_i)``; weights fitted by evals/calibrate.py."""
+    z = weights.get("bias", 0.0) + sum(weights.get(k, 0.0) * v for k, v in features.items())
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _as_passage(row: Any, text: str, like: Passage) -> Passage:
+    return Passage(row=row, text=text, score=like.score, dense=like.dense, window=like.window,
+                   sparse=0.0, dense_rank=None, sparse_rank=None)
+
+
+def _is_content(text: str) -> bool:
+    # A bare link or handle is not an answer on its own.
+    return sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3
+
+
+# --- the extractive answerer -------------------------------------------------
+
+
+class ExtractiveAnswerer:
+    """Answers with verbatim source sentences; refuses below the answerability threshold."""
+
+    name = "extractive"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def select(self, info: QuestionInfo, passages: Sequence[Passage], table: SentenceTable) -> tuple[list[Passage], dict[str, float]]:
+        """The sentences to answer with, and the features of that choice."""
+        cands = [p for p in passages if _is_content(p.text)]
+        # The same words can stand twice (a post quoted, then embedded); keep the better.
+        seen: set[str] = set()
+        unique = []
+        for p in cands:
+            key = " ".join(nlp.tokens(p.text))
+            if key not in seen:
+                seen.add(key)
+                unique.append(p)
+        cands = unique
+        if not cands:
+            return [], {"dense": 0.0, "coverage": 0.0, "type_match": 0.0, "focus": 0.0}
+
+        def window(p: Passage) -> str:
+            return " ".join(table.text(r) for r in [p.row, *table.neighbours(p.row)])
+
+        def merit(p: Passage) -> float:
+            # Retrieval rank, then what answering needs: the asked-for kind of value,
+            # the asked-about thing, and the question's words.
+            return (
+                p.score
+                + 0.3 * type_match(info, window(p))
+                + 0.3 * focus_match(info, window(p))
+                + 0.3 * coverage(info, p.text)
+            )
+
+        merits = {id(p): merit(p) for p in cands}
+        ranked = sorted(cands, key=lambda p: -merits[id(p)])
+        best = ranked[0]
+        chosen = [best]
+        # A value asked for may sit beside the best sentence: a quote and then "X said",
+        # a post and then its byline. Complete from the nearest sentences of the section.
+        for kind in missing_kinds(info, best.text):
+            for r in table.nearby(best.row, 1):
+                text = table.text(r)
+                if _is_content(text) and _has_kind(kind, info, text) and all(c.id != r.id for c in chosen):
+                    chosen.append(_as_passage(r, text, best))
+                    break
+        core = list(chosen)
+        covered = set().union(*(nlp.stems(p.text) for p in chosen))
+        for p in ranked[1:]:
+            if len(chosen) >= self.config.max_answer_sentences:
+                break
+            if any(p.id == c.id for c in chosen) or merits[id(p)] < self.config.second_sentence_ratio * merits[id(best)]:
+                continue
+            # A further sentence must answer a part of the question the others do not.
+            new_terms = [t for t in info.terms if t in nlp.stems(p.text) and t not in covered]
+            if new_terms:
+                chosen.append(p)
+                covered |= nlp.stems(p.text)
+        chosen.sort(key=lambda p: (p.row.doc, p.row.start))
+        ctx = " ".join(window(p) for p in chosen)
+        # The value asked for must be in the answer's core (the best sentence and what
+        # completed it), not in a sentence added for another part of the question.
+        core_text = " ".join(p.text for p in core)
+        features = {
+            "dense": max(max(p.dense, p.window) for p in chosen),
+            "coverage": coverage(info, ctx),
+            "type_match": 1.0 if type_match(info, core_text) else 0.0,
+            "focus": 1.0 if focus_match(info, ctx) else 0.0,
+        }
+        return chosen, features
+
+    def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
+        info = analyze(question)
+        chosen, features = self.select(info, passages, table)
+        # Hard gates first: an instruction is not a question, and passages without the
+        # kind of value asked for (or without the thing asked about) cannot answer it.
+        gate = (
+            "instruction, not a question" if info.injection
+            else "nothing retrieved" if not chosen
+            else "no value of the kind asked for" if not features["type_match"]
+            else "the thing asked about is not mentioned" if not features["focus"]
+            else ""
+        )
+        confidence = 0.0 if gate else answerability(
+            {k: features[k] for k in ("dense", "coverage")}, self.config.answerability_weights
+        )
+        signals = {**features, "gate": gate, "expects": list(info.expects), "focus_noun": info.focus}
+        if confidence < self.config.answerability_threshold:
+            refused = refusal(question, passages, confidence, mode=self.name)
+            refused.signals = signals
+            return refused
+        citations = []
+        parts = []
+        for n, p in enumerate(chosen, start=1):
+            citations.append(
+                Citation(n=n, doc=p.row.doc, section=p.row.section, start=p.row.start, end=p.row.end, quote=p.text)
+            )
+            parts.append(f"{p.text} [{n}]")
+        return Answer(
+            question=question,
+            text=" ".join(parts),
+            refused=False,
+            citations=citations,
+            mode=self.name,
+            confidence=confidence,
+            signals=signals,
+        )
+
+
+def refusal(question: str, passages: Sequence[Passage], confidence: float = 0.0, mode: str = "extractive") -> Answer:
+    """The fixed refusal, with up to three closest passages shown as related."""
+    related = [
+        Related(doc=p.row.doc, section=p.row.section, start=p.row.start, end=p.row.end, quote=p.text, score=round(p.score, 4))
+        for p in passages
+        if _is_content(p.text)
+    ][:3]
+    return Answer(question=question, text=REFUSAL, refused=True, related=related, mode=mode, confidence=confidence)

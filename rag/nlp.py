@@ -1,0 +1,228 @@
+"""Light lexical analysis shared by answering, follow-ups and grounding.
+
+Tokens, Snowball stems (PyStemmer, the stemmer BM25 uses), stop words (bm25s's
+NLTK-derived English list), and the "facts" a sentence commits to: numbers, dates
+and capitalised names. Kept dependency-light so that answering a question never
+imports NLTK or spaCy; a name here is a capitalised word sequence, which is what
+a news article's proper nouns look like.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+WORD = re.compile(r"[A-Za-z\u00C0-\u024F0-9][\w\u00C0-\u024F'’\-@.]*[\w\u00C0-\u024F]|[A-Za-z\u00C0-\u024F0-9]")
+
+QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how whats who's what's".split()
+)
+# Words that frame a question or a report rather than carry its content.
+FRAME_WORDS = frozenset(
+    """
+    article piece story text say says said tell told according mention mentioned describe
+    described name kind sort type also else much many exactly precisely right correct isn't
+    hasn't didn't wasn't does did do anything something someone thing things give given
+    """.split()
+)
+
+NUMBER_WORDS = frozenset(
+    """
+    one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
+    hundred hundreds thousand thousands million millions billion billions dozen dozens half
+    """.split()
+)
+VAGUE_QUANTITIES = frozenset("hundreds thousands millions billions dozens several many some few".split())
+MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+NEGATIONS = frozenset("not no never nobody nothing none neither nor without cannot n't".split())
+
+_DIGITS = re.compile(r"\d[\d,.]*\d|\d")
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+# Capitalised sequences, allowing inner connectors ("Minister of Justice", "Nayib Bukele").
+_NAME = re.compile(
+    r"(?:[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'’.\-]*)(?:\s+(?:of|the|de|del)?\s*[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'’.\-]*)*"
+)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def normalize(text: str) -> str:
+    """NFKC, curly quotes straightened, so "El Salvador’s" matches "El Salvador's"."""
+    text = unicodedata.normalize("NFKC", text)
+    return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens, lower-cased, possessive 's removed."""
+    out = []
+    for m in WORD.finditer(normalize(text)):
+        w = m.group(0).lower().rstrip(".")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w:
+            out.append(w)
+    return out
+
+
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
+    """Stems of the words that carry content (no stop, question or framing words)."""
+    stop = stopwords() | FRAME_WORDS | extra_stop
+    seen: list[str] = []
+    for w in tokens(text):
+        if w in stop or len(w) < 2:
+            continue
+        s = stem(w)
+        if s not in seen:
+            seen.append(s)
+    return seen
+
+
+def stems(text: str) -> set[str]:
+    """All stems of a text, hyphenated words also split ("three-day" -> three, day)."""
+    out = set()
+    for w in tokens(text):
+        out.add(stem(w))
+        if "-" in w:
+            out.update(stem(p) for p in w.split("-") if p)
+    return out
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as written in digits or words ("40,000" -> "40000"; "three" kept as a word)."""
+    norm = normalize(text)
+    out = {m.group(0).replace(",", "").rstrip(".") for m in _DIGITS.finditer(norm)}
+    for w in tokens(norm):
+        for part in w.split("-"):
+            if part in NUMBER_WORDS:
+                out.add(part)
+    return out
+
+
+def exact_numbers(text: str) -> set[str]:
+    """Numbers that state a precise quantity (digits or counted words, not "hundreds")."""
+    return {n for n in numbers(text) if n not in VAGUE_QUANTITIES}
+
+
+def dates(text: str) -> set[str]:
+    """Years, month names and weekdays mentioned."""
+    low = tokens(text)
+    out = {w for w in low if w in MONTHS or w in WEEKDAYS}
+    out.update(m.group(0) for m in _YEAR.finditer(text))
+    return out
+
+
+def names(text: str) -> list[str]:
+    """Capitalised word sequences that are not just a sentence-initial common word."""
+    norm = normalize(text)
+    out: list[str] = []
+    for m in _NAME.finditer(norm):
+        name = m.group(0).strip(" .’'-")
+        words = name.split()
+        # Drop a sentence-initial stop word ("The", "During", "If") from the front.
+        while words and words[0].lower() in stopwords() | FRAME_WORDS:
+            words = words[1:]
+        while words and words[-1].lower() in {"of", "the", "de", "del", "and", "for", "to"}:
+            words = words[:-1]
+        if not words:
+            continue
+        name = " ".join(words)
+        if name.endswith(("'s", "’s")):
+            name = name[:-2]
+        if name.lower().rstrip("'s") in stopwords():
+            continue
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def name_tokens(text: str) -> set[str]:
+    """Lower-cased words of every name in ``text`` (for "is this name in that passage")."""
+    out: set[str] = set()
+    for n in names(text):
+        for w in tokens(n):
+            if w not in stopwords():
+                out.add(w)
+    return out
+
+
+# --- people -------------------------------------------------------------------
+
+TITLES = {
+    "sec", "sec.", "secretary", "president", "minister", "ministers", "justice", "homeland", "security",
+    "salvadoran", "dhs", "gov", "governor", "sen", "senator", "rep", "mr", "mrs", "ms", "dr", "judge",
+    "general", "gen", "of", "the", "u.s", "us", "american", "former", "deputy", "chief", "director",
+}
+NOT_PERSON = {
+    "center", "centre", "act", "group", "groups", "rights", "committee", "department", "administration",
+    "news", "guardian", "times", "post", "prison", "court", "america", "americans", "states", "united",
+    "el", "la", "los", "las", "san", "santa", "new", "north", "south", "east", "west", "confinement",
+    "terrorism", "working", "community", "human", "x", "twitter", "fox",
+}
+
+
+
+def persons(text: str, known: tuple[str, ...] = ()) -> list[str]:
+    """Person-like names in ``text``: titles stripped, organisations and places left out.
+
+    ``known`` are full names found elsewhere (the corpus): a lone surname that
+    matches one ("Noem") is that person ("Kristi Noem").
+    """
+    by_surname = {k.split()[-1].lower(): k for k in known}
+    out: list[str] = []
+    for name in names(text):
+        words = name.split()
+        titled = False
+        while words and words[0].lower().rstrip(".") in TITLES | {w.rstrip(".") for w in TITLES}:
+            words = words[1:]
+            titled = True
+        if not words:
+            continue
+        low = [w.lower().strip(".") for w in words]
+        if any(w in NOT_PERSON for w in low) or any(w in MONTHS or w in WEEKDAYS for w in low):
+            continue
+        if any(len(w) > 1 and w.rstrip(".").isupper() for w in words):
+            continue  # acronyms and shouting (CECOT, DHS, "LEAVE NOW") are not people
+        if len(words) == 1 and low[0] in by_surname:
+            words = by_surname[low[0]].split()
+            titled = True
+        if len(words) >= 2 or titled:
+            cand = " ".join(words)
+            if cand not in out:
+                out.append(cand)
+    # A lone surname ("Noem") that belongs to a full name given elsewhere is that person.
+    merged: list[str] = []
+    for p in out:
+        full = next((q for q in out if q != p and q.split()[-1] == p), None)
+        name = full or p
+        if name not in merged:
+            merged.append(name)
+    return merged
+
+
+def things(text: str, known: tuple[str, ...] = ()) -> list[str]:
+    """Names that are not persons (places, organisations, facilities)."""
+    people = {w for p in persons(text, known) for w in p.split()}
+    return [n for n in names(text) if not set(n.split()) <= people and n.lower() not in {"x"}]
+
+

@@ -1,0 +1,164 @@
+"""The vector store: Chroma, through LlamaIndex's ``ChromaVectorStore``.
+
+Embedded (``chromadb.PersistentClient`` under ``Config.home``) by default; with
+``Config.chroma_url`` set, the same code talks to a ``chroma run`` server through
+``chromadb.HttpClient``. The store holds a few vectors per sentence (the sentence,
+its clauses, and the sentence within its neighbours); each node's
+``ref_doc_id`` is its document id so a document's vectors can be dropped at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .config import Config
+
+if TYPE_CHECKING:  # pragma: no cover
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+
+
+class StoreError(Exception):
+    """The vector store could not be reached or opened."""
+
+
+@dataclass(frozen=True)
+class VectorRecord:
+    """One stored vector: a view (the sentence, a clause of it, or its window) of a sentence."""
+
+    id: str
+    sentence_id: str
+    kind: str  # "s" sentence, "c" clause, "w" sentence with its neighbours
+    doc: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One dense search result."""
+
+    id: str
+    sentence_id: str
+    kind: str
+    cosine: float
+
+
+def make_client(config: Config) -> Any:
+    """A Chroma client: HTTP if ``chroma_url`` is set, else embedded and persistent."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if config.chroma_url:
+        url = urlparse(config.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise StoreError(f"RAG_CHROMA_URL must look like http://host:port, got {config.chroma_url!r}")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=settings,
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot reach the Chroma server at {config.chroma_url}: {exc}") from exc
+    config.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(config.chroma_path), settings=settings)
+
+
+class SentenceStore:
+    """One Chroma collection of sentence vectors, behind LlamaIndex's ChromaVectorStore."""
+
+    def __init__(self, config: Config, client: Any | None = None) -> None:
+        self.config = config
+        self._client = client
+        self._vs: ChromaVectorStore | None = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.config)
+        return self._client
+
+    @property
+    def collection(self) -> Any:
+        return self.vector_store.client  # ChromaVectorStore exposes its collection so
+
+    @property
+    def vector_store(self) -> "ChromaVectorStore":
+        if self._vs is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            collection = self.client.get_or_create_collection(
+                self.config.collection,
+                # Cosine space so that distance = 1 - cosine on our normalised vectors.
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,  # we always pass vectors; never load Chroma's own model
+            )
+            self._vs = ChromaVectorStore(chroma_collection=collection)
+        return self._vs
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def add(self, records: Sequence["VectorRecord"], vectors: np.ndarray) -> None:
+        """Add one vector per record; metadata carries the sentence it stands for."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        nodes = [
+            TextNode(
+                id_=r.id,
+                text=r.text,
+                embedding=vec.tolist(),
+                metadata={"sentence_id": r.sentence_id, "kind": r.kind, "doc": r.doc},
+                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=r.doc)},
+            )
+            for r, vec in zip(records, vectors)
+        ]
+        if nodes:
+            self.vector_store.add(nodes)
+
+    def delete_document(self, doc: str) -> None:
+        """Drop every vector of one document (LlamaIndex deletes by ``ref_doc_id``)."""
+        self.vector_store.delete(ref_doc_id=doc)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.vector_store.delete_nodes(node_ids=list(ids))
+
+    def ids(self) -> list[str]:
+        return list(self.collection.get(include=[])["ids"])
+
+    def reset(self) -> None:
+        """Drop the whole collection (``rag index --rebuild``)."""
+        try:
+            self.client.delete_collection(self.config.collection)
+        except Exception:  # noqa: BLE001 - absent collection is the goal anyway
+            pass
+        self._vs = None
+
+    def search(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """The ``k`` nearest sentences to ``vector`` with their cosine similarity."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        n = self.count()
+        if n == 0:
+            return []
+        result = self.vector_store.query(
+            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=min(k, n))
+        )
+        # ChromaVectorStore reports exp(-distance); in cosine space distance = 1 - cos.
+        return [
+            Hit(
+                id=node.node_id,
+                sentence_id=node.metadata.get("sentence_id", node.node_id),
+                kind=node.metadata.get("kind", "s"),
+                cosine=1.0 + math.log(max(sim, 1e-12)),
+            )
+            for node, sim in zip(result.nodes or [], result.similarities or [])
+        ]
