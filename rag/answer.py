@@ -14,10 +14,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from . import nlp
+import numpy as np
+
 from .config import REFUSAL, Config
+from .embedding import Embedder
 from .indexing import SentenceTable
 from .retrieval import Passage
 
@@ -245,11 +248,21 @@ _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def focus_match(info: QuestionInfo, text: str) -> bool:
-    """Does ``text`` mention the thing asked about ("which judge" -> a judge)?"""
+def focus_match(info: QuestionInfo, text: str, similar: Callable[[str, list[str]], float] | None = None, threshold: float = 0.6) -> bool:
+    """Does ``text`` mention the thing asked about ("how many guards" -> guards)?
+
+    Exact stems first; then, if ``similar`` is given, a word of ``text`` whose
+    similarity to the focus word reaches ``threshold`` (prisoners ~ inmates 0.85,
+    guards ~ inmates 0.48 with MiniLM).
+    """
     if not info.focus:
         return True
-    return nlp.stem(info.focus) in nlp.stems(text)
+    if nlp.stem(info.focus) in nlp.stems(text):
+        return True
+    if similar is None:
+        return False
+    words = sorted({w for w in nlp.tokens(text) if w.isalpha() and w not in nlp.stopwords()})
+    return bool(words) and similar(info.focus, words) >= threshold
 
 
 def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
@@ -318,8 +331,26 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, embedder: Embedder | None = None) -> None:
         self.config = config
+        self.embedder = embedder
+        self._word_vectors: dict[str, np.ndarray] = {}
+
+    def similar(self, word: str, words: list[str]) -> float:
+        """Best cosine between ``word`` and any of ``words`` (MiniLM on single words, cached)."""
+        if self.embedder is None:
+            return 0.0
+        missing = [w for w in [word, *words] if w not in self._word_vectors]
+        if missing:
+            if len(self._word_vectors) > 50_000:  # bounded: a long-running server
+                self._word_vectors.clear()
+            for w, v in zip(missing, self.embedder.embed_documents(missing)):
+                self._word_vectors[w] = v
+        q = self._word_vectors[word]
+        return float(max(q @ self._word_vectors[w] for w in words))
+
+    def _focus_ok(self, info: QuestionInfo, text: str) -> bool:
+        return focus_match(info, text, self.similar, self.config.focus_similarity)
 
     def select(self, info: QuestionInfo, passages: Sequence[Passage], table: SentenceTable) -> tuple[list[Passage], dict[str, float]]:
         """The sentences to answer with, and the features of that choice."""
@@ -342,11 +373,12 @@ class ExtractiveAnswerer:
         def merit(p: Passage) -> float:
             # Retrieval rank, then what answering needs: the asked-for kind of value,
             # the asked-about thing, and the question's words.
+            w = self.config.selection_weights
             return (
                 p.score
-                + 0.3 * type_match(info, window(p))
-                + 0.3 * focus_match(info, window(p))
-                + 0.3 * coverage(info, p.text)
+                + w["type"] * type_match(info, window(p))
+                + w["focus"] * self._focus_ok(info, window(p))
+                + w["coverage"] * coverage(info, p.text)
             )
 
         merits = {id(p): merit(p) for p in cands}
@@ -355,10 +387,14 @@ class ExtractiveAnswerer:
         chosen = [best]
         # A value asked for may sit beside the best sentence: a quote and then "X said",
         # a post and then its byline. Complete from the nearest sentences of the section.
+        # The adjacent sentence may complete it as is; one further away must also
+        # share a word with the question (a byline names who posted).
         for kind in missing_kinds(info, best.text):
-            for r in table.nearby(best.row, 1):
+            for distance, r in table.nearby(best.row, 4):
                 text = table.text(r)
-                if _is_content(text) and _has_kind(kind, info, text) and all(c.id != r.id for c in chosen):
+                if not _is_content(text) or not _has_kind(kind, info, text) or any(c.id == r.id for c in chosen):
+                    continue
+                if distance == 1 or set(info.terms) & nlp.stems(text):
                     chosen.append(_as_passage(r, text, best))
                     break
         core = list(chosen)
@@ -382,7 +418,7 @@ class ExtractiveAnswerer:
             "dense": max(max(p.dense, p.window) for p in chosen),
             "coverage": coverage(info, ctx),
             "type_match": 1.0 if type_match(info, core_text) else 0.0,
-            "focus": 1.0 if focus_match(info, ctx) else 0.0,
+            "focus": 1.0 if self._focus_ok(info, ctx) else 0.0,
         }
         return chosen, features
 

@@ -52,15 +52,23 @@ class Config:
     # --- answering ---------------------------------------------------------
     mode: str = "extractive"  # "extractive" (no LLM) or "llm"
     max_answer_sentences: int = 3
+    # How the answerer ranks candidate sentences: fused retrieval score plus these
+    # bonuses for holding the kind of value asked for, mentioning the counted thing,
+    # and sharing the question's words. Chosen on evals/dataset.jsonl (see README).
+    selection_weights: dict[str, float] = field(
+        default_factory=lambda: {"type": 0.15, "focus": 0.15, "coverage": 0.1}
+    )
     # A further sentence joins the answer only if its score is at least this share of the best.
     second_sentence_ratio: float = 0.80
+    # "how many X": X must be in the answer, or a word at least this similar (MiniLM).
+    focus_similarity: float = 0.6
     max_question_chars: int = 2000  # longer questions are truncated before embedding
     # Answerability is a logistic model over retrieval/selection signals; weights and
     # threshold were fitted on evals/dataset.jsonl by evals/calibrate.py (see README).
     answerability_weights: dict[str, float] = field(
-        default_factory=lambda: {"bias": 1.094, "dense": 0.374, "coverage": 0.837}
+        default_factory=lambda: {"bias": 1.195, "dense": 0.307, "coverage": 0.737}
     )
-    answerability_threshold: float = 0.772
+    answerability_threshold: float = 0.788
 
     # --- grounding ---------------------------------------------------------
     grounding_threshold: float = 0.60  # support score needed for a non-verbatim sentence

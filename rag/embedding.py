@@ -24,9 +24,13 @@ class Embedder(Protocol):
 
     def embed_documents(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """Vectors for ``texts``; ``progress(n)`` gets the count embedded so far."""
+        ...
 
-    def embed_query(self, text: str) -> np.ndarray: ...
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector for a search query."""
+        ...
 
 
 def offline_env() -> None:
@@ -85,13 +89,13 @@ class MiniLMEmbedder:
     def embed_documents(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Embed ``texts`` in batches; ``progress(n)`` is called after each batch."""
+        """Embed ``texts`` in batches; ``progress(n)`` gets the count embedded so far."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i in range(0, len(texts), self.batch_size):
             batch = list(texts[i : i + self.batch_size])
             out[i : i + len(batch)] = np.asarray(self.llama.get_text_embedding_batch(batch), dtype=np.float32)
             if progress:
-                progress(len(batch))
+                progress(i + len(batch))
         return out
 
     def embed_query(self, text: str) -> np.ndarray:

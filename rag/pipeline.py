@@ -119,7 +119,7 @@ class Pipeline:
         mode = mode or self.config.mode
         if mode not in self._answerers:
             if mode == "extractive":
-                self._answerers[mode] = ExtractiveAnswerer(self.config)
+                self._answerers[mode] = ExtractiveAnswerer(self.config, self.embedder)
             elif mode == "llm":
                 try:
                     from .llm import LLMAnswerer  # optional extra

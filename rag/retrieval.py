@@ -71,10 +71,12 @@ class HybridRetriever:
             path = Path(self.config.bm25_path)
             if not path.exists():
                 return None
-            logging.getLogger("bm25s").setLevel(logging.WARNING)
             from llama_index.retrievers.bm25 import BM25Retriever
 
-            self._bm25 = BM25Retriever.from_persist_dir(str(path))
+            # bm25s sets its own logger to DEBUG when imported; quiet it afterwards.
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+            self._bm25 = BM25Retriever.from_persist_dir(str(path), show_progress=False)
             # The persisted top-k is a build-time placeholder; set ours.
             n = int(self._bm25.bm25.scores.get("num_docs", 0))
             self._bm25.similarity_top_k = max(1, min(self.config.sparse_k, n))

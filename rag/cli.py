@@ -1,0 +1,249 @@
+"""The ``rag`` command: index, ask, chat, eval, serve.
+
+A thin adapter over :class:`rag.Pipeline`. It is the edge where environment
+variables are read (``Config.from_env``). Heavy modules are imported inside the
+commands so ``rag --help`` answers at once. Bad input exits with code 2 and a
+one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+EXIT_BAD_INPUT = 2
+
+
+class _Progress:
+    """A tqdm bar fed by ``progress(done, total)`` callbacks (created on first call)."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if total <= 0:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="vec", file=sys.stderr, leave=False)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from .config import Config
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = Path(args.corpus)
+    if getattr(args, "home", None):
+        overrides["home"] = Path(args.home)
+    if getattr(args, "mode", None):
+        overrides["mode"] = args.mode
+    if getattr(args, "top_k", None):
+        overrides["top_k"] = args.top_k
+    return Config.from_env(**overrides)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from .pipeline import Pipeline
+
+    progress = _Progress("indexing")
+    try:
+        return Pipeline.load(_config(args), progress=progress)
+    finally:
+        progress.close()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .pipeline import Pipeline
+
+    pipe = Pipeline(_config(args))
+    progress = _Progress("embedding")
+    try:
+        report = pipe.index(rebuild=args.rebuild, progress=progress)
+    finally:
+        progress.close()
+    for msg in report.repaired:
+        print(f"repaired: {msg}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def _print_answer(answer: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            print(f"  [{c.n}] {c.doc} — {c.section or '(no section)'} [{c.start}:{c.end}]")
+            print(f"      \u201c{c.quote}\u201d")
+    elif answer.related:
+        print("\nClosest passages (related, not cited):")
+        for r in answer.related:
+            print(f"  - {r.doc} — {r.section or '(no section)'}: \u201c{r.quote}\u201d")
+    if answer.rewritten_query and answer.rewritten_query != answer.question:
+        print(f"\n(searched for: {answer.rewritten_query})")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .pipeline import clean_question
+
+    # Validate before loading anything heavy, so bad input fails fast.
+    clean_question(args.question, 10**9)
+    pipe = _load(args)
+    answer = pipe.ask(args.question, history=args.history or [], top_k=args.top_k)
+    _print_answer(answer, args.json)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .pipeline import InvalidQuestion
+
+    pipe = _load(args)
+    history: list[dict[str, Any]] = []
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask about the corpus. /reset forgets the conversation, /quit (or Ctrl-D) leaves.")
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            print()
+            break
+        cmd = line.strip()
+        if cmd in ("/quit", "/exit"):
+            break
+        if cmd == "/reset":
+            history.clear()
+            print("(conversation cleared)")
+            continue
+        if not cmd:
+            continue
+        try:
+            answer = pipe.ask(line, history=history)
+        except InvalidQuestion as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        _print_answer(answer, args.json)
+        print()
+        history.append(
+            {
+                "question": answer.rewritten_query or answer.question,
+                "answer": "" if answer.refused else answer.text,
+                "cited": [(c.doc, c.start, c.end) for c in answer.citations],
+            }
+        )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.runner import run_eval
+
+    return run_eval(_config(args), dataset=Path(args.dataset), out=Path(args.out))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    return serve(_config(args), host=args.host, port=args.port, share=args.share)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Grounded question answering over a corpus; every answer cites its exact words.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--corpus", help="corpus folder (default ./corpus or RAG_CORPUS)")
+        p.add_argument("--home", help="index folder (default ./.rag or RAG_HOME)")
+
+    p = sub.add_parser("index", help="index the corpus (incremental)")
+    common(p)
+    p.add_argument("--rebuild", action="store_true", help="drop the index and start clean")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer one question")
+    common(p)
+    p.add_argument("question")
+    p.add_argument("--history", action="append", metavar="QUESTION", help="an earlier question (repeatable)")
+    p.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
+    p.add_argument("--top-k", type=int, dest="top_k", help="passages to retrieve")
+    p.add_argument("--mode", choices=["extractive", "llm"], help="answerer")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="interactive chat with follow-up questions")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--mode", choices=["extractive", "llm"])
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="run the evaluation suite (a CI gate)")
+    common(p)
+    p.add_argument("--dataset", default="evals/dataset.jsonl")
+    p.add_argument("--out", default="evals/out")
+    p.add_argument("--mode", choices=["extractive", "llm"])
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="start the web chat")
+    common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public link (off by default)")
+    p.add_argument("--mode", choices=["extractive", "llm"])
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    # Third-party chatter (bm25s's progress, Chroma telemetry notices) is not ours to print.
+    for noisy in ("bm25s", "chromadb", "httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from .corpus import CorpusError
+    from .pipeline import InvalidQuestion
+    from .store import StoreError
+
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except (InvalidQuestion, CorpusError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `rag ask ... | head`: the reader left; not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

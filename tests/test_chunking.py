@@ -1,0 +1,167 @@
+"""Chunking: exact offsets, human sentence cuts on the article's traps, headings as sections."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.chunking import chunk_document, sentences_of, split_blocks, split_clauses
+
+from .conftest import DOC
+
+
+def test_every_sentence_and_chunk_slices_back_exactly(article_text):
+    chunks = chunk_document(DOC, article_text, "h")
+    assert len(chunks) >= 8
+    n = 0
+    for c in chunks:
+        assert article_text[c.start : c.end] == c.text
+        assert c.sentences and c.sentences[0].start == c.start and c.sentences[-1].end == c.end
+        for s in c.sentences:
+            assert article_text[s.start : s.end] == s.text
+            assert s.doc == DOC
+            n += 1
+    assert n == len(sentences_of(DOC, article_text))
+
+
+def _texts_in(article_text, line_no):
+    line_start = sum(len(l) + 1 for l in article_text.split("\n")[:line_no])
+    line_end = line_start + len(article_text.split("\n")[line_no])
+    return [s.text for s in sentences_of(DOC, article_text) if line_start <= s.start < line_end]
+
+
+def test_sec_abbreviation_does_not_end_a_sentence(article_text):
+    assert _texts_in(article_text, 5) == [
+        "During her visit on Wednesday to El Salvador, Sec. Noem joined Salvadoran Minister of Justice "
+        "Héctor Gustavo Villatoro for a tour of the Terrorism Confinement Center, known as CECOT, that was "
+        "first opened in 2022, can hold up to 40,000 inmates, and is \"notorious\" among human rights groups "
+        "for its exceedingly harsh conditions."
+    ]
+    assert _texts_in(article_text, 14)[0].startswith("Rather predictably, Sec. Noem's video")
+
+
+def test_quotes_ending_in_period_quote_split_where_a_reader_would(article_text):
+    assert _texts_in(article_text, 6) == [
+        "\"I toured the CECOT, El Salvador’s Terrorism Confinement Center,\" Noem wrote in an X post.",
+        "\"President Trump and I have a clear message to criminal illegal aliens: LEAVE NOW.",
+        "If you do not leave, we will hunt you down, arrest you, and you could end up in this El Salvadorian prison.\"",
+    ]
+    assert _texts_in(article_text, 8) == [
+        "\"I also want everybody to know, if you come to our country illegally, this is one of the consequences you could face,\" Noem added.",
+        "\"First of all, do not come to our country illegally.",
+        "You will be removed, and you will be prosecuted.",
+        "But know that this facility is one of the tools in our toolkit that we will use if you commit crimes against the American people.\"",
+    ]
+
+
+def test_us_and_dc_abbreviations_stay_inside_sentences(article_text):
+    (gass,) = _texts_in(article_text, 17)
+    assert gass.startswith("Vicki Gass, of the Washington D.C.-based Latin America Working Group")
+    assert gass.endswith("is outrageous and frightening.\"")
+    (line2,) = _texts_in(article_text, 2)
+    assert "in the U.S. that they might end up there" in line2
+
+
+def test_tweet_link_and_byline(article_text):
+    assert _texts_in(article_text, 11) == [
+        "If you do not leave, we will hunt you down, arrest you, and you could end up in this El Salvadorian prison.",
+        "pic.twitter.com/OItDqNsFxM",
+    ]
+    assert _texts_in(article_text, 12) == ["— Secretary Kristi Noem (@Sec_Noem) March 26, 2025"]
+
+
+def test_headings_become_sections_not_sentences(article_text):
+    sents = sentences_of(DOC, article_text)
+    headings = [
+        "DHS Sec. Noem issues stern warning to criminal illegal aliens in U.S. during tour of El Salvador's CECOT prison",
+        "Noem tours El Salvador's CECOT prison",
+        "Human rights groups speak out",
+        "Not a place that anybody would want to be",
+    ]
+    sections = []
+    for s in sents:
+        if not sections or sections[-1] != s.section:
+            sections.append(s.section)
+        assert all(h not in s.text for h in headings[1:]), "a heading was glued into a sentence"
+    assert sections == headings
+    by_start = {s.text[:30]: s.section for s in sents}
+    assert by_start["Rather predictably, Sec. Noem'"] == "Human rights groups speak out"
+    assert by_start["To be sure, El Salvador's CECO"] == "Not a place that anybody would want to be"
+
+
+def test_chunks_group_whole_sentences_within_a_section(article_text):
+    for c in chunk_document(DOC, article_text, "h", max_sentences=3):
+        assert 1 <= len(c.sentences) <= 3
+        assert {s.section for s in c.sentences} == {c.section}
+
+
+def test_ids_are_stable_and_content_derived(article_text):
+    a = chunk_document(DOC, article_text, "hash1")
+    b = chunk_document(DOC, article_text, "hash1")
+    c = chunk_document(DOC, article_text, "hash2")
+    assert [x.id for x in a] == [x.id for x in b]
+    assert {x.id for x in a}.isdisjoint({x.id for x in c})
+    ids = [s.id for x in a for s in x.sentences]
+    assert len(ids) == len(set(ids))
+
+
+def test_markdown_headings_and_wrapped_paragraphs():
+    text = "# Report\n\nThe first paragraph is\nwrapped over two lines. It has two sentences.\n\n## Details\n\nMr. Smith arrived at 5 p.m. on Monday. He left.\n"
+    sents = sentences_of("r.md", text)
+    assert [s.text for s in sents] == [
+        "The first paragraph is\nwrapped over two lines.",
+        "It has two sentences.",
+        "Mr. Smith arrived at 5 p.m. on Monday.",
+        "He left.",
+    ]
+    assert [s.section for s in sents] == ["Report", "Report", "Details", "Details"]
+    for s in sents:
+        assert text[s.start : s.end] == s.text
+
+
+def test_clauses_are_exact_substrings(article_text):
+    s = sentences_of(DOC, article_text)[3]
+    spans = split_clauses(article_text, s.start, s.end)
+    assert len(spans) >= 3
+    assert any(article_text[a:b] == "can hold up to 40,000 inmates," for a, b in spans)
+    for a, b in spans:
+        assert s.start <= a < b <= s.end
+
+
+# --- property: offsets always slice back -------------------------------------
+
+_words = st.sampled_from(
+    ["Noem", "toured", "the", "prison", "Sec.", "U.S.", "D.C.-based", "Dr.", "40,000", "inmates", "said",
+     "pic.twitter.com/abc", "—", "--", "“quoted”", "El Salvador’s", "in", "2022", "Mr.", "e.g.", "a.m."]
+)
+_sentence = st.builds(
+    lambda ws, end, q: (("\"" if q else "") + " ".join(ws) + end + ("\"" if q else "")),
+    st.lists(_words, min_size=1, max_size=12),
+    st.sampled_from([".", "?", "!", ".\"", "", "..."]),
+    st.booleans(),
+)
+_block = st.one_of(
+    st.lists(_sentence, min_size=1, max_size=4).map(" ".join),
+    st.sampled_from(["Human rights groups speak out", "# A heading", "## Another one", "— Name (@handle) March 26, 2025"]),
+)
+_doc = st.builds(
+    lambda blocks, sep: sep.join(blocks),
+    st.lists(_block, min_size=1, max_size=8),
+    st.sampled_from(["\n", "\n\n", "\r\n", "\n \n"]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_doc)
+def test_property_offsets_slice_back_exactly(text):
+    sents = sentences_of("d.txt", text)
+    last_end = 0
+    for s in sents:
+        assert text[s.start : s.end] == s.text
+        assert s.text == s.text.strip() and s.text
+        assert s.start >= last_end  # ordered, never overlapping
+        last_end = s.end
+    for c in chunk_document("d.txt", text):
+        assert text[c.start : c.end] == c.text
+    for b in split_blocks(text):
+        assert 0 <= b.start <= b.end <= len(text)

@@ -1,0 +1,74 @@
+"""The `rag` command as a user runs it: a fresh process, exit codes, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import make_corpus
+
+
+def rag(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("RAG_HOME", None)
+    env.pop("RAG_CHROMA_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args],
+        cwd=cwd, input=input, capture_output=True, text=True, timeout=300, env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    make_corpus(d)
+    return d
+
+
+@pytest.mark.slow
+def test_index_then_ask_then_json(workdir):
+    r = rag("index", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert "1 documents" in r.stdout and "embedded" in r.stdout
+    again = rag("index", cwd=workdir)
+    assert "embedded 0" in again.stdout
+
+    r = rag("ask", "How many inmates can CECOT hold?", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert "40,000" in r.stdout and "[1]" in r.stdout and "Sources:" in r.stdout
+
+    r = rag("ask", "What is his job title?", "--history", "Who accompanied Noem on the tour?", "--json", cwd=workdir)
+    d = json.loads(r.stdout)
+    assert "Villatoro" in d["rewritten_query"] and "Minister of Justice" in d["answer"]
+
+
+@pytest.mark.slow
+def test_chat_keeps_history(workdir):
+    r = rag("chat", cwd=workdir, input="Who is Vicki Gass?\nWhere is her group based?\n/quit\n")
+    assert r.returncode == 0, r.stderr
+    assert "Washington D.C.-based" in r.stdout
+    assert "searched for: Where is Vicki Gass's group based?" in r.stdout
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!"])
+def test_bad_question_exits_2_without_traceback(workdir, question):
+    r = rag("ask", question, cwd=workdir)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+def test_unreadable_corpus_exits_2(tmp_path):
+    r = rag("ask", "anything?", "--corpus", str(tmp_path / "missing"), cwd=tmp_path)
+    assert r.returncode == 2 and "corpus folder not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_is_instant_and_lists_commands(tmp_path):
+    r = rag("--help", cwd=tmp_path)
+    assert r.returncode == 0
+    for cmd in ("index", "ask", "chat", "eval", "serve"):
+        assert cmd in r.stdout

@@ -1,0 +1,98 @@
+"""Incremental, idempotent indexing against a real Chroma and the real model."""
+
+from __future__ import annotations
+
+import json
+
+from rag.indexing import Indexer, SentenceTable, is_fresh, load_manifest
+from rag.store import SentenceStore
+
+
+def _run(config, embedder, **kw):
+    return Indexer(config, embedder, SentenceStore(config)).run(**kw)
+
+
+def _chroma_ids(config):
+    return set(SentenceStore(config).ids())
+
+
+def _manifest_vectors(config):
+    m = load_manifest(config)
+    return sum(e["vectors"] for e in m["docs"].values())
+
+
+def test_index_twice_embeds_nothing_the_second_time(config, embedder):
+    first = _run(config, embedder)
+    assert first.documents == 1 and first.sentences >= 20 and first.embedded == first.vectors > first.sentences
+    second = _run(config, embedder)
+    assert second.embedded == 0 and second.skipped == 1
+    assert SentenceStore(config).count() == _manifest_vectors(config) == first.vectors
+    assert is_fresh(config)
+
+
+def test_edit_replaces_exactly_that_files_vectors_and_delete_removes_them(config, embedder):
+    extra = config.corpus_dir / "notes.md"
+    extra.write_text("# Notes\n\nThe museum opens at nine. Tickets cost five dollars.\n", encoding="utf-8")
+    _run(config, embedder)
+    before = _chroma_ids(config)
+    article_ids = {i for i in before if not i.startswith(tuple(_sentence_ids(config, "notes.md")))}
+
+    extra.write_text("# Notes\n\nThe museum opens at ten. Tickets are free on Sundays. Dogs stay outside.\n", encoding="utf-8")
+    assert not is_fresh(config)
+    report = _run(config, embedder)
+    after = _chroma_ids(config)
+    new_notes = {i for i in after if i.split(":")[0] in _sentence_ids(config, "notes.md")}
+    assert report.embedded == len(new_notes) and report.skipped == 1
+    assert after - new_notes == article_ids  # the article's vectors are untouched
+    assert SentenceStore(config).count() == _manifest_vectors(config)
+
+    extra.unlink()
+    report = _run(config, embedder)
+    assert report.removed == 1 and report.embedded == 0
+    assert _chroma_ids(config) == article_ids
+    assert "notes.md" not in load_manifest(config)["docs"]
+    assert SentenceStore(config).count() == _manifest_vectors(config)
+
+
+def _sentence_ids(config, doc):
+    m = load_manifest(config)
+    return {row[0] for row in m["docs"].get(doc, {"sentences": []})["sentences"]}
+
+
+def test_rebuild_starts_clean(config, embedder):
+    _run(config, embedder)
+    n = SentenceStore(config).count()
+    report = _run(config, embedder, rebuild=True)
+    assert report.embedded == n and SentenceStore(config).count() == n
+
+
+def test_orphans_and_missing_vectors_are_repaired(config, embedder):
+    _run(config, embedder)
+    store = SentenceStore(config)
+    ids = sorted(store.ids())
+    store.delete_ids(ids[:3])  # vectors lost behind the manifest's back
+    report = _run(config, embedder)
+    assert report.repaired and report.embedded > 0
+    assert SentenceStore(config).count() == _manifest_vectors(config)
+
+
+def test_sentence_table_points_into_the_corpus_text(config, embedder, article_text):
+    _run(config, embedder)
+    table = SentenceTable.load(config)
+    assert len(table) > 20
+    for row in table.by_id.values():
+        assert table.texts[row.doc] == article_text
+        assert table.text(row) == article_text[row.start : row.end]
+
+
+def test_indexing_works_with_network_blocked(config, embedder, no_network):
+    from rag.embedding import MiniLMEmbedder
+
+    report = Indexer(config, MiniLMEmbedder(), SentenceStore(config)).run()
+    assert report.embedded > 0
+
+
+def test_manifest_is_plain_json(config, embedder):
+    _run(config, embedder)
+    data = json.loads(config.manifest_path.read_text(encoding="utf-8"))
+    assert data["version"] == 1 and "noem-cecot-2025.txt" in data["docs"]

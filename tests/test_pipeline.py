@@ -1,0 +1,70 @@
+"""The public Python API: Pipeline.load / ask / stream and Answer.to_dict()."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import REFUSAL, Config, InvalidQuestion, Pipeline
+from rag.pipeline import clean_question
+
+KEYS = {"question", "answer", "refused", "citations", "related", "rewritten_query", "mode", "timings_ms"}
+
+
+def test_to_dict_has_exactly_the_documented_shape(pipeline):
+    d = pipeline.ask("How many inmates can CECOT hold?").to_dict()
+    assert set(d) == KEYS
+    assert d["refused"] is False and d["mode"] == "extractive"
+    (c,) = [c for c in d["citations"] if "40,000" in c["quote"]]
+    assert set(c) == {"n", "doc", "section", "start", "end", "quote"}
+    assert pipeline.corpus_text(c["doc"])[c["start"] : c["end"]] == c["quote"]
+    assert d["timings_ms"]["total"] > 0
+
+
+def test_refusal_shows_related_passages_not_citations(pipeline):
+    d = pipeline.ask("What is the capital of France?").to_dict()
+    assert d["answer"] == REFUSAL and d["refused"] and d["citations"] == []
+    assert all(set(r) == {"doc", "section", "start", "end", "quote", "score"} for r in d["related"])
+
+
+def test_follow_up_reports_the_rewritten_query(pipeline):
+    a = pipeline.ask("What is his job title?", history=["Who accompanied Noem on the tour?"])
+    assert "Villatoro" in a.rewritten_query
+    assert "Minister of Justice" in a.text
+    b = pipeline.ask("Where is her group based?", history=[{"question": "Who is Vicki Gass?", "answer": ""}])
+    assert "Washington" in b.text
+
+
+def test_stream_yields_text_pieces_then_the_answer(pipeline):
+    pieces = list(pipeline.stream("When did CECOT first open?"))
+    answer = pieces[-1]
+    assert all(isinstance(p, str) for p in pieces[:-1]) and len(pieces) >= 2
+    assert "".join(pieces[:-1]) == answer.text
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "?!...", "\x00\x01"])
+def test_bad_questions_raise_a_clear_error(pipeline, bad):
+    with pytest.raises(InvalidQuestion):
+        pipeline.ask(bad)
+
+
+def test_questions_are_cleaned_and_bounded():
+    assert clean_question("  How\x00 many\n inmates? ", 100) == "How many inmates?"
+    long = "word " * 10_000
+    assert len(clean_question(long, 2000)) <= 2000
+    assert clean_question(b"bytes \xff question", 100).startswith("bytes")
+
+
+def test_load_indexes_a_missing_index_and_reuses_a_fresh_one(config, embedder):
+    p = Pipeline.load(config, embedder=embedder)
+    assert p.status()["sentences"] > 20
+    assert Pipeline(config, embedder=embedder).index().embedded == 0
+
+
+def test_unknown_mode_is_an_error(pipeline):
+    with pytest.raises(ValueError, match="unknown answer mode"):
+        pipeline.ask("When did CECOT open?", mode="oracle")
+
+
+def test_config_from_env_reads_only_rag_variables():
+    c = Config.from_env({"RAG_HOME": "/x", "RAG_CHROMA_URL": "http://127.0.0.1:1", "HOME": "/root"})
+    assert str(c.home) == "/x" and c.chroma_url == "http://127.0.0.1:1"
