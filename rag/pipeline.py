@@ -15,10 +15,11 @@ import time
 import unicodedata
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
-from .answer import Answer, Answerer, ExtractiveAnswerer
+from .answer import Answer, Answerer, ExtractiveAnswerer, refusal
 from .chat import Resolution, Turn, persons, resolve
 from .config import Config
 from .embedding import Embedder, MiniLMEmbedder
+from .grounding import Checker, gate
 from .indexing import IndexReport, Indexer, SentenceTable, is_fresh
 from .retrieval import HybridRetriever, Passage
 from .store import SentenceStore
@@ -73,6 +74,7 @@ class Pipeline:
         )
         self.store = store or SentenceStore(self.config)
         self._answerers: dict[str, Answerer] = dict(answerers or {})
+        self.checker = Checker(self.embedder, self.config.grounding_threshold)
         self._table: SentenceTable | None = None
         self._retriever: HybridRetriever | None = None
         self._people: dict[str, tuple[str, ...]] = {}
@@ -179,6 +181,11 @@ class Pipeline:
         t3 = time.perf_counter()
         answer = self.answerer(mode).answer(resolution.query, passages, self.table)
         t4 = time.perf_counter()
+        # Every answer passes the grounding gate, whichever answerer wrote it.
+        answer = gate(answer, self.checker)
+        if not answer.refused and not answer.citations:
+            answer = refusal(question, passages[: self.config.top_k], 0.0, mode=answer.mode)
+        t5 = time.perf_counter()
         answer.question = question
         answer.rewritten_query = resolution.query
         answer.timings_ms = {
@@ -186,7 +193,8 @@ class Pipeline:
             "embed": (t2 - t1) * 1000,
             "retrieve": (t3 - t2) * 1000,
             "answer": (t4 - t3) * 1000,
-            "total": (t4 - t0) * 1000,
+            "grounding": (t5 - t4) * 1000,
+            "total": (t5 - t0) * 1000,
         }
         return answer
 

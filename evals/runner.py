@@ -1,0 +1,285 @@
+"""`rag eval`: run the pipeline on the dataset, score it, write the report, gate CI.
+
+Writes ``results.json`` (per item and aggregate), ``report.md`` (tables and every
+failure with its question, answer and citations) and ``categories.png`` to the
+output folder, prints a summary table, and returns non-zero if any answer has an
+unsupported sentence, any citation fails ``text[start:end] == quote``, or an
+aggregate falls below ``evals/thresholds.toml``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import tomllib
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from . import metrics
+
+HERE = Path(__file__).resolve().parent
+SWAP_KINDS = ("number_swap", "date_swap", "name_swap")
+
+
+def load_dataset(path: Path, corpus_text: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Dataset items; with ``corpus_text``, every gold span must slice to its quote."""
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if corpus_text is not None:
+        for it in items:
+            for g in it["gold"]:
+                text = corpus_text.get(g["doc"])
+                if text is None or text[g["start"] : g["end"]] != g["quote"]:
+                    raise ValueError(f"{path}: item {it['id']}: gold span {g['start']}:{g['end']} does not slice to its quote")
+    return items
+
+
+def validate_checker(checker: Any, path: Path) -> dict[str, Any]:
+    """The grounding checker on the labelled cases: confusion matrix and misses by kind."""
+    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels, preds, wrong = [], [], []
+    by_kind: dict[str, Counter] = defaultdict(Counter)
+    for c in cases:
+        s = checker.support(c["sentence"], [p["text"] for p in c["passages"]])
+        labels.append(bool(c["supported"]))
+        preds.append(s.supported)
+        ok = s.supported == bool(c["supported"])
+        by_kind[c["kind"]]["right" if ok else "wrong"] += 1
+        if not ok:
+            wrong.append({"id": c["id"], "kind": c["kind"], "sentence": c["sentence"], "expected": c["supported"],
+                          "score": s.score, "reason": s.reason})
+    conf = metrics.confusion(labels, preds)
+    conf.pop("per_item")
+    return {
+        **conf,
+        "cases": len(cases),
+        "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+        "missed_swaps": sum(by_kind[k]["wrong"] for k in SWAP_KINDS),
+        "wrong": wrong,
+    }
+
+
+def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k: int = 5) -> dict[str, Any]:
+    """Run every item through ``pipe`` and compute all metrics (no files written)."""
+    from tqdm import tqdm
+
+    records = []
+    for it in tqdm(items, desc="eval", unit="q", file=sys.stderr, disable=not progress):
+        t0 = time.perf_counter()
+        a = pipe.ask(it["question"], it.get("history") or [])
+        ms = (time.perf_counter() - t0) * 1000
+        retrieved = pipe.retrieve(a.rewritten_query or it["question"], k=k)
+        texts = {c.doc: pipe.corpus_text(c.doc) for c in a.citations}
+        bad_offsets = [c.n for c in a.citations if texts[c.doc][c.start : c.end] != c.quote]
+        supports = [] if a.refused else pipe.checker.check(a.text, {c.n: c.quote for c in a.citations})
+        records.append({
+            "id": it["id"], "category": it["category"], "question": it["question"], "history": it.get("history") or [],
+            "answerable": it["answerable"], "reference_answer": it["reference_answer"], "key_facts": it["key_facts"],
+            "gold": it["gold"], "answer": a.to_dict(), "confidence": a.confidence, "signals": a.signals,
+            "latency_ms": ms, "bad_citation_offsets": bad_offsets,
+            "supports": [s.to_dict() for s in supports],
+            "retrieved": [{"doc": p.row.doc, "start": p.row.start, "end": p.row.end, "text": p.text, "id": p.id} for p in retrieved],
+        })
+
+    ans = [r for r in records if r["answerable"]]
+    gold = [[{**g, "text": g["quote"]} for g in r["gold"]] for r in ans]
+    ret = [r["retrieved"] for r in ans]
+    by_n = {r["id"]: {c["n"]: c["quote"] for c in r["answer"]["citations"]} for r in records}
+
+    def support(sentence: str, passages: list[str]) -> bool:
+        return pipe.checker.support(sentence, passages).supported
+
+    alce = metrics.citation_recall_precision(
+        [[(s["sentence"], [by_n[r["id"]][n] for n in s["citations"] if n in by_n[r["id"]]]) for s in r["supports"]]
+         for r in records if not r["answer"]["refused"]],
+        support,
+    )
+    answers = [r["answer"]["answer"] if not r["answer"]["refused"] else "" for r in ans]
+    facts = metrics.key_fact_match(answers, [r["key_facts"] for r in ans])
+    correct = [float(f == 1.0) for f in facts["per_item"]]
+    refusal = metrics.refusal_metrics([r["answer"]["refused"] for r in records], [r["answerable"] for r in records])
+    grounded = metrics.groundedness([[s["supported"] for s in r["supports"]] for r in records])
+    lat = metrics.latency([r["latency_ms"] for r in records])
+
+    for r, f in zip(ans, facts["per_item"]):
+        r["key_fact_share"] = f
+        r["correct"] = f == 1.0 and not r["answer"]["refused"]
+    for r in records:
+        if not r["answerable"]:
+            r["correct"] = r["answer"]["refused"]
+
+    categories: dict[str, dict[str, float]] = {}
+    for cat in sorted({r["category"] for r in records}):
+        rows = [r for r in records if r["category"] == cat]
+        categories[cat] = {"items": len(rows), "correct": sum(r["correct"] for r in rows) / len(rows)}
+
+    aggregate = {
+        "items": len(records),
+        "answerable": len(ans),
+        "groundedness": grounded["score"],
+        "answers_fully_supported": grounded["answers_fully_supported"],
+        "citation_recall": alce["recall"],
+        "citation_precision": alce["precision"],
+        "hit@1": metrics.hit_at_k(ret, gold, 1)["score"],
+        "hit@3": metrics.hit_at_k(ret, gold, 3)["score"],
+        "hit@5": metrics.hit_at_k(ret, gold, 5)["score"],
+        "mrr": metrics.mrr(ret, gold)["score"],
+        "recall@5": metrics.recall_at_k(ret, gold, 5)["score"],
+        "answer_correctness": sum(correct) / len(correct) if correct else 0.0,
+        "key_fact_recall": facts["score"],
+        "token_f1": metrics.token_f1(answers, [r["reference_answer"] for r in ans])["score"],
+        "refusal_precision": refusal["precision"],
+        "refusal_recall": refusal["recall"],
+        "false_refusal_rate": refusal["false_refusal_rate"],
+        "latency_p50_ms": lat["p50"],
+        "latency_p95_ms": lat["p95"],
+        "bad_citation_offsets": sum(len(r["bad_citation_offsets"]) for r in records),
+        "unsupported_sentences": sum(not s["supported"] for r in records for s in r["supports"]),
+    }
+    return {"aggregate": aggregate, "categories": categories, "items": records,
+            "llamaindex_crosscheck": llamaindex_crosscheck(records)}
+
+
+def llamaindex_crosscheck(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Hit rate and MRR@5 by LlamaIndex's RetrieverEvaluator metrics on the same run.
+
+    Expected ids are the retrieved sentences that match a gold span (as our metric
+    decides), so the two implementations compare on the same relevance judgments.
+    """
+    from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
+
+    hit, rr = [], []
+    for r in records:
+        if not r["answerable"]:
+            continue
+        gold = [{**g, "text": g["quote"]} for g in r["gold"]]
+        retrieved_ids = [x["id"] for x in r["retrieved"]]
+        expected = [x["id"] for x in r["retrieved"] if any(metrics.span_matches(x, g) for g in gold)]
+        expected = expected or ["<not retrieved>"]
+        hit.append(HitRate().compute(expected_ids=expected, retrieved_ids=retrieved_ids).score)
+        rr.append(MRR().compute(expected_ids=expected, retrieved_ids=retrieved_ids).score)
+    return {"hit_rate@5": sum(hit) / len(hit) if hit else 0.0, "mrr": sum(rr) / len(rr) if rr else 0.0}
+
+
+def check_thresholds(aggregate: dict[str, float], thresholds: dict[str, Any]) -> list[str]:
+    """Failures: aggregates below their minimum (or above their maximum)."""
+    fails = []
+    for key, floor in thresholds.get("min", {}).items():
+        if aggregate.get(key, 0.0) < floor:
+            fails.append(f"{key} {aggregate.get(key, 0.0):.3f} < {floor}")
+    for key, cap in thresholds.get("max", {}).items():
+        if aggregate.get(key, 0.0) > cap:
+            fails.append(f"{key} {aggregate.get(key, 0.0):.3f} > {cap}")
+    return fails
+
+
+def write_report(out: Path, result: dict[str, Any], fails: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    agg, cats, checker = result["aggregate"], result["categories"], result["checker"]
+    lines = ["# Evaluation report", "", f"Dataset items: {agg['items']} ({agg['answerable']} answerable). "
+             f"Gate: {'PASSED' if not fails else 'FAILED: ' + '; '.join(fails)}", "",
+             "## Aggregates", "", "| metric | value | threshold |", "|---|---|---|"]
+    th = result["thresholds"]
+    for key, value in agg.items():
+        bound = f">= {th['min'][key]}" if key in th.get("min", {}) else f"<= {th['max'][key]}" if key in th.get("max", {}) else ""
+        lines.append(f"| {key} | {value:.3f} | {bound} |" if isinstance(value, float) else f"| {key} | {value} | {bound} |")
+    lines += ["", "LlamaIndex RetrieverEvaluator cross-check on the same run: "
+              f"hit rate@5 {result['llamaindex_crosscheck']['hit_rate@5']:.3f} (ours {agg['hit@5']:.3f}), "
+              f"MRR {result['llamaindex_crosscheck']['mrr']:.3f} (ours {agg['mrr']:.3f}).", "",
+              "## Per category", "", "| category | items | correct |", "|---|---|---|"]
+    lines += [f"| {c} | {v['items']} | {v['correct']:.3f} |" for c, v in cats.items()]
+    lines += ["", "![per-category scores](categories.png)", "",
+              "## Grounding checker on evals/grounding_cases.jsonl", "",
+              f"{checker['cases']} labelled cases. Positive class: supported.", "",
+              "| | predicted supported | predicted unsupported |", "|---|---|---|",
+              f"| labelled supported | {checker['tp']} | {checker['fn']} |",
+              f"| labelled unsupported | {checker['fp']} | {checker['tn']} |", "",
+              f"Precision {checker['precision']:.3f}, recall {checker['recall']:.3f}, accuracy {checker['score']:.3f}; "
+              f"missed number/date/name swaps: {checker['missed_swaps']}.", "",
+              "| kind | right | wrong |", "|---|---|---|"]
+    lines += [f"| {k} | {v.get('right', 0)} | {v.get('wrong', 0)} |" for k, v in checker["by_kind"].items()]
+    if checker["wrong"]:
+        lines += ["", "Checker mistakes:", ""]
+        lines += [f"- `{w['id']}` ({w['kind']}, labelled {'supported' if w['expected'] else 'unsupported'}): "
+                  f"{w['sentence']} — {w['reason']}" for w in checker["wrong"]]
+    lines += ["", "## Items answered wrongly", ""]
+    for r in result["items"]:
+        if r["correct"] and not r["bad_citation_offsets"] and all(s["supported"] for s in r["supports"]):
+            continue
+        a = r["answer"]
+        lines.append(f"### {r['id']} ({r['category']}, {'answerable' if r['answerable'] else 'unanswerable'})")
+        lines.append("")
+        if r["history"]:
+            lines.append(f"History: {r['history']}  ")
+        lines.append(f"Question: {r['question']}  ")
+        if a["rewritten_query"] != r["question"]:
+            lines.append(f"Searched for: {a['rewritten_query']}  ")
+        lines.append(f"Expected: {r['reference_answer']} (key facts: {r['key_facts']})  ")
+        lines.append(f"Answer: {a['answer']}  ")
+        for c in a["citations"]:
+            lines.append(f"[{c['n']}] {c['doc']} {c['start']}:{c['end']}: {c['quote']}  ")
+        lines.append(f"Confidence {r['confidence']:.2f}; signals {r['signals']}")
+        lines.append("")
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _chart(out / "categories.png", cats)
+
+
+def _chart(path: Path, cats: dict[str, dict[str, float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(cats)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    bars = ax.bar(names, [cats[n]["correct"] for n in names], color="#3b7dd8")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share correct")
+    ax.set_title("Per-category correctness (refused where unanswerable)")
+    for b, n in zip(bars, names):
+        ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.02, f"{cats[n]['correct']:.2f}\n(n={cats[n]['items']})",
+                ha="center", va="bottom", fontsize=8)
+    plt.xticks(rotation=20, ha="right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_eval(config: Any, dataset: Path, out: Path, thresholds_path: Path | None = None, progress: bool = True) -> int:
+    """The `rag eval` command; returns the process exit code."""
+    from rag import Pipeline
+
+    thresholds_path = thresholds_path or HERE / "thresholds.toml"
+    thresholds = tomllib.loads(thresholds_path.read_text(encoding="utf-8"))
+    pipe = Pipeline.load(config)
+    items = load_dataset(dataset, {d: pipe.corpus_text(d) for d in pipe.table.texts})
+    t0 = time.perf_counter()
+    result = evaluate(pipe, items, progress=progress)
+    result["checker"] = validate_checker(pipe.checker, HERE / "grounding_cases.jsonl")
+    result["thresholds"] = thresholds
+    result["seconds"] = time.perf_counter() - t0
+    agg = result["aggregate"]
+    fails = check_thresholds(agg, thresholds)
+    if agg["unsupported_sentences"]:
+        fails.append(f"{agg['unsupported_sentences']} answer sentences are not supported by their citations")
+    if agg["bad_citation_offsets"]:
+        fails.append(f"{agg['bad_citation_offsets']} citations do not slice to their quote")
+    if result["checker"]["missed_swaps"]:
+        fails.append(f"the grounding checker missed {result['checker']['missed_swaps']} number/date/name swaps")
+    result["failures"] = fails
+    write_report(out, result, fails)
+    width = max(len(k) for k in agg)
+    print(f"{'metric':<{width}}  value")
+    for key, value in agg.items():
+        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    c = result["checker"]
+    print(f"grounding checker: precision {c['precision']:.3f} recall {c['recall']:.3f} "
+          f"(tp {c['tp']} fn {c['fn']} fp {c['fp']} tn {c['tn']}), missed swaps {c['missed_swaps']}")
+    print(f"report: {out / 'report.md'}")
+    if fails:
+        print("EVAL FAILED: " + "; ".join(fails), file=sys.stderr)
+        return 1
+    print("eval passed")
+    return 0

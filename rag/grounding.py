@@ -1,0 +1,255 @@
+"""Is each sentence of an answer supported by the passages it cites?
+
+    from rag.grounding import check
+    check("CECOT can hold up to 40,000 inmates. [1]", {1: passage_text})
+    -> [Support(sentence="CECOT can hold up to 40,000 inmates.", supported=True, score=..., reason=...)]
+
+Used at answer time (the gate every answer passes) and by the evaluation. Per
+sentence, in order:
+
+1. no citation, or a citation number with no passage -> unsupported;
+2. the sentence (minus markers) is a substring of a cited passage -> supported (exact);
+3. every number, date and name in the sentence must appear in the cited passages,
+   and a negation must not appear or vanish -> otherwise unsupported, saying which;
+4. a support score, the mean of content-word coverage by the cited passages and the
+   MiniLM cosine between the sentence and its best cited passage, must reach the
+   threshold (``Config.grounding_threshold``, validated on evals/grounding_cases.jsonl).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from . import nlp
+from .answer import split_cited
+from .config import Config
+from .embedding import Embedder
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .answer import Answer
+
+# Validated on evals/grounding_cases.jsonl (the eval report prints the confusion matrix).
+DEFAULT_THRESHOLD = Config.grounding_threshold
+
+
+@dataclass(frozen=True)
+class Support:
+    """The verdict on one answer sentence."""
+
+    sentence: str
+    supported: bool
+    score: float
+    reason: str
+    citations: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_WS = re.compile(r"\s+")
+
+
+def _norm_ws(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def _name_words(sentence: str) -> set[str]:
+    """Lower-cased words of the sentence's names, skipping a lone sentence-initial word."""
+    out: set[str] = set()
+    names = nlp.names(sentence)
+    first = sentence.lstrip(" \"'“‘(").split(" ", 1)[0].strip(".,;:\"'”’") if sentence.strip() else ""
+    for n in names:
+        words = n.split()
+        if len(words) == 1 and words[0] == first and not words[0].isupper():
+            continue  # "Critics said ..." — capitalised because it starts the sentence
+        for w in nlp.tokens(n):
+            if w not in nlp.stopwords() and not w.isdigit():
+                out.add(w)
+    return out
+
+
+_CLAUSE = re.compile(r"[,;:.!?()\"“”]|\s--\s|\s—\s")
+
+
+# "instead of X" and "rather than X" deny X as much as "not X" does.
+_SCOPE_END = set("who whom which that will would shall should can could may might must and or but if when "
+                 "while because".split())
+_PREPOSITIONS = set("to in by at for from with of on into about as".split())
+
+
+def _polarity(text: str) -> tuple[set[str], set[str]]:
+    """(stems under a negation, stems stated plainly).
+
+    A negation scopes over the content words that follow it in its clause, up to
+    two and stopping at a preposition, conjunction or modal: "will not be removed"
+    -> {remov}; "will not include travel to Colombia" -> {includ, travel};
+    "do not leave, we will hunt" -> {leav}.
+    """
+    negated: set[str] = set()
+    plain: set[str] = set()
+    for clause in _CLAUSE.split(nlp.normalize(text)):
+        toks = [p for t in nlp.tokens(clause) for p in t.split("-") if p]
+        scope = 0
+        for i, t in enumerate(toks):
+            nxt = toks[i + 1] if i + 1 < len(toks) else ""
+            if t in nlp.NEGATIONS or t.endswith("n't") or (t, nxt) in (("instead", "of"), ("rather", "than")):
+                scope = 2
+                continue
+            if t in _PREPOSITIONS and scope == 2:
+                continue  # "not to their home nations": the scope starts after it
+            if t in _SCOPE_END or t in _PREPOSITIONS:
+                scope = 0
+                continue
+            if t in nlp.stopwords():
+                continue
+            if scope:
+                negated.add(nlp.stem(t))
+                scope -= 1
+            else:
+                plain.add(nlp.stem(t))
+    return negated, plain
+
+
+def _hard_checks(sentence: str, cited: str) -> str:
+    """A reason the sentence cannot be supported by ``cited``, or '' if none."""
+    cited_numbers = nlp.numbers(cited)
+    missing = sorted(nlp.numbers(sentence) - cited_numbers - {"one"})
+    if missing:
+        return f"number {missing[0]} is not in the cited passage"
+    missing = sorted(nlp.dates(sentence) - nlp.dates(cited))
+    if missing:
+        return f"date {missing[0]} is not in the cited passage"
+    cited_words = set(nlp.tokens(cited)) | nlp.stems(cited)
+    cited_words |= {part.strip(".") for w in nlp.tokens(cited) for part in w.split("-")}
+    missing = sorted(
+        w for w in _name_words(sentence)
+        if w not in cited_words and nlp.stem(w) not in cited_words and w.strip(".") not in cited_words
+    )
+    if missing:
+        return f"name '{missing[0]}' is not in the cited passage"
+    s_neg, s_plain = _polarity(sentence)
+    p_neg, p_plain = _polarity(cited)
+    flipped = sorted((s_neg - p_neg) & p_plain)
+    if flipped:
+        return f"the sentence negates '{flipped[0]}', which the passage states"
+    dropped = sorted((p_neg - p_plain) & s_plain)
+    if dropped:
+        return f"the passage negates '{dropped[0]}', which the sentence states"
+    return ""
+
+
+class Checker:
+    """Grounding checker with an embedder for the similarity part (loaded lazily)."""
+
+    def __init__(self, embedder: Embedder | None = None, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.embedder = embedder
+        self.threshold = threshold
+
+    def _embedder(self) -> Embedder:
+        if self.embedder is None:
+            from .embedding import MiniLMEmbedder
+
+            self.embedder = MiniLMEmbedder()
+        return self.embedder
+
+    def similarity(self, sentence: str, passages: Sequence[str]) -> float:
+        """Best cosine between the sentence and any cited passage or passage clause."""
+        from .chunking import split_clauses
+
+        views: list[str] = []
+        for p in passages:
+            views.append(p)
+            views.extend(p[a:b] for a, b in split_clauses(p, 0, len(p)))
+        vecs = self._embedder().embed_documents([sentence, *views])
+        return float(np.max(vecs[1:] @ vecs[0]))
+
+    def support(self, sentence: str, passages: Sequence[str], citations: tuple[int, ...] = ()) -> Support:
+        """Verdict for one sentence against the texts it cites."""
+        if not passages:
+            return Support(sentence, False, 0.0, "no citation", citations)
+        flat = _norm_ws(sentence)
+        if any(flat and flat in _norm_ws(p) for p in passages):
+            return Support(sentence, True, 1.0, "verbatim in the cited passage", citations)
+        cited = " ".join(passages)
+        reason = _hard_checks(sentence, cited)
+        terms = nlp.content_terms(sentence)
+        have = nlp.stems(cited)
+        coverage = sum(t in have for t in terms) / len(terms) if terms else 1.0
+        sim = self.similarity(sentence, passages)
+        score = 0.5 * coverage + 0.5 * sim
+        if reason:
+            return Support(sentence, False, round(score, 4), reason, citations)
+        if score < self.threshold:
+            return Support(
+                sentence, False, round(score, 4),
+                f"support {score:.2f} below {self.threshold:.2f} (coverage {coverage:.2f}, similarity {sim:.2f})",
+                citations,
+            )
+        return Support(
+            sentence, True, round(score, 4), f"paraphrase (coverage {coverage:.2f}, similarity {sim:.2f})", citations
+        )
+
+    def check(self, answer: str, passages: Mapping[int, str]) -> list[Support]:
+        """One :class:`Support` per answer sentence; ``passages[n]`` is the text cited as ``[n]``."""
+        out = []
+        for sentence, nums in split_cited(answer):
+            bad = [n for n in nums if n not in passages]
+            if bad:
+                out.append(Support(sentence, False, 0.0, f"cites [{bad[0]}], which is not a passage", tuple(nums)))
+                continue
+            out.append(self.support(sentence, [passages[n] for n in dict.fromkeys(nums)], tuple(nums)))
+        return out
+
+
+def check(
+    answer: str,
+    passages: Mapping[int, str],
+    *,
+    embedder: Embedder | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Support]:
+    """Decide for each sentence of ``answer`` whether the passages it cites support it.
+
+    ``answer`` carries ``[n]`` markers after its sentences; ``passages[n]`` is the text
+    cited as ``[n]``. Without ``embedder`` the bundled MiniLM is loaded when a
+    sentence is not verbatim (verbatim sentences need no model).
+    """
+    return Checker(embedder, threshold).check(answer, passages)
+
+
+def gate(answer: "Answer", checker: Checker) -> "Answer":
+    """Keep only the sentences of ``answer`` its citations support.
+
+    Unsupported sentences (and those without valid citations) are removed and listed
+    in ``answer.dropped`` with their reasons; the remaining citations are renumbered
+    densely in order of first use. An answer left with nothing is returned with no
+    text; the caller decides what to fall back to.
+    """
+    from .answer import Citation
+
+    if answer.refused:
+        return answer
+    by_n = {c.n: c for c in answer.citations}
+    supports = checker.check(answer.text, {n: c.quote for n, c in by_n.items()})
+    kept: list[tuple[str, tuple[int, ...]]] = []
+    for s in supports:
+        if s.supported:
+            kept.append((s.sentence, s.citations))
+        else:
+            answer.dropped.append({"sentence": s.sentence, "reason": s.reason, "score": s.score})
+    renumber: dict[int, int] = {}
+    parts = []
+    for sentence, nums in kept:
+        for n in nums:
+            renumber.setdefault(n, len(renumber) + 1)
+        parts.append(sentence + " " + "".join(f"[{renumber[n]}]" for n in dict.fromkeys(nums)))
+    answer.citations = [
+        Citation(n=new, doc=by_n[old].doc, section=by_n[old].section, start=by_n[old].start, end=by_n[old].end, quote=by_n[old].quote)
+        for old, new in sorted(renumber.items(), key=lambda kv: kv[1])
+    ]
+    answer.text = " ".join(parts)
+    return answer
