@@ -23,14 +23,24 @@ import numpy as np
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 4000, lr: float = 0.5) -> np.ndarray:
-    """Plain L2-regularised logistic regression by gradient descent: [bias, w...]."""
+    """L2-regularised logistic regression by projected gradient descent: [bias, w...].
+
+    Weights are kept non-negative: more similarity or more coverage must never make
+    a question look less answerable (an unconstrained fit on a few dozen items can
+    flip a sign by chance).
+    """
     Xb = np.hstack([np.ones((len(X), 1)), X])
     w = np.zeros(Xb.shape[1])
+    # Balanced classes: the few refusable items past the gates must not be outvoted.
+    pos = max(y.sum(), 1.0)
+    neg = max(len(y) - y.sum(), 1.0)
+    sw = np.where(y == 1, len(y) / (2 * pos), len(y) / (2 * neg))
     for _ in range(steps):
         p = 1 / (1 + np.exp(-Xb @ w))
-        grad = Xb.T @ (p - y) / len(y)
+        grad = Xb.T @ (sw * (p - y)) / len(y)
         grad[1:] += l2 * w[1:] / len(y)
         w -= lr * grad
+        w[1:] = np.maximum(w[1:], 0.0)
     return w
 
 

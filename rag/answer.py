@@ -313,6 +313,25 @@ def answerability(features: dict[str, float], weights: dict[str, float]) -> floa
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def _off_corpus(question: str, table: SentenceTable, dense: float, min_dense: float) -> bool:
+    """True if the question is about something the corpus never mentions.
+
+    Either none of its content words occurs anywhere in the corpus and its meaning is
+    not close to any sentence either (``dense < min_dense``: "How do I reset my
+    router?" 0.08, while a paraphrase sharing no word, "Does the author think the
+    arrangement was worthwhile?", reaches 0.27); or it names things and none of those
+    names occurs ("Who won the FIFA World Cup?"). "Why is Noem going to Brazil?" names
+    Noem, so it is about the article and is answered with what the article does say.
+    """
+    terms = nlp.content_terms(question)
+    if terms and not any(t in table.vocabulary for t in terms) and dense < min_dense:
+        return True
+    first = question.strip().split(" ", 1)[0].lower()
+    words = {w for n in nlp.names(question) for w in nlp.tokens(n) if w not in nlp.stopwords()}
+    words = {w for w in words if w.isalpha() and w != first}
+    return bool(words) and not any(nlp.stem(w) in table.vocabulary for w in words)
+
+
 def _as_passage(row: Any, text: str, like: Passage) -> Passage:
     return Passage(row=row, text=text, score=like.score, dense=like.dense, window=like.window,
                    sparse=0.0, dense_rank=None, sparse_rank=None)
@@ -394,6 +413,8 @@ class ExtractiveAnswerer:
                 text = table.text(r)
                 if not _is_content(text) or not _has_kind(kind, info, text) or any(c.id == r.id for c in chosen):
                     continue
+                if kind == "number" and not self._focus_ok(info, text):
+                    continue  # a count of something else ("three-day trip" for "how many people")
                 if distance == 1 or set(info.terms) & nlp.stems(text):
                     chosen.append(_as_passage(r, text, best))
                     break
@@ -429,6 +450,8 @@ class ExtractiveAnswerer:
         # kind of value asked for (or without the thing asked about) cannot answer it.
         gate = (
             "instruction, not a question" if info.injection
+            else "about something the corpus never mentions"
+            if _off_corpus(question, table, features["dense"], self.config.offtopic_max_dense)
             else "nothing retrieved" if not chosen
             else "no value of the kind asked for" if not features["type_match"]
             else "the thing asked about is not mentioned" if not features["focus"]
@@ -438,7 +461,7 @@ class ExtractiveAnswerer:
             {k: features[k] for k in ("dense", "coverage")}, self.config.answerability_weights
         )
         signals = {**features, "gate": gate, "expects": list(info.expects), "focus_noun": info.focus}
-        if confidence < self.config.answerability_threshold:
+        if gate or confidence < self.config.answerability_threshold:
             refused = refusal(question, passages, confidence, mode=self.name)
             refused.signals = signals
             return refused

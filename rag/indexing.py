@@ -340,6 +340,7 @@ class SentenceTable:
         self.texts = texts
         self.titles = titles
         self.by_id = {r.id: r for rs in rows.values() for r in rs}
+        self._vocabulary: frozenset[str] | None = None
 
     @classmethod
     def load(cls, config: Config) -> "SentenceTable":
@@ -363,6 +364,15 @@ class SentenceTable:
 
     def __len__(self) -> int:
         return len(self.by_id)
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word stem of the corpus (computed once, on first use)."""
+        if self._vocabulary is None:
+            from . import nlp
+
+            self._vocabulary = frozenset(s for text in self.texts.values() for s in nlp.stems(text))
+        return self._vocabulary
 
     def text(self, row: SentenceRow) -> str:
         return self.texts[row.doc][row.start : row.end]
