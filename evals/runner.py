@@ -174,6 +174,19 @@ def check_thresholds(aggregate: dict[str, float], thresholds: dict[str, Any]) ->
     return fails
 
 
+def gate_failures(result: dict[str, Any], thresholds: dict[str, Any]) -> list[str]:
+    """Everything that makes `rag eval` fail: thresholds, ungrounded sentences, bad offsets."""
+    agg = result["aggregate"]
+    fails = check_thresholds(agg, thresholds)
+    if agg["unsupported_sentences"]:
+        fails.append(f"{agg['unsupported_sentences']} answer sentences are not supported by their citations")
+    if agg["bad_citation_offsets"]:
+        fails.append(f"{agg['bad_citation_offsets']} citations do not slice to their quote")
+    if result.get("checker", {}).get("missed_swaps"):
+        fails.append(f"the grounding checker missed {result['checker']['missed_swaps']} number/date/name swaps")
+    return fails
+
+
 def write_report(out: Path, result: dict[str, Any], fails: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -261,13 +274,7 @@ def run_eval(config: Any, dataset: Path, out: Path, thresholds_path: Path | None
     result["thresholds"] = thresholds
     result["seconds"] = time.perf_counter() - t0
     agg = result["aggregate"]
-    fails = check_thresholds(agg, thresholds)
-    if agg["unsupported_sentences"]:
-        fails.append(f"{agg['unsupported_sentences']} answer sentences are not supported by their citations")
-    if agg["bad_citation_offsets"]:
-        fails.append(f"{agg['bad_citation_offsets']} citations do not slice to their quote")
-    if result["checker"]["missed_swaps"]:
-        fails.append(f"the grounding checker missed {result['checker']['missed_swaps']} number/date/name swaps")
+    fails = gate_failures(result, thresholds)
     result["failures"] = fails
     write_report(out, result, fails)
     width = max(len(k) for k in agg)
