@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -23,8 +23,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    exe = shutil.which("chroma")
-    assert exe, "the chroma CLI ships with chromadb"
+    # The chroma CLI ships with chromadb, beside this interpreter (the venv need not be on PATH).
+    exe = str(Path(sys.executable).parent / "chroma")
+    assert Path(exe).exists(), exe
     port = _free_port()
     proc = subprocess.Popen(
         [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],

@@ -1,0 +1,340 @@
+"""Run every benchmark and write benchmarks/RESULTS.md (+ benchmarks/results.png).
+
+    python -m benchmarks.run_all [--sizes 1000,10000,100000] [--server-sizes 1000] [--smoke]
+
+Each figure is a median over repeated runs; where a peer exists, a ratio measured in
+the same run. Sections:
+ 1. warm Pipeline.ask vs a plain LlamaIndex baseline retrieve, same process, same MiniLM
+ 2. cold `rag ask` as a fresh process (index built), and where the time goes
+ 3. indexing throughput vs raw SentenceTransformer.encode on the same texts
+ 4. re-index of an unchanged corpus
+ 5. scale: synthetic corpora (benchmarks/make_corpus.py), embedded Chroma
+ 6. the same scale run against a `chroma run` server
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+
+
+def median_ms(fn, rounds: int) -> tuple[float, float, list[float]]:
+    xs = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        xs.append((time.perf_counter() - t) * 1000)
+    xs.sort()
+    return statistics.median(xs), xs[min(len(xs) - 1, int(0.95 * len(xs)))], xs
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+
+
+def questions() -> list[str]:
+    items = [json.loads(line) for line in (ROOT / "evals" / "dataset.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [it["question"] for it in items if not it["history"]][:40]
+
+
+# 1 ----------------------------------------------------------------------------------
+def bench_ask(work: Path, rounds: int) -> dict[str, Any]:
+    from rag import Config, Pipeline
+
+    corpus = work / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    p = Pipeline.load(Config(corpus_dir=corpus, home=work / ".rag"))
+    qs = questions()
+    for q in qs:
+        p.ask(q)  # warm
+    ask = [median_ms(lambda q=q: p.ask(q), rounds)[0] for q in qs]
+
+    # Baseline: the plain LlamaIndex recipe over the same Chroma and the same model.
+    import chromadb
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    text = (corpus / "noem-cecot-2025.txt").read_text(encoding="utf-8")
+    client = chromadb.EphemeralClient()
+    collection = client.get_or_create_collection("baseline_bench", embedding_function=None)
+    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+    nodes = SentenceSplitter(chunk_size=128, chunk_overlap=0).get_nodes_from_documents([Document(text=text)])
+    index = VectorStoreIndex(nodes, storage_context=storage, embed_model=p.embedder.llama)
+    retriever = index.as_retriever(similarity_top_k=5)
+    for q in qs:
+        retriever.retrieve(q)
+    base = [median_ms(lambda q=q: retriever.retrieve(q), rounds)[0] for q in qs]
+    a50, b50 = statistics.median(ask), statistics.median(base)
+    return {
+        "questions": len(qs), "rounds": rounds,
+        "ask_p50_ms": a50, "ask_p95_ms": sorted(ask)[int(0.95 * (len(ask) - 1))],
+        "baseline_p50_ms": b50, "baseline_p95_ms": sorted(base)[int(0.95 * (len(base) - 1))],
+        "ratio": a50 / b50, "goal": "ask p50 <= 0.7x baseline retrieve p50", "met": a50 <= 0.7 * b50,
+        "timings_breakdown": p.ask(qs[0]).timings_ms,
+    }
+
+
+# 2 ----------------------------------------------------------------------------------
+def bench_cold(work: Path, runs: int) -> dict[str, Any]:
+    corpus = work / "corpus"
+    if not corpus.exists():
+        shutil.copytree(ROOT / "corpus", corpus)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    subprocess.run([PY, "-m", "rag.cli", "index"], cwd=work, check=True, capture_output=True, env=env)
+    q = "How many inmates can CECOT hold?"
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = subprocess.run([PY, "-m", "rag.cli", "ask", q], cwd=work, capture_output=True, text=True, env=env)
+        times.append(time.perf_counter() - t)
+        assert r.returncode == 0, r.stderr
+    help_t = median_ms(lambda: subprocess.run([PY, "-m", "rag.cli", "--help"], capture_output=True, env=env), runs)[0]
+    imp = subprocess.run([PY, "-X", "importtime", "-m", "rag.cli", "ask", q], cwd=work, capture_output=True, text=True, env=env)
+    rows = []
+    for line in imp.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            parts = [x.strip() for x in line[len("import time:"):].split("|")]
+            try:
+                rows.append((int(parts[1]), parts[2].strip()))
+            except ValueError:
+                continue
+    top = [(us / 1e6, name) for us, name in sorted(rows, reverse=True) if not name.startswith(" ")][:10]
+    s = statistics.median(times)
+    return {"runs": runs, "cold_ask_s": s, "help_ms": help_t, "goal": "cold rag ask <= 3 s", "met": s <= 3.0,
+            "top_imports": top}
+
+
+# 3, 4 -----------------------------------------------------------------------------
+def bench_indexing(work: Path, chunks: int) -> dict[str, Any]:
+    from rag import Config, Pipeline
+    from rag.corpus import scan
+    from rag.indexing import chunks_of, vector_records
+
+    from .make_corpus import make
+
+    corpus = work / f"idx-{chunks}"
+    make(corpus, chunks)
+    cfg = Config(corpus_dir=corpus, home=work / f"idx-home-{chunks}")
+    p = Pipeline(cfg)
+    p.embedder.embed_query("warm")
+    t = time.perf_counter()
+    report = p.index(rebuild=True)
+    index_s = time.perf_counter() - t
+    texts = [r.text for d in scan(corpus).documents for r in vector_records(d, [s for c in chunks_of(d, cfg) for s in c.sentences])]
+    st = p.embedder.sentence_transformer
+    t = time.perf_counter()
+    st.encode(texts, batch_size=cfg.embed_batch_size, normalize_embeddings=True)
+    raw_s = time.perf_counter() - t
+    ours, raw = report.vectors / index_s, len(texts) / raw_s
+    reindex = []
+    for _ in range(5):
+        t = time.perf_counter()
+        r = p.index()
+        reindex.append(time.perf_counter() - t)
+        assert r.embedded == 0
+    cold = subprocess.run([PY, "-m", "rag.cli", "index", "--corpus", str(corpus), "--home", str(cfg.home)],
+                          capture_output=True, text=True)
+    return {
+        "chunks": report.chunks, "sentences": report.sentences, "vectors": report.vectors,
+        "index_s": index_s, "vectors_per_s": ours, "raw_encode_per_s": raw, "ratio": ours / raw,
+        "throughput_goal": ">= 0.9x raw encode", "throughput_met": ours / raw >= 0.9,
+        "reindex_s": statistics.median(reindex), "reindex_goal": "<= 0.5 s, 0 embedded",
+        "reindex_met": statistics.median(reindex) <= 0.5, "cold_reindex_stdout": cold.stdout.strip(),
+    }
+
+
+# 5, 6 -----------------------------------------------------------------------------
+def scale_run(work: Path, chunks: int, chroma_url: str | None = None) -> dict[str, Any]:
+    from .make_corpus import make
+
+    corpus = work / f"scale-{chunks}"
+    if not corpus.exists():
+        make(corpus, chunks)
+    home = work / f"scale-home-{chunks}-{'server' if chroma_url else 'embedded'}"
+    cmd = [PY, "-m", "benchmarks.scale_worker", "--corpus", str(corpus), "--home", str(home)]
+    if chroma_url:
+        cmd += ["--chroma-url", chroma_url]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"chunks_target": chunks, "error": r.stderr[-2000:]}
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["chunks_target"] = chunks
+    out["query_goal_met"] = out["ask_p50_ms"] <= 60 if chunks >= 100_000 else None
+    return out
+
+
+def start_chroma(work: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = shutil.which("chroma") or str(Path(PY).parent / "chroma")
+    proc = subprocess.Popen([exe, "run", "--path", str(work / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("chroma run did not start")
+
+
+# report ---------------------------------------------------------------------------
+def yes(v: Any) -> str:
+    return "n/a" if v is None else ("**met**" if v else "**not met**")
+
+
+def write_results(res: dict[str, Any], path: Path, plot: Path) -> None:
+    L = ["# Benchmarks", "", f"Machine: {res['machine']}.  ", f"Run: {res['date']}, `{res['command']}`.", "",
+         "Reproduce: `python -m benchmarks.run_all` (defaults: sizes 1000,10000; server size 1000). "
+         "`--smoke` is the tiny run the test suite does.", ""]
+    a = res["ask"]
+    L += ["## 1. Warm `Pipeline.ask` vs plain LlamaIndex retrieve", "",
+          f"{a['questions']} questions from evals/dataset.jsonl, median of {a['rounds']} rounds each; baseline: "
+          "SentenceSplitter(128 tokens) + VectorStoreIndex over Chroma + the same MiniLM, `retriever.retrieve`.", "",
+          "| | p50 ms | p95 ms |", "|---|---|---|",
+          f"| rag `Pipeline.ask` (retrieve + answer + grounding gate) | {a['ask_p50_ms']:.1f} | {a['ask_p95_ms']:.1f} |",
+          f"| LlamaIndex baseline retrieve | {a['baseline_p50_ms']:.1f} | {a['baseline_p95_ms']:.1f} |", "",
+          f"Ratio ask/baseline p50: **{a['ratio']:.2f}×**. Goal {a['goal']}: {yes(a['met'])}.  ",
+          f"Where one ask's time goes (ms): {json.dumps({k: round(v, 1) for k, v in a['timings_breakdown'].items()})}", ""]
+    c = res["cold"]
+    L += ["## 2. Cold `rag ask` (fresh process, index built)", "",
+          f"Median of {c['runs']} runs: **{c['cold_ask_s']:.2f} s** (`rag --help`: {c['help_ms']:.0f} ms). "
+          f"Goal {c['goal']}: {yes(c['met'])}.", "", "Largest imports (`python -X importtime`, cumulative seconds):", "",
+          "| module | s |", "|---|---|"]
+    L += [f"| {name} | {sec:.2f} |" for sec, name in c["top_imports"]]
+    i = res["indexing"]
+    L += ["", "## 3. Indexing throughput", "",
+          f"Synthetic corpus: {i['chunks']} chunks, {i['sentences']} sentences, {i['vectors']} vectors "
+          "(each sentence is embedded as itself, its clauses and its window).", "",
+          "| | vectors/s |", "|---|---|",
+          f"| `rag index --rebuild` (chunk, embed, store, BM25) | {i['vectors_per_s']:.1f} |",
+          f"| raw `SentenceTransformer.encode`, same texts, batch 64 | {i['raw_encode_per_s']:.1f} |", "",
+          f"Ratio: **{i['ratio']:.2f}×**. Goal {i['throughput_goal']}: {yes(i['throughput_met'])}.", "",
+          "## 4. Re-index of an unchanged corpus", "",
+          f"In-process `Pipeline.index()` median of 5: **{i['reindex_s']*1000:.0f} ms**, 0 embedded. "
+          f"Goal {i['reindex_goal']}: {yes(i['reindex_met'])}. As a fresh process: `{i['cold_reindex_stdout']}`.", ""]
+    L += ["## 5. Scale (embedded Chroma)", "",
+          "| chunks | docs | vectors | index s | vectors/s | on disk MB | peak RSS MB | ask p50 / p95 ms | retrieve p50 ms | re-index s |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    for s in res["scale"]:
+        if "error" in s:
+            L.append(f"| {s['chunks_target']} | error: {s['error'][-200:]!r} |||||||||")
+            continue
+        L.append(f"| {s['chunks']} | {s['documents']} | {s['vectors']} | {s['index_s']:.1f} | {s['vectors_per_s']:.0f} | "
+                 f"{s['disk_bytes']/2**20:.1f} | {s['peak_rss_mb']:.0f} | {s['ask_p50_ms']:.1f} / {s['ask_p95_ms']:.1f} | "
+                 f"{s['retrieve_p50_ms']:.1f} | {s['reindex_unchanged_s']:.2f} |")
+    L += ["", res.get("scale_note", ""), "", "## 6. Scale against a `chroma run` server (`RAG_CHROMA_URL`)", "",
+          "| chunks | vectors | index s | ask p50 / p95 ms | retrieve p50 ms | local disk MB (manifest + BM25 only) |",
+          "|---|---|---|---|---|---|"]
+    for s in res["server"]:
+        if "error" in s:
+            L.append(f"| {s['chunks_target']} | error: {s['error'][-200:]!r} |||||")
+            continue
+        L.append(f"| {s['chunks']} | {s['vectors']} | {s['index_s']:.1f} | {s['ask_p50_ms']:.1f} / {s['ask_p95_ms']:.1f} | "
+                 f"{s['retrieve_p50_ms']:.1f} | {s['disk_bytes']/2**20:.1f} |")
+    L += ["", "![latency and scale](results.png)", ""]
+    for extra in res.get("extra_sections", []):
+        L += [extra, ""]
+    path.write_text("\n".join(L) + "\n", encoding="utf-8")
+    _plot(res, plot)
+
+
+def _plot(res: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    a = res["ask"]
+    axes[0].bar(["rag ask", "LlamaIndex\nretrieve"], [a["ask_p50_ms"], a["baseline_p50_ms"]], color=["#3b7dd8", "#999"])
+    axes[0].set_ylabel("p50 ms (warm)")
+    axes[0].set_title("Warm latency on the article")
+    ok = [s for s in res["scale"] if "error" not in s]
+    if ok:
+        axes[1].plot([s["chunks"] for s in ok], [s["ask_p50_ms"] for s in ok], "o-", label="ask p50 (embedded)")
+        srv = [s for s in res["server"] if "error" not in s]
+        if srv:
+            axes[1].plot([s["chunks"] for s in srv], [s["ask_p50_ms"] for s in srv], "s--", label="ask p50 (server)")
+        axes[1].set_xscale("log")
+        axes[1].set_xlabel("chunks")
+        axes[1].set_ylabel("ms")
+        axes[1].legend()
+        axes[1].set_title("Query latency by corpus size")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--server-sizes", default="1000")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, few rounds (for the test suite)")
+    ap.add_argument("--out", type=Path, default=HERE)
+    a = ap.parse_args(argv)
+    if a.smoke:
+        a.sizes, a.server_sizes, a.rounds = "60", "", 1
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    server_sizes = [int(x) for x in a.server_sizes.split(",") if x]
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    res: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                           "command": "python -m benchmarks.run_all " + " ".join(argv if argv is not None else sys.argv[1:])}
+    try:
+        print("1/6 warm ask vs baseline", file=sys.stderr)
+        res["ask"] = bench_ask(work / "ask", a.rounds)
+        print("2/6 cold CLI", file=sys.stderr)
+        res["cold"] = bench_cold(work / "ask", 3 if not a.smoke else 1)
+        print("3-4/6 indexing", file=sys.stderr)
+        res["indexing"] = bench_indexing(work, sizes[0])
+        print("5/6 scale", file=sys.stderr)
+        res["scale"] = [scale_run(work, n) for n in sizes]
+        res["server"] = []
+        if server_sizes:
+            print("6/6 chroma server", file=sys.stderr)
+            proc, url = start_chroma(work)
+            try:
+                res["server"] = [scale_run(work, n, url) for n in server_sizes]
+            finally:
+                proc.terminate()
+        a.out.mkdir(parents=True, exist_ok=True)
+        (a.out / "results.json").write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
+        write_results(res, a.out / "RESULTS.md", a.out / "results.png")
+        print(f"wrote {a.out / 'RESULTS.md'}", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
