@@ -135,10 +135,24 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
         "latency_p50_ms": lat["p50"],
         "latency_p95_ms": lat["p95"],
         "bad_citation_offsets": sum(len(r["bad_citation_offsets"]) for r in records),
+        **_llm_aggregates(records),
         "unsupported_sentences": sum(not s["supported"] for r in records for s in r["supports"]),
     }
     return {"aggregate": aggregate, "categories": categories, "items": records,
             "llamaindex_crosscheck": llamaindex_crosscheck(records)}
+
+
+def _llm_aggregates(records: list[dict[str, Any]]) -> dict[str, float]:
+    """In LLM mode: groundedness of the raw model output (before the gate) and fallbacks."""
+    raw_n = sum(r["signals"].get("raw_sentences", 0) for r in records)
+    if not raw_n:
+        return {}
+    return {
+        "raw_groundedness": sum(r["signals"].get("raw_supported", 0) for r in records) / raw_n,
+        "raw_sentences": float(raw_n),
+        "dropped_sentences": float(sum(len(r["answer"].get("dropped", [])) for r in records)),
+        "llm_fallback_rate": sum(bool(r["signals"].get("fallback")) for r in records) / len(records),
+    }
 
 
 def llamaindex_crosscheck(records: list[dict[str, Any]]) -> dict[str, float]:

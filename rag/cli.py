@@ -53,6 +53,9 @@ def _config(args: argparse.Namespace) -> Any:
         overrides["mode"] = args.mode
     if getattr(args, "top_k", None):
         overrides["top_k"] = args.top_k
+    for name in ("llm_backend", "llm_base_url", "llm_model", "llm_gguf_path"):
+        if getattr(args, name, None):
+            overrides[name] = getattr(args, name)
     return Config.from_env(**overrides)
 
 
@@ -158,13 +161,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from evals.runner import run_eval
 
-    return run_eval(_config(args), dataset=Path(args.dataset), out=Path(args.out))
+    thresholds = Path(args.thresholds) if args.thresholds else None
+    return run_eval(_config(args), dataset=Path(args.dataset), out=Path(args.out), thresholds_path=thresholds)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     return serve(_config(args), host=args.host, port=args.port, share=args.share)
+
+
+def llm_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("LLM mode (needs the [llm] extra)")
+    g.add_argument("--llm-backend", dest="llm_backend", choices=["openai-like", "llama-cpp"])
+    g.add_argument("--llm-base-url", dest="llm_base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    g.add_argument("--llm-model", dest="llm_model")
+    g.add_argument("--llm-gguf", dest="llm_gguf_path", help="GGUF file for the llama-cpp backend")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,19 +204,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
     p.add_argument("--top-k", type=int, dest="top_k", help="passages to retrieve")
     p.add_argument("--mode", choices=["extractive", "llm"], help="answerer")
+    llm_options(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive chat with follow-up questions")
     common(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=["extractive", "llm"])
+    llm_options(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("eval", help="run the evaluation suite (a CI gate)")
     common(p)
     p.add_argument("--dataset", default="evals/dataset.jsonl")
     p.add_argument("--out", default="evals/out")
+    p.add_argument("--thresholds", help="gate file (default evals/thresholds.toml)")
     p.add_argument("--mode", choices=["extractive", "llm"])
+    llm_options(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="start the web chat")
@@ -213,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="ask Gradio for a public link (off by default)")
     p.add_argument("--mode", choices=["extractive", "llm"])
+    llm_options(p)
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -228,13 +245,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("bm25s", "chromadb", "httpx", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     from .corpus import CorpusError
+    from .llm import LLMError
     from .pipeline import InvalidQuestion
     from .store import StoreError
 
     handler: Callable[[argparse.Namespace], int] = args.func
     try:
         return handler(args)
-    except (InvalidQuestion, CorpusError, StoreError) as exc:
+    except (InvalidQuestion, CorpusError, StoreError, LLMError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

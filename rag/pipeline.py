@@ -123,12 +123,8 @@ class Pipeline:
             if mode == "extractive":
                 self._answerers[mode] = ExtractiveAnswerer(self.config, self.embedder)
             elif mode == "llm":
-                try:
-                    from .llm import LLMAnswerer  # optional extra
-                except ImportError as exc:
-                    raise RuntimeError(
-                        "LLM mode needs the optional extra: pip install -e '.[llm]'"
-                    ) from exc
+                from .llm import LLMAnswerer  # the LLM itself loads on first use (optional extra)
+
                 self._answerers[mode] = LLMAnswerer(self.config, self.embedder)
             else:
                 raise ValueError(f"unknown answer mode {mode!r} (choose 'extractive' or 'llm')")
