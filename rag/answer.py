@@ -138,13 +138,29 @@ _INJECTION = re.compile(
     """
 )
 _EXACT = re.compile(r"\b(exact(ly)?|precise(ly)?|specific(ally)?)\b", re.I)
+# Questions about the document itself (its author, its publication), which its text
+# does not state about itself.
+_META = re.compile(
+    r"""(?ix)
+    \bwho\s+(wrote|authored|published|is\s+the\s+(author|writer|reporter|publisher)\s+of)\b[^?]*\b(article|story|piece|report|this)\b
+    | \bwho\s+is\s+the\s+(author|writer|reporter|journalist)\b
+    | \b(when|where)\s+was\s+(this|the)\s+(article|story|piece)\s+(published|written|posted)\b
+    | \bwhat\s+(outlet|publication|site|newspaper)\s+(published|ran|posted)\s+(this|the)\s+(article|story|piece)\b
+    """
+)
 
 
+ROLE_NOUNS = frozenset(
+    "judge judges senator senators minister ministers secretary president governor mayor lawyer attorney "
+    "reporter journalist author writer director officer ambassador spokesman spokeswoman critic critics".split()
+)
 # Nouns that name a kind of answer rather than a thing the text must mention:
 # "which country" is answered by any place name, "which judge" only by a judge.
 TYPE_NOUNS: dict[str, str] = {
     **dict.fromkeys("person people official officials individual man woman figure leader politician "
                     "advocate advocates activist activists spokesperson".split(), "person"),
+    # Roles: "which judge" is answered by a person the text names in that role.
+    **dict.fromkeys(ROLE_NOUNS, "person"),
     **dict.fromkeys("country countries nation nations city cities town place location region state "
                     "states area".split(), "place"),
     **dict.fromkeys("outlet outlets newspaper newspapers paper network organization organizations "
@@ -185,7 +201,9 @@ class QuestionInfo:
     expects: tuple[str, ...]  # kinds of value asked for: "number", "date", "person", "place", ...
     exact: bool  # "exactly how many": vague quantities do not answer it
     injection: bool
-    focus: str | None  # head noun of "which X" / "how many X" ("judge", "inmates")
+    focus: str | None  # head noun of "how many X" ("inmates")
+    meta: bool = False  # about the document itself (who wrote it), not its content
+    named: str | None = None  # X of "the name of the X": a name must stand beside X
 
 
 def _focus(question: str, pattern: re.Pattern[str] = _FOCUS) -> str | None:
@@ -225,8 +243,10 @@ def analyze(question: str) -> QuestionInfo:
     for noun in (focus, kind_noun):
         if noun in TYPE_NOUNS and not kinds:
             kinds.append(TYPE_NOUNS[noun])
-    if focus in TYPE_NOUNS or {"age", "percent", "money"} & set(kinds):
+    if (focus in TYPE_NOUNS and focus not in ROLE_NOUNS) or {"age", "percent", "money"} & set(kinds):
         focus = None  # a kind of answer, checked by type; not a word to find
+    if kind_noun in ROLE_NOUNS and focus is None:
+        focus = kind_noun  # "which senator": the text must speak of a senator (or the like)
     return QuestionInfo(
         text=question,
         terms=tuple(nlp.content_terms(question)),
@@ -234,7 +254,17 @@ def analyze(question: str) -> QuestionInfo:
         exact=bool(_EXACT.search(low)) and "number" in kinds,
         injection=bool(_INJECTION.search(question)),
         focus=focus,
+        meta=bool(_META.search(question)),
+        named=_named(low),
     )
+
+
+_NAMED = re.compile(r"\bname of (?:the |a |an |this |that |their |its )?((?:[\w\-.']+\s+){0,3}[\w\-.']+)", re.I)
+
+
+def _named(low: str) -> str | None:
+    head = _focus(low, _NAMED)  # "the name of the old law whose ..." -> "law"
+    return None if head is None or head in TYPE_NOUNS else head
 
 
 _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -283,6 +313,18 @@ def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
     if kind == "handle":
         return bool(re.search(r"@\w+", sentence))
     asked = nlp.name_tokens(info.text)
+    if kind == "name" and info.named:
+        # "the name of the gang": a proper name right beside "gang" ("the X gang", "gang X").
+        # If the text calls the thing something else ("law" -> "Act"), any new name will do.
+        toks = sentence.split()
+        stem = nlp.stem(info.named)
+        hits = [i for i, t in enumerate(toks) if nlp.stem(t.strip(".,;:\"'").lower()) == stem]
+        if hits:
+            for i in hits:
+                near = toks[max(0, i - 2) : i] + toks[i + 1 : i + 3]
+                if any(w[:1].isupper() and w.strip(".,;:\"'").lower() not in asked for w in near):
+                    return True
+            return False
     if kind == "person":
         return any(not (set(nlp.tokens(p)) <= asked) for p in nlp.persons(sentence))
     # place / name: a name the question did not already contain.
@@ -450,6 +492,7 @@ class ExtractiveAnswerer:
         # kind of value asked for (or without the thing asked about) cannot answer it.
         gate = (
             "instruction, not a question" if info.injection
+            else "about the document itself, which its text does not state" if info.meta
             else "about something the corpus never mentions"
             if _off_corpus(question, table, features["dense"], self.config.offtopic_max_dense)
             else "nothing retrieved" if not chosen

@@ -50,6 +50,8 @@ UNANSWERABLE = [
     "How many guards work at the prison?",
     "What percentage of the inmates are Venezuelan?",
     "How old is Nayib Bukele?",
+    "Who is the author of this story?",
+    "Which senator criticized the trip?",
 ]
 
 
