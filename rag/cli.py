@@ -171,7 +171,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(_config(args), host=args.host, port=args.port, share=args.share)
 
 
-def llm_options(p: argparse.ArgumentParser) -> None:
+def answer_options(p: argparse.ArgumentParser) -> None:
+    """--mode and the LLM settings, shared by every command that answers."""
+    p.add_argument("--mode", choices=["extractive", "llm"], help="answerer (default extractive or RAG_MODE)")
     g = p.add_argument_group("LLM mode (needs the [llm] extra)")
     g.add_argument("--llm-backend", dest="llm_backend", choices=["openai-like", "llama-cpp"])
     g.add_argument("--llm-base-url", dest="llm_base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
@@ -203,15 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", action="append", metavar="QUESTION", help="an earlier question (repeatable)")
     p.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
     p.add_argument("--top-k", type=int, dest="top_k", help="passages to retrieve")
-    p.add_argument("--mode", choices=["extractive", "llm"], help="answerer")
-    llm_options(p)
+    answer_options(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive chat with follow-up questions")
     common(p)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--mode", choices=["extractive", "llm"])
-    llm_options(p)
+    answer_options(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("eval", help="run the evaluation suite (a CI gate)")
@@ -219,8 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="evals/dataset.jsonl")
     p.add_argument("--out", default="evals/out")
     p.add_argument("--thresholds", help="gate file (default evals/thresholds.toml)")
-    p.add_argument("--mode", choices=["extractive", "llm"])
-    llm_options(p)
+    answer_options(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="start the web chat")
@@ -228,8 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="ask Gradio for a public link (off by default)")
-    p.add_argument("--mode", choices=["extractive", "llm"])
-    llm_options(p)
+    answer_options(p)
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from types import SimpleNamespace
 
 import pytest
 
 from rag import Pipeline
 from rag.llm import LLMAnswerer, LLMError, build_llm, messages_for
+
+from .conftest import free_port, stop, wait_for_http
 
 
 class ScriptedLLM:
@@ -111,27 +110,16 @@ requires_extra = pytest.mark.skipif(
 def llama_server():
     from rag.llm import default_gguf
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", default_gguf(), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "2048", "--chat_format", "chatml"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(url + "/models", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama_cpp.server did not start")
+    wait_for_http(url + "/models", proc, 120, "llama_cpp.server")
     yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop(proc)
 
 
 @requires_extra

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,11 +11,7 @@ import pytest
 from rag.config import Config
 from rag.store import StoreError, make_client
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import free_port, stop, wait_for_http
 
 
 @pytest.fixture
@@ -26,26 +19,16 @@ def chroma_server(tmp_path):
     # The chroma CLI ships with chromadb, beside this interpreter (the venv need not be on PATH).
     exe = str(Path(sys.executable).parent / "chroma")
     assert Path(exe).exists(), exe
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not come up")
+    wait_for_http(f"{url}/api/v2/heartbeat", proc, 60, "chroma run")
     yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop(proc)
 
 
 @pytest.mark.server

@@ -7,52 +7,29 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from .conftest import DOC, make_corpus
+from .conftest import DOC, free_port, make_corpus, stop, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("serve")
     make_corpus(work)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("RAG_HOME", None)
     log = open(work / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port)], cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("rag serve exited: " + (work / "serve.log").read_text())
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(1)
-    else:
-        proc.kill()
-        pytest.fail("rag serve did not come up: " + (work / "serve.log").read_text())
+    wait_for_http(url, proc, 240, "rag serve")
     yield {"url": url, "corpus": work / "corpus", "port": port}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 @pytest.mark.server
