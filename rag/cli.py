@@ -60,13 +60,17 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _load(args: argparse.Namespace) -> Any:
+    from .corpus import CorpusError
     from .pipeline import Pipeline
 
     progress = _Progress("indexing")
     try:
-        return Pipeline.load(_config(args), progress=progress)
+        pipe = Pipeline.load(_config(args), progress=progress)
     finally:
         progress.close()
+    if not pipe.status()["documents"]:
+        raise CorpusError(f"the corpus folder {pipe.config.corpus_dir} has no .txt or .md documents to answer from")
+    return pipe
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -80,6 +84,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress.close()
     for msg in report.repaired:
         print(f"repaired: {msg}", file=sys.stderr)
+    if not report.documents:
+        print(f"warning: {pipe.config.corpus_dir} has no .txt or .md documents", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

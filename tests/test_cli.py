@@ -72,3 +72,9 @@ def test_help_is_instant_and_lists_commands(tmp_path):
     assert r.returncode == 0
     for cmd in ("index", "ask", "chat", "eval", "serve"):
         assert cmd in r.stdout
+
+
+def test_empty_corpus_is_a_clear_error_not_a_silent_refusal(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    r = rag("ask", "How many inmates can CECOT hold?", cwd=tmp_path)
+    assert r.returncode == 2 and "no .txt or .md documents" in r.stderr and "Traceback" not in r.stderr

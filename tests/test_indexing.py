@@ -96,3 +96,53 @@ def test_manifest_is_plain_json(config, embedder):
     _run(config, embedder)
     data = json.loads(config.manifest_path.read_text(encoding="utf-8"))
     assert data["version"] == 1 and "noem-cecot-2025.txt" in data["docs"]
+
+
+def test_kill_9_mid_index_is_repaired_by_the_next_run(tmp_path, config, embedder):
+    """A `rag index` killed while embedding leaves no duplicate or orphan behind."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for i in range(12):  # enough documents that the run is still embedding when killed
+        shutil.copy(config.corpus_dir / "noem-cecot-2025.txt", config.corpus_dir / f"copy-{i:02d}.txt")
+        with open(config.corpus_dir / f"copy-{i:02d}.txt", "a", encoding="utf-8") as f:
+            f.write(f"\nThis is copy number {i}.\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.corpus_dir), "--home", str(config.home)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (config.home / "chroma").exists():
+        time.sleep(0.2)
+    time.sleep(3)  # model loaded, embedding under way
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    report = _run(config, embedder)
+    assert report.documents == 13
+    store = SentenceStore(config)
+    ids = store.ids()
+    assert len(ids) == len(set(ids)) == store.count() == _manifest_vectors(config)
+    assert _run(config, embedder).embedded == 0
+
+
+def test_corrupt_or_deleted_manifest_rebuilds(config, embedder):
+    first = _run(config, embedder)
+    config.manifest_path.write_text("{not json", encoding="utf-8")
+    report = _run(config, embedder)
+    assert report.embedded == first.vectors and SentenceStore(config).count() == first.vectors
+    # A deleted index folder: the next `rag index` (a new process, as a user runs it) rebuilds.
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.rmtree(config.home)
+    r = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.corpus_dir), "--home", str(config.home), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["embedded"] == first.vectors
