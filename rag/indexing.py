@@ -61,14 +61,13 @@ class IndexReport:
 def doc_entry(doc: Document, chunks: list[Chunk]) -> dict[str, Any]:
     """The manifest record of one document: hash, title and sentence table
     (the caller adds ``vectors``, the number of vectors stored for it)."""
-    sections: list[str] = []
+    section_index: dict[str, int] = {}  # sections in order of first appearance
     rows: list[list[Any]] = []
     for ci, chunk in enumerate(chunks):
         for s in chunk.sentences:
-            if not sections or sections[-1] != s.section:
-                if s.section not in sections:
-                    sections.append(s.section)
-            rows.append([s.id, s.start, s.end, sections.index(s.section), s.paragraph, ci])
+            si = section_index.setdefault(s.section, len(section_index))
+            rows.append([s.id, s.start, s.end, si, s.paragraph, ci])
+    sections = list(section_index)
     return {
         "sha256": doc.sha256,
         "title": doc.meta.get("title") or (chunks[0].section if chunks else doc.id),
