@@ -204,6 +204,9 @@ class QuestionInfo:
     focus: str | None  # head noun of "how many X" ("inmates")
     meta: bool = False  # about the document itself (who wrote it), not its content
     named: str | None = None  # X of "the name of the X": a name must stand beside X
+    subject: str | None = None  # X of "what does X stand for" / "X's title": the word the value stands beside
+    count: int = 1  # "name the two advocates": that many distinct values
+    current: bool = False  # "how many are *currently* held": a capacity ("can hold up to") does not say
 
 
 def _focus(question: str, pattern: re.Pattern[str] = _FOCUS) -> str | None:
@@ -247,6 +250,23 @@ def analyze(question: str) -> QuestionInfo:
         focus = None  # a kind of answer, checked by type; not a word to find
     if kind_noun in ROLE_NOUNS and focus is None:
         focus = kind_noun  # "which senator": the text must speak of a senator (or the like)
+    subject = None
+    for kind, pattern in _SUBJECT_PATTERNS:
+        m = re.search(pattern, nlp.normalize(question), re.I)
+        if m:
+            # One group per alternative (a regex cannot reuse a group name).
+            subject = next(g for g in m.groups() if g).strip(" ?.'\"").lower()
+            kinds = [kind] + [k for k in kinds if k not in {"name", kind}]
+            break
+    count = 1
+    m = _COUNTED.search(low)
+    if m:
+        count = _COUNT_WORDS.get(m.group("n"), 1)
+        noun = m.group("noun")
+        if noun in TYPE_NOUNS and TYPE_NOUNS[noun] not in kinds:
+            kinds.append(TYPE_NOUNS[noun])
+        if focus == noun and noun not in ROLE_NOUNS:
+            focus = None
     return QuestionInfo(
         text=question,
         terms=tuple(nlp.content_terms(question)),
@@ -256,7 +276,32 @@ def analyze(question: str) -> QuestionInfo:
         focus=focus,
         meta=bool(_META.search(question)),
         named=_named(low),
+        subject=subject,
+        count=count,
+        current=bool(_CURRENT.search(low)) and "number" in kinds,
     )
+
+
+# Questions whose answer is a value standing right beside a word of the question:
+# an acronym's expansion, a person's title.
+_SUBJECT_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("expansion", r"\bwhat (?:does|did) (?:the )?(?P<subj>[\w\-.]+) stand for\b"
+                  r"|\b(?:the )?(?P<subj2>[\w\-.]+)'s (?:full|complete|official|formal) name\b"
+                  r"|\b(?:full|complete|formal) name of (?:the )?(?P<subj3>[\w\-.]+)"
+                  r"|\bwhat is (?:the )?(?P<subj4>[\w\-.]+) short for\b"),
+    ("title", r"\b(?P<subj>[\w\-.]+)'s (?:official |job |formal |exact )?(?:title|position|job|role|post)\b"
+              r"|\bwhat (?:title|position|job|role|post) (?:does|did) (?P<subj2>[\w\-.]+) (?:hold|have)\b"
+              r"|\b(?:title|position|job|role) of (?P<subj3>[\w\-.]+)\b"),
+)
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "both": 2, "2": 2, "3": 3, "4": 4, "5": 5}
+# "name the two advocates", "which three countries", "who are the two officials"
+_COUNTED = re.compile(
+    r"\b(?:name|list|which|what|who\s+(?:are|were)|identify)\s+(?:the\s+|both\s+)?(?P<n>two|three|four|five|both|[2-5])\s+"
+    r"(?:[\w\-]+\s+){0,3}?(?P<noun>" + "|".join(sorted({k for k in TYPE_NOUNS if k.endswith("s")}, key=len, reverse=True)) + r")\b"
+)
+_CURRENT = re.compile(r"\b(currently|right now|at present|presently|at the moment|today|nowadays|now)\b")
+# A capacity is not a count: "can hold up to 40,000 inmates" does not say how many are there.
+_CAPACITY = re.compile(r"\b(?:up to|capacity(?: of| for)?|room for|(?:can|could) (?:hold|house|accommodate|take)(?: up to)?)\s+(?:some |about |around |nearly |almost )?([\d,]+|\w+)", re.I)
 
 
 _NAMED = re.compile(r"\bname of (?:the |a |an |this |that |their |its )?((?:[\w\-.']+\s+){0,3}[\w\-.']+)", re.I)
@@ -271,11 +316,40 @@ _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
     ("age", r"\bhow old\b|\bwhat age\b"),
     ("percent", r"\bwhat percent|\bpercentage\b|\bwhat share\b"),
     ("money", r"\bhow much\b"),
-    ("number", r"\bhow (many|much|long|big|large)\b|\bwhat (number|amount)\b"),
-    ("date", r"\bwhen\b|\b(what|which) (year|date|day|month)\b|\bsince when\b"),
+    ("number", r"\bhow (many|much|long(?! ago)|big|large)\b|\bwhat (number|amount)\b"),
+    ("date", r"\bwhen\b|\b(what|which) (year|date|day|month)\b|\bsince when\b|\bhow long ago\b"),
     ("person", r"^\s*(who|whom|whose)\b|\b(and|,) (who|whom)\b|\bwho (is|was|are|were|said|wrote|joined|posted|described)\b"),
     ("place", r"^\s*where\b|\b(and|,) where\b"),
 )
+
+
+# Where a question asks a second thing: "..., and on what date?", "... and which
+# countries ...?", or a second question mark.
+_PART = re.compile(
+    r",?\s+and\s+(?=(?:who|whom|what|when|where|which|why|how|(?:on|in|at|for|from|to|with) (?:what|which|whom))\b)"
+    r"|(?<=\?)\s+(?=\S)",
+    re.I,
+)
+
+
+def split_parts(question: str) -> list[str]:
+    """The parts of a question that asks two or three things at once.
+
+    ``"Who posted it, and on what date?"`` -> ``["Who posted it", "on what date posted it"]``:
+    a part too short to stand alone borrows the first part's words (minus its
+    question word). A question asking one thing is returned as it is.
+    """
+    parts = [p.strip(" ,") for p in _PART.split(question) if p.strip(" ,?")]
+    if len(parts) < 2:
+        return [question]
+    out = [parts[0]]
+    rest = re.sub(r"^\s*(?:who|whom|whose|what|which|where|when|why|how)\b\s*(?:(?:is|are|was|were|do|does|did|has|have|had)\b\s*)?",
+                  "", parts[0].rstrip("?"), flags=re.I)
+    for part in parts[1:3]:
+        if len(nlp.content_terms(part)) < 2:
+            part = f"{part.rstrip('?')} {rest}"
+        out.append(part)
+    return out
 
 
 def focus_match(info: QuestionInfo, text: str, similar: Callable[[str, list[str]], float] | None = None, threshold: float = 0.6) -> bool:
@@ -295,9 +369,58 @@ def focus_match(info: QuestionInfo, text: str, similar: Callable[[str, list[str]
     return bool(words) and similar(info.focus, words) >= threshold
 
 
+# A proper name of two or more capitalised words ("Terrorism Confinement Center").
+_PROPER = r"(?:[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'.\-]*\s+(?:of\s+|the\s+|de\s+)?){1,6}[A-Z\u00C0-\u00DE][\w\u00C0-\u024F\-]*"
+_ROLE_WORDS = ROLE_NOUNS | {"sec.", "sen.", "gov.", "rep.", "chief", "head", "chairman", "chairwoman", "commissioner"}
+
+
+def _beside(subject: str, sentence: str) -> list[tuple[str, str]]:
+    """(text before, text after) each mention of ``subject`` in ``sentence``."""
+    norm = nlp.normalize(sentence)
+    pat = re.compile(r"(?<![\w])" + re.escape(subject) + r"(?:'s)?(?![\w])", re.I)
+    return [(norm[: m.start()], norm[m.end() :]) for m in pat.finditer(norm)]
+
+
+def _has_expansion(subject: str, sentence: str) -> bool:
+    """An acronym or short name next to its long form: "Terrorism Confinement Center,
+    known as CECOT", "the CECOT, El Salvador's Terrorism Confinement Center", "X (Y)"."""
+    for before, after in _beside(subject, sentence):
+        if re.search(_PROPER + r"\s*,?\s*(?:\(|(?:also |better |commonly )?(?:known as|called|dubbed|or)\s+)(?:the\s+)?$", before):
+            return True
+        if re.match(r"\s*(?:,|\(|\u2014|--|:)\s*(?:the\s+)?" + _PROPER, after):
+            return True
+    return False
+
+
+def _has_title(subject: str, sentence: str) -> bool:
+    """A person named with a title: "Homeland Security Secretary Kristi Noem",
+    "Noem, the secretary of ...". A bare "Sec. Noem" is too little to answer with."""
+    for before, after in _beside(subject, sentence):
+        run = re.search(r"((?:[A-Z][\w.\-]*\s+(?:of\s+)?){2,8})$", before)
+        if run:
+            words = [w.lower() for w in run.group(1).split()]
+            if any(w in _ROLE_WORDS for w in words) and len(words) >= 3:
+                return True
+        if re.match(r"\s*,\s*(?:the|a|an|who is|who was)\s+(?:[\w.\-]+\s+){0,4}?(?:" + "|".join(ROLE_NOUNS) + r")\b", after, re.I):
+            return True
+    return False
+
+
+def _counted_numbers(info: QuestionInfo, sentence: str) -> set[str]:
+    found = nlp.exact_numbers(sentence) if info.exact else nlp.numbers(sentence)
+    if info.current:
+        capacity = {m.group(1).replace(",", "").lower() for m in _CAPACITY.finditer(nlp.normalize(sentence))}
+        found = found - capacity
+    return found
+
+
 def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
+    if kind == "expansion":
+        return bool(info.subject) and _has_expansion(info.subject or "", sentence)
+    if kind == "title":
+        return bool(info.subject) and _has_title(info.subject or "", sentence)
     if kind == "number":
-        found = nlp.exact_numbers(sentence) if info.exact else nlp.numbers(sentence)
+        found = _counted_numbers(info, sentence)
         # A year is a date, not a count ("opened in 2022" does not say how many).
         return bool(found - nlp.numbers(info.text) - nlp.dates(sentence))
     if kind == "date":
@@ -379,6 +502,10 @@ def _as_passage(row: Any, text: str, like: Passage) -> Passage:
                    sparse=0.0, dense_rank=None, sparse_rank=None)
 
 
+def _is_byline(text: str, below: bool) -> bool:
+    return below and text.lstrip().startswith(("\u2014", "\u2013", "--"))
+
+
 def _is_content(text: str) -> bool:
     # A bare link or handle is not an answer on its own.
     return sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3
@@ -413,8 +540,13 @@ class ExtractiveAnswerer:
     def _focus_ok(self, info: QuestionInfo, text: str) -> bool:
         return focus_match(info, text, self.similar, self.config.focus_similarity)
 
-    def select(self, info: QuestionInfo, passages: Sequence[Passage], table: SentenceTable) -> tuple[list[Passage], dict[str, float]]:
-        """The sentences to answer with, and the features of that choice."""
+    def select(
+        self, info: QuestionInfo, passages: Sequence[Passage], table: SentenceTable, extend: bool = True
+    ) -> tuple[list[Passage], dict[str, float]]:
+        """The sentences to answer with, and the features of that choice.
+
+        ``extend=False`` keeps to the core: the best sentence and what completes it.
+        """
         cands = [p for p in passages if _is_content(p.text)]
         # The same words can stand twice (a post quoted, then embedded); keep the better.
         seen: set[str] = set()
@@ -437,7 +569,9 @@ class ExtractiveAnswerer:
             w = self.config.selection_weights
             return (
                 p.score
-                + w["type"] * type_match(info, window(p))
+                # A value anchored on a word of the question (CECOT's expansion, Noem's
+                # title) is relevant wherever it stands, so it weighs more.
+                + (w["anchored_type"] if info.subject else w["type"]) * type_match(info, window(p))
                 + w["focus"] * self._focus_ok(info, window(p))
                 + w["coverage"] * coverage(info, p.text)
             )
@@ -457,12 +591,25 @@ class ExtractiveAnswerer:
                     continue
                 if kind == "number" and not self._focus_ok(info, text):
                     continue  # a count of something else ("three-day trip" for "how many people")
-                if distance == 1 or set(info.terms) & nlp.stems(text):
+                # A byline ("— Secretary Kristi Noem (@Sec_Noem) March 26, 2025") speaks
+                # for the whole post above it, however many lines that post has.
+                if distance == 1 or set(info.terms) & nlp.stems(text) or _is_byline(text, r.start > best.row.start):
                     chosen.append(_as_passage(r, text, best))
                     break
+        if info.count > 1 and "person" in info.expects:
+            # "Name the two advocates": one more sentence per person still missing.
+            asked = nlp.name_tokens(info.text)
+            people = {x for c in chosen for x in nlp.persons(c.text) if not set(nlp.tokens(x)) <= asked}
+            for p in ranked[1:]:
+                if len(people) >= info.count or len(chosen) >= self.config.max_answer_sentences:
+                    break
+                new = {x for x in nlp.persons(p.text) if not set(nlp.tokens(x)) <= asked} - people
+                if new and self._focus_ok(info, window(p)) and all(p.id != c.id for c in chosen):
+                    chosen.append(p)
+                    people |= new
         core = list(chosen)
         covered = set().union(*(nlp.stems(p.text) for p in chosen))
-        for p in ranked[1:]:
+        for p in ([] if not extend else ranked[1:]):
             if len(chosen) >= self.config.max_answer_sentences:
                 break
             if any(p.id == c.id for c in chosen) or merits[id(p)] < self.config.second_sentence_ratio * merits[id(best)]:
@@ -485,9 +632,39 @@ class ExtractiveAnswerer:
         }
         return chosen, features
 
+    def select_parts(
+        self, question: str, passages: Sequence[Passage], table: SentenceTable
+    ) -> tuple[list[Passage], dict[str, float]]:
+        """:meth:`select` for each part of a question that asks two things at once.
+
+        Each part gets its own best sentence (and what completes it); a part whose
+        kind of value or counted thing no passage holds adds nothing. The features
+        are those of the first part that can be answered, so a question is refused
+        only when no part of it can be.
+        """
+        chosen, features = self.select(analyze(question), passages, table)
+        parts = split_parts(question)
+        if len(parts) == 1:
+            return chosen, features
+        picks = [self.select(analyze(part), passages, table, extend=False) for part in parts]
+        answered = [(c, f) for c, f in picks if c and f["type_match"] and f["focus"]]
+        if not answered:
+            return chosen, features
+        if not (chosen and features["type_match"] and features["focus"]):
+            # The question as a whole asks for values no one sentence holds ("who, and
+            # on what date"); its parts decide.
+            chosen, features = [], dict(answered[0][1])
+        for c, _ in answered:
+            for p in c:
+                if len(chosen) <= self.config.max_answer_sentences and all(p.id != x.id for x in chosen):
+                    chosen.append(p)
+        chosen.sort(key=lambda p: (p.row.doc, p.row.start))
+        features["coverage"] = coverage(analyze(question), " ".join(p.text for p in chosen))
+        return chosen, features
+
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
         info = analyze(question)
-        chosen, features = self.select(info, passages, table)
+        chosen, features = self.select_parts(question, passages, table)
         # Hard gates first: an instruction is not a question, and passages without the
         # kind of value asked for (or without the thing asked about) cannot answer it.
         gate = (

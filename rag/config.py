@@ -56,7 +56,7 @@ class Config:
     # bonuses for holding the kind of value asked for, mentioning the counted thing,
     # and sharing the question's words. Chosen on evals/dataset.jsonl (see README).
     selection_weights: dict[str, float] = field(
-        default_factory=lambda: {"type": 0.15, "focus": 0.15, "coverage": 0.1}
+        default_factory=lambda: {"type": 0.15, "anchored_type": 0.6, "focus": 0.15, "coverage": 0.1}
     )
     # A further sentence joins the answer only if its score is at least this share of the best.
     second_sentence_ratio: float = 0.80
