@@ -207,6 +207,7 @@ class QuestionInfo:
     subject: str | None = None  # X of "what does X stand for" / "X's title": the word the value stands beside
     count: int = 1  # "name the two advocates": that many distinct values
     current: bool = False  # "how many are *currently* held": a capacity ("can hold up to") does not say
+    city: bool = False  # "which city or town": a country or a facility's name does not answer
 
 
 def _focus(question: str, pattern: re.Pattern[str] = _FOCUS) -> str | None:
@@ -279,6 +280,7 @@ def analyze(question: str) -> QuestionInfo:
         subject=subject,
         count=count,
         current=bool(_CURRENT.search(low)) and "number" in kinds,
+        city=bool(re.search(r"\b(which|what|in what|name of the)\s+(city|town|village|capital)\b", low)),
     )
 
 
@@ -449,7 +451,10 @@ def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
                     return True
             return False
     if kind == "person":
-        return any(not (set(nlp.tokens(p)) <= asked) for p in nlp.persons(sentence))
+        # "Kristi Noem" does not answer "who showed Noem around": she is the one asked about.
+        return any(not (set(nlp.tokens(p)) & asked) for p in nlp.persons(sentence))
+    if kind == "place" and info.city:
+        return any(not (set(nlp.tokens(n)) <= asked) and nlp.is_city(n) for n in nlp.names(sentence))
     # place / name: a name the question did not already contain.
     return any(not (set(nlp.tokens(n)) <= asked) for n in nlp.names(sentence))
 
@@ -500,6 +505,23 @@ def _off_corpus(question: str, table: SentenceTable, dense: float, min_dense: fl
 def _as_passage(row: Any, text: str, like: Passage) -> Passage:
     return Passage(row=row, text=text, score=like.score, dense=like.dense, window=like.window,
                    sparse=0.0, dense_rank=None, sparse_rank=None)
+
+
+def _embedded_bylines(best: Passage, table: SentenceTable) -> list[tuple[int, Any]]:
+    """Bylines of an embedded post that repeats the words ``best`` quotes.
+
+    A story quotes a post ("'I toured the CECOT,' Noem wrote in an X post") and then
+    embeds it, its byline dating it: the byline answers "when did she post it".
+    """
+    words = " ".join(nlp.tokens(best.text))
+    out = []
+    for r in table.by_doc.get(best.row.doc, []):
+        if r.id == best.row.id:
+            continue
+        echo = " ".join(nlp.tokens(table.text(r)))
+        if len(echo.split()) >= 6 and echo in words:
+            out += [(d, x) for d, x in table.nearby(r, 4) if x.start > r.start and _is_byline(table.text(x), True)]
+    return out
 
 
 def _is_byline(text: str, below: bool) -> bool:
@@ -578,6 +600,10 @@ class ExtractiveAnswerer:
 
         merits = {id(p): merit(p) for p in cands}
         ranked = sorted(cands, key=lambda p: -merits[id(p)])
+        if not extend and info.expects:
+            # One part of a question that asks two things: the passages were retrieved
+            # for the whole, so the part's kind of value, not rank, decides first.
+            ranked.sort(key=lambda p: not type_match(info, window(p)))
         best = ranked[0]
         chosen = [best]
         # A value asked for may sit beside the best sentence: a quote and then "X said",
@@ -585,7 +611,10 @@ class ExtractiveAnswerer:
         # The adjacent sentence may complete it as is; one further away must also
         # share a word with the question (a byline names who posted).
         for kind in missing_kinds(info, best.text):
-            for distance, r in table.nearby(best.row, 4):
+            around = [*table.nearby(best.row, 4), *_embedded_bylines(best, table)]
+            if kind == "date":  # "March 26, 2025" answers "when" better than "Wednesday"
+                around.sort(key=lambda dr: (not (nlp.dates(table.text(dr[1])) & nlp.MONTHS), dr[0]))
+            for distance, r in around:
                 text = table.text(r)
                 if not _is_content(text) or not _has_kind(kind, info, text) or any(c.id == r.id for c in chosen):
                     continue

