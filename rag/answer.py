@@ -524,6 +524,10 @@ def _embedded_bylines(best: Passage, table: SentenceTable) -> list[tuple[int, An
     return out
 
 
+def _window(p: Passage, table: SentenceTable) -> str:
+    return " ".join(table.text(r) for r in [p.row, *table.neighbours(p.row)])
+
+
 def _is_byline(text: str, below: bool) -> bool:
     return below and text.lstrip().startswith(("\u2014", "\u2013", "--"))
 
@@ -562,6 +566,26 @@ class ExtractiveAnswerer:
     def _focus_ok(self, info: QuestionInfo, text: str) -> bool:
         return focus_match(info, text, self.similar, self.config.focus_similarity)
 
+    def merit(self, info: QuestionInfo, p: Passage, table: SentenceTable) -> float:
+        """A retrieved sentence's worth as an answer: its fused retrieval score, then
+        what answering needs: the kind of value asked for, the thing asked about, and
+        the question's words (weights in ``Config.selection_weights``)."""
+        w = self.config.selection_weights
+        around = _window(p, table)
+        return (
+            p.score
+            # A value anchored on a word of the question (CECOT's expansion, Noem's
+            # title) is relevant wherever it stands, so it weighs more.
+            + (w["anchored_type"] if info.subject else w["type"]) * type_match(info, around)
+            + w["focus"] * self._focus_ok(info, around)
+            + w["coverage"] * coverage(info, p.text)
+        )
+
+    def rerank(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[Passage]:
+        """``passages`` in the order the answerer weighs them (best first)."""
+        info = analyze(question)
+        return sorted(passages, key=lambda p: -self.merit(info, p, table))
+
     def select(
         self, info: QuestionInfo, passages: Sequence[Passage], table: SentenceTable, extend: bool = True
     ) -> tuple[list[Passage], dict[str, float]]:
@@ -583,22 +607,9 @@ class ExtractiveAnswerer:
             return [], {"dense": 0.0, "coverage": 0.0, "type_match": 0.0, "focus": 0.0}
 
         def window(p: Passage) -> str:
-            return " ".join(table.text(r) for r in [p.row, *table.neighbours(p.row)])
+            return _window(p, table)
 
-        def merit(p: Passage) -> float:
-            # Retrieval rank, then what answering needs: the asked-for kind of value,
-            # the asked-about thing, and the question's words.
-            w = self.config.selection_weights
-            return (
-                p.score
-                # A value anchored on a word of the question (CECOT's expansion, Noem's
-                # title) is relevant wherever it stands, so it weighs more.
-                + (w["anchored_type"] if info.subject else w["type"]) * type_match(info, window(p))
-                + w["focus"] * self._focus_ok(info, window(p))
-                + w["coverage"] * coverage(info, p.text)
-            )
-
-        merits = {id(p): merit(p) for p in cands}
+        merits = {id(p): self.merit(info, p, table) for p in cands}
         ranked = sorted(cands, key=lambda p: -merits[id(p)])
         if not extend and info.expects:
             # One part of a question that asks two things: the passages were retrieved

@@ -107,3 +107,62 @@ def test_question_analysis_finds_what_is_asked():
     info = analyze("Exactly how many were deported?")
     assert not type_match(info, "The administration deported hundreds of people.")
     assert type_match(info, "The administration deported 238 people.")
+
+
+def test_two_part_questions_are_split_and_a_short_part_borrows_the_subject():
+    from rag.answer import split_parts
+
+    assert split_parts("Who posted it, and on what date?") == ["Who posted it", "on what date posted it"]
+    assert split_parts("Who joined her, and which countries is she visiting next?") == [
+        "Who joined her",
+        "which countries is she visiting next?",
+    ]
+    assert split_parts("Who met Noem? When did the meeting take place?") == ["Who met Noem?", "When did the meeting take place?"]
+    # One question, even with "and" in it.
+    assert split_parts("Which countries did Noem and Bukele name?") == ["Which countries did Noem and Bukele name?"]
+
+
+def test_a_value_anchored_on_the_question_subject():
+    from rag.answer import _has_expansion, _has_title
+
+    info = analyze("What does CECOT stand for?")
+    assert info.expects == ("expansion",) and info.subject == "cecot"
+    assert analyze("What is CECOT's full name?").subject == "cecot"
+    assert _has_expansion("cecot", "a tour of the Terrorism Confinement Center, known as CECOT, that opened")
+    assert _has_expansion("cecot", '"I toured the CECOT, El Salvador\u2019s Terrorism Confinement Center," she wrote.')
+    assert _has_expansion("nato", "the North Atlantic Treaty Organization (NATO) met")
+    assert not _has_expansion("cecot", "a tour of El Salvador's CECOT prison")  # a place beside it, not its name
+    assert not _has_expansion("cecot", "use the CECOT as a cinematographic space")
+
+    info = analyze("What is Noem's official title?")
+    assert info.expects == ("title",) and info.subject == "noem"
+    assert _has_title("noem", "On Wednesday, Homeland Security Secretary Kristi Noem toured the center.")
+    assert _has_title("noem", "Noem, the secretary of homeland security, spoke.")
+    assert not _has_title("noem", "During her visit, Sec. Noem joined the minister.")  # too little to answer with
+    assert not _has_title("noem", "Noem wrote in an X post.")
+
+
+def test_counted_people_capacity_and_city_questions():
+    info = analyze("Name the two human rights advocates quoted criticizing the visit.")
+    assert info.count == 2 and "person" in info.expects
+    assert analyze("Which three countries did she visit?").count == 3
+    assert analyze("Who criticized the visit?").count == 1
+
+    now = analyze("How many inmates are currently held in CECOT?")
+    assert now.current and now.focus == "inmates"
+    assert not type_match(now, "CECOT can hold up to 40,000 inmates.")  # a capacity, not a count
+    assert type_match(now, "CECOT holds 12,000 inmates today.")
+    assert type_match(analyze("How many inmates can CECOT hold?"), "CECOT can hold up to 40,000 inmates.")
+
+    city = analyze("In which city or town is CECOT located?")
+    assert city.city and city.expects == ("place",)
+    assert not type_match(city, "She toured CECOT in El Salvador.")  # a country
+    assert not type_match(city, "She toured the Terrorism Confinement Center.")  # a facility
+    assert type_match(city, "The prison stands outside Tecoluca, near San Salvador.")
+    assert analyze("How long ago did the facility open?").expects == ("date",)
+
+
+def test_the_person_asked_about_is_not_the_answer():
+    info = analyze("Who showed Noem around the prison?")
+    assert not type_match(info, "Homeland Security Secretary Kristi Noem toured the prison.")
+    assert type_match(info, "Noem joined Minister of Justice H\u00e9ctor Gustavo Villatoro for a tour.")
