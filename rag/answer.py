@@ -242,6 +242,8 @@ def analyze(question: str) -> QuestionInfo:
             if kind == "number" and {"age", "percent", "money"} & set(kinds):
                 continue
             kinds.append(kind)
+    if "person" in kinds and _WHO_IS.match(nlp.normalize(question)):
+        kinds.remove("person")  # "Who is Nayib Bukele?" asks what the text says of him, not for a name
     if re.search(r"\bname of\b", low) and not kinds:
         kinds.append("name")
     for noun in (focus, kind_noun):
@@ -313,6 +315,9 @@ def _named(low: str) -> str | None:
     head = _focus(low, _NAMED)  # "the name of the old law whose ..." -> "law"
     return None if head is None or head in TYPE_NOUNS else head
 
+
+# "Who is/was <a name>?": the name is given; the answer is what the text says of it.
+_WHO_IS = re.compile(r"^\s*[Ww]ho\s+(?:is|was|are|were)\s+(?:[A-Z][\w.'\-]*\s*){1,4}(?:\?|$|,|\s+and\b)")
 
 _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
     ("age", r"\bhow old\b|\bwhat age\b"),

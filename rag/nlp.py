@@ -241,13 +241,12 @@ def _cities() -> frozenset[str]:
 
 
 def is_city(name: str) -> bool:
-    """Is ``name`` a city or town ("Washington D.C." yes, "El Salvador" no)?"""
-    words = normalize(name).replace("-based", "").split()
-    while words:
-        if " ".join(words).lower().strip(".,") in _cities():
+    """Does ``name`` name a city or town, or start with one ("Washington D.C.-based
+    Latin America Working Group")? A country ("El Salvador") or a person does not."""
+    if persons(name):
+        return False
+    words = normalize(name).replace("-", " ").split()
+    for n in range(len(words), 0, -1):
+        if " ".join(words[:n]).lower().strip(".,") in _cities():
             return True
-        if not words[-1].rstrip(".").replace(".", "").isalpha() or len(words[-1].rstrip(".")) <= 4 and "." in words[-1]:
-            words = words[:-1]  # "Washington D.C.": the abbreviation after the city
-            continue
-        break
     return False

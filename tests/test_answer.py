@@ -38,6 +38,11 @@ ANSWERABLE = [
     ("Which cabinet member visited the lockup?", "Noem", "Noem"),
     # two-sentence answers
     ("Which official joined Noem, and which other countries is she visiting?", "Colombia", "Colombia and Mexico"),
+    ("Who is Vicki Gass and where is her group based?", "Washington", "Vicki Gass"),
+    # "who is <name>": what the text says of them, not another name
+    ("Who is Nayib Bukele?", "President Nayib Bukele", "President Nayib Bukele"),
+    ("Which city is the Latin America Working Group based in?", "Washington", "Washington D.C.-based"),
+    ("What is Kristi Noem's job?", "Homeland Security Secretary", "Homeland Security Secretary Kristi Noem"),
 ]
 
 UNANSWERABLE = [
@@ -159,6 +164,9 @@ def test_counted_people_capacity_and_city_questions():
     assert not type_match(city, "She toured CECOT in El Salvador.")  # a country
     assert not type_match(city, "She toured the Terrorism Confinement Center.")  # a facility
     assert type_match(city, "The prison stands outside Tecoluca, near San Salvador.")
+    assert type_match(city, "Vicki Gass, of the Washington D.C.-based Latin America Working Group, said so.")
+    assert analyze("Who is Nayib Bukele?").expects == ()
+    assert analyze("Who is the president of El Salvador?").expects == ("person",)
     assert analyze("How long ago did the facility open?").expects == ("date",)
 
 
