@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Protocol, Sequence
 
 from . import nlp
@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import REFUSAL, Config
 from .embedding import Embedder
-from .indexing import SentenceTable
+from .indexing import SentenceRow, SentenceTable
 from .retrieval import Passage
 
 
@@ -158,7 +158,7 @@ ROLE_NOUNS = frozenset(
 # "which country" is answered by any place name, "which judge" only by a judge.
 TYPE_NOUNS: dict[str, str] = {
     **dict.fromkeys("person people official officials individual man woman figure leader politician "
-                    "advocate advocates activist activists spokesperson".split(), "person"),
+                    "advocate advocates activist activists spokesperson men women".split(), "person"),
     # Roles: "which judge" is answered by a person the text names in that role.
     **dict.fromkeys(ROLE_NOUNS, "person"),
     **dict.fromkeys("country countries nation nations city cities town place location region state "
@@ -258,7 +258,10 @@ def analyze(question: str) -> QuestionInfo:
         m = re.search(pattern, nlp.normalize(question), re.I)
         if m:
             # One group per alternative (a regex cannot reuse a group name).
-            subject = next(g for g in m.groups() if g).strip(" ?.'\"").lower()
+            word = next(g for g in m.groups() if g).strip(" ?.'\"").lower()
+            if word in nlp.stopwords() or word in nlp.FRAME_WORDS:
+                continue
+            subject = word
             kinds = [kind] + [k for k in kinds if k not in {"name", kind}]
             break
     count = 1
@@ -282,30 +285,35 @@ def analyze(question: str) -> QuestionInfo:
         subject=subject,
         count=count,
         current=bool(_CURRENT.search(low)) and "number" in kinds,
-        city=bool(re.search(r"\b(which|what|in what|name of the)\s+(city|town|village|capital)\b", low)),
+        city=bool(re.search(r"\b(which|what|name of the)\s+(city|cities|town|towns|village|villages)\b", low)),
     )
 
 
 # Questions whose answer is a value standing right beside a word of the question:
 # an acronym's expansion, a person's title.
 _SUBJECT_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("expansion", r"\bwhat (?:does|did) (?:the )?(?P<subj>[\w\-.]+) stand for\b"
+    ("expansion", r"\bwhat (?:does|did) (?:the )?(?:acronym |abbreviation )?(?P<subj>[\w\-.]+) stand for\b"
                   r"|\b(?:the )?(?P<subj2>[\w\-.]+)'s (?:full|complete|official|formal) name\b"
-                  r"|\b(?:full|complete|formal) name of (?:the )?(?P<subj3>[\w\-.]+)"
-                  r"|\bwhat is (?:the )?(?P<subj4>[\w\-.]+) short for\b"),
-    ("title", r"\b(?P<subj>[\w\-.]+)'s (?:official |job |formal |exact )?(?:title|position|job|role|post)\b"
-              r"|\bwhat (?:title|position|job|role|post) (?:does|did) (?P<subj2>[\w\-.]+) (?:hold|have)\b"
-              r"|\b(?:title|position|job|role) of (?P<subj3>[\w\-.]+)\b"),
+                  r"|\b(?:full|complete|formal) name of (?:the )?(?P<subj3>[A-Z][\w\-.]+)(?:\?|$)"
+                  r"|\bwhat(?:'s| is) (?:the )?(?P<subj4>[\w\-.]+) (?:short for|an acronym for|an abbreviation for)\b"),
+    # "post" and a mid-sentence "role"/"position" mean something else ("Noem's post on
+    # X", "El Salvador's role in the deal").
+    ("title", r"\b(?P<subj>[\w\-.]+)'s (?:official |job |formal |exact )?(?:title|job)\b"
+              r"|\b(?P<subj2>[\w\-.]+)'s (?:official |formal )?(?:position|role)\s*\??\s*$"
+              r"|\bwhat (?:title|position|job) (?:does|did) (?P<subj3>[\w\-.]+) (?:hold|have)\b"
+              r"|\b(?:title|position|job|role) of (?:the )?(?P<subj4>[A-Z][\w\-.]+)\s*\??\s*$"),
 )
 _COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "both": 2, "2": 2, "3": 3, "4": 4, "5": 5}
 # "name the two advocates", "which three countries", "who are the two officials"
 _COUNTED = re.compile(
     r"\b(?:name|list|which|what|who\s+(?:are|were)|identify)\s+(?:the\s+|both\s+)?(?P<n>two|three|four|five|both|[2-5])\s+"
-    r"(?:[\w\-]+\s+){0,3}?(?P<noun>" + "|".join(sorted({k for k in TYPE_NOUNS if k.endswith("s")}, key=len, reverse=True)) + r")\b"
+    r"(?:[\w\-]+\s+){0,3}?(?P<noun>"
+    + "|".join(sorted({k for k in TYPE_NOUNS if k.endswith("s")} | {"people", "men", "women"}, key=len, reverse=True))
+    + r")\b"
 )
 _CURRENT = re.compile(r"\b(currently|right now|at present|presently|at the moment|today|nowadays|now)\b")
 # A capacity is not a count: "can hold up to 40,000 inmates" does not say how many are there.
-_CAPACITY = re.compile(r"\b(?:up to|capacity(?: of| for)?|room for|(?:can|could) (?:hold|house|accommodate|take)(?: up to)?)\s+(?:some |about |around |nearly |almost )?([\d,]+|\w+)", re.I)
+_CAPACITY = re.compile(r"\b(?:up to|capacity(?: of| for| to hold)?|room for|(?:can|could) (?:hold|house|accommodate|take)(?: up to)?)\s+(?:some |about |around |nearly |almost )?([\d,]+|\w+)", re.I)
 
 
 _NAMED = re.compile(r"\bname of (?:the |a |an |this |that |their |its )?((?:[\w\-.']+\s+){0,3}[\w\-.']+)", re.I)
@@ -317,7 +325,7 @@ def _named(low: str) -> str | None:
 
 
 # "Who is/was <a name>?": the name is given; the answer is what the text says of it.
-_WHO_IS = re.compile(r"^\s*[Ww]ho\s+(?:is|was|are|were)\s+(?:[A-Z][\w.'\-]*\s*){1,4}(?:\?|$|,|\s+and\b)")
+_WHO_IS = re.compile(r"^\s*(?i:who\s+(?:is|was|are|were))\s+(?:[A-Z][\w.'\-]*\s*){1,4}(?:\?|$|,|\s+and\b)")
 
 _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
     ("age", r"\bhow old\b|\bwhat age\b"),
@@ -340,23 +348,25 @@ _PART = re.compile(
 
 
 def split_parts(question: str) -> list[str]:
-    """The parts of a question that asks two or three things at once.
+    """The parts of a question that asks several things at once, or ``[question]``.
 
-    ``"Who posted it, and on what date?"`` -> ``["Who posted it", "on what date posted it"]``:
-    a part too short to stand alone borrows the first part's words (minus its
-    question word). A question asking one thing is returned as it is.
+    ``"Who posted it, and on what date?"`` -> ``["Who posted it", "on what date?"]``.
+    A part of fewer than three words ("Why and how ...") is not a question of its own.
     """
     parts = [p.strip(" ,") for p in _PART.split(question) if p.strip(" ,?")]
-    if len(parts) < 2:
+    if len(parts) < 2 or any(len(p.split()) < 3 and not p.endswith("?") for p in parts):
         return [question]
-    out = [parts[0]]
-    rest = re.sub(r"^\s*(?:who|whom|whose|what|which|where|when|why|how)\b\s*(?:(?:is|are|was|were|do|does|did|has|have|had)\b\s*)?",
-                  "", parts[0].rstrip("?"), flags=re.I)
-    for part in parts[1:3]:
-        if len(nlp.content_terms(part)) < 2:
-            part = f"{part.rstrip('?')} {rest}"
-        out.append(part)
-    return out
+    return parts
+
+
+def part_info(part: str, first: str) -> QuestionInfo:
+    """:func:`analyze` for one part; a part too short to say what it is about ("on
+    what date?") borrows the first part's words for coverage, not for its kind."""
+    info = analyze(part)
+    if len(info.terms) < 2 and part != first:
+        rest = re.sub(r"^\s*(?:who|whom|whose|what|which|where|when|why|how)\b", "", first, flags=re.I)
+        info = replace(info, terms=tuple(dict.fromkeys([*info.terms, *nlp.content_terms(rest)])))
+    return info
 
 
 def focus_match(info: QuestionInfo, text: str, similar: Callable[[str, list[str]], float] | None = None, threshold: float = 0.6) -> bool:
@@ -382,35 +392,80 @@ _ROLE_WORDS = ROLE_NOUNS | {"sec.", "sen.", "gov.", "rep.", "chief", "head", "ch
 
 
 def _beside(subject: str, sentence: str) -> list[tuple[str, str]]:
-    """(text before, text after) each mention of ``subject`` in ``sentence``."""
+    """(text before, text after) the first mentions of ``subject`` in ``sentence``.
+
+    Bounded (a few mentions, 200 characters each side) so that a pathological
+    sentence repeating the word cannot make matching quadratic.
+    """
     norm = nlp.normalize(sentence)
     pat = re.compile(r"(?<![\w])" + re.escape(subject) + r"(?:'s)?(?![\w])", re.I)
-    return [(norm[: m.start()], norm[m.end() :]) for m in pat.finditer(norm)]
+    out = []
+    for m in pat.finditer(norm):
+        out.append((norm[max(0, m.start() - 200) : m.start()], norm[m.end() : m.end() + 200]))
+        if len(out) == 5:
+            break
+    return out
 
 
 def _has_expansion(subject: str, sentence: str) -> bool:
     """An acronym or short name next to its long form: "Terrorism Confinement Center,
-    known as CECOT", "the CECOT, El Salvador's Terrorism Confinement Center", "X (Y)"."""
+    known as CECOT", "the CECOT, El Salvador's Terrorism Confinement Center", "X (Y)".
+
+    The long form must be an apposition (closed by a comma, bracket, quote or the
+    sentence end) and not a person ("After touring CECOT, Secretary Noem said").
+    """
     for before, after in _beside(subject, sentence):
-        if re.search(_PROPER + r"\s*,?\s*(?:\(|(?:also |better |commonly )?(?:known as|called|dubbed|or)\s+)(?:the\s+)?$", before):
+        m = re.search("(" + _PROPER + r")\s*,?\s*(?:\(|(?:also |better |commonly )(?:known as|called)\s+|(?:known as|dubbed)\s+)(?:the\s+)?$", before)
+        if m and not nlp.persons(m.group(1)):
             return True
-        if re.match(r"\s*(?:,|\(|\u2014|--|:)\s*(?:the\s+)?" + _PROPER, after):
+        m = re.match(r"\s*(?:,|\(|\u2014|--|:)\s*(?:the\s+)?(" + _PROPER + r")\s*(?:[,)\"'\u201d.;]|$)", after)
+        if m and not nlp.persons(m.group(1)):
             return True
     return False
+
+
+def _title_words(subject: str, sentence: str) -> int:
+    """How many words of title stand with the person ``subject`` names: "Homeland
+    Security Secretary Kristi Noem" 3, "President Nayib Bukele" 1, "Noem, the secretary
+    of homeland security" 4; an abbreviation alone ("Sec. Noem") 0."""
+    best = 0
+    for before, after in _beside(subject, sentence):
+        run = re.search(r"((?:[A-Z][\w.\-]*\s+(?:of\s+)?){1,8})$", before)
+        if run:
+            own = {w for p in nlp.persons(run.group(1) + subject) for w in nlp.tokens(p)}
+            words = [w for w in run.group(1).split() if w.lower() not in own and w.lower() != "of"]
+            if any(w.lower() in ROLE_NOUNS for w in words):
+                best = max(best, len(words))
+        m = re.match(r"\s*,\s*(?:the|a|an)\s+((?:(?!who\b|that\b|which\b)[\w.\-]+\s+){0,4}?(?:"
+                     + "|".join(ROLE_NOUNS) + r")\b(?:\s+of(?:\s+[\w\-]+){1,3})?)", after, re.I)
+        if m:
+            best = max(best, len(m.group(1).split()))
+    return best
 
 
 def _has_title(subject: str, sentence: str) -> bool:
-    """A person named with a title: "Homeland Security Secretary Kristi Noem",
-    "Noem, the secretary of ...". A bare "Sec. Noem" is too little to answer with."""
-    for before, after in _beside(subject, sentence):
-        run = re.search(r"((?:[A-Z][\w.\-]*\s+(?:of\s+)?){2,8})$", before)
-        if run:
-            words = [w.lower() for w in run.group(1).split()]
-            if any(w in _ROLE_WORDS for w in words) and len(words) >= 3:
-                return True
-        if re.match(r"\s*,\s*(?:the|a|an|who is|who was)\s+(?:[\w.\-]+\s+){0,4}?(?:" + "|".join(ROLE_NOUNS) + r")\b", after, re.I):
-            return True
-    return False
+    return _title_words(subject, sentence) > 0
+
+
+def _new_persons(info: QuestionInfo, sentence: str) -> set[str]:
+    """Persons ``sentence`` names other than those the question names: "Kristi Noem" does
+    not answer "who showed Noem around" (same surname), "Kristi Smith" would."""
+    asked = nlp.name_tokens(info.text)
+    return {p for p in nlp.persons(sentence) if nlp.tokens(p) and nlp.tokens(p)[-1] not in asked}
+
+
+def _city_names(info: QuestionInfo, sentence: str) -> list[str]:
+    asked = nlp.name_tokens(info.text)
+    norm = nlp.normalize(sentence).lstrip(" \"'\u201c\u2018\u2014-")
+    out = []
+    for n in nlp.names(sentence):
+        if set(nlp.tokens(n)) <= asked:
+            continue
+        if " " not in n and norm.startswith(n):
+            continue  # "Police said ...": a capitalised first word is not a name
+        if nlp.is_city(n):
+            out.append(n)
+    return out
 
 
 def _counted_numbers(info: QuestionInfo, sentence: str) -> set[str]:
@@ -456,10 +511,9 @@ def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
                     return True
             return False
     if kind == "person":
-        # "Kristi Noem" does not answer "who showed Noem around": she is the one asked about.
-        return any(not (set(nlp.tokens(p)) & asked) for p in nlp.persons(sentence))
+        return bool(_new_persons(info, sentence))
     if kind == "place" and info.city:
-        return any(not (set(nlp.tokens(n)) <= asked) and nlp.is_city(n) for n in nlp.names(sentence))
+        return bool(_city_names(info, sentence))
     # place / name: a name the question did not already contain.
     return any(not (set(nlp.tokens(n)) <= asked) for n in nlp.names(sentence))
 
@@ -512,7 +566,7 @@ def _as_passage(row: Any, text: str, like: Passage) -> Passage:
                    sparse=0.0, dense_rank=None, sparse_rank=None)
 
 
-def _embedded_bylines(best: Passage, table: SentenceTable) -> list[tuple[int, Any]]:
+def _embedded_bylines(best: Passage, table: SentenceTable) -> list[tuple[int, SentenceRow]]:
     """Bylines of an embedded post that repeats the words ``best`` quotes.
 
     A story quotes a post ("'I toured the CECOT,' Noem wrote in an X post") and then
@@ -524,8 +578,8 @@ def _embedded_bylines(best: Passage, table: SentenceTable) -> list[tuple[int, An
         if r.id == best.row.id:
             continue
         echo = " ".join(nlp.tokens(table.text(r)))
-        if len(echo.split()) >= 6 and echo in words:
-            out += [(d, x) for d, x in table.nearby(r, 4) if x.start > r.start and _is_byline(table.text(x), True)]
+        if len(echo.split()) >= 6 and f" {echo} " in f" {words} ":
+            out += [(d, x) for d, x in table.nearby(r, 4) if x.start > r.start and _is_byline(table.text(x))]
     return out
 
 
@@ -533,8 +587,8 @@ def _window(p: Passage, table: SentenceTable) -> str:
     return " ".join(table.text(r) for r in [p.row, *table.neighbours(p.row)])
 
 
-def _is_byline(text: str, below: bool) -> bool:
-    return below and text.lstrip().startswith(("\u2014", "\u2013", "--"))
+def _is_byline(text: str) -> bool:
+    return text.lstrip().startswith(("\u2014", "\u2013", "--"))
 
 
 def _is_content(text: str) -> bool:
@@ -577,19 +631,16 @@ class ExtractiveAnswerer:
         the question's words (weights in ``Config.selection_weights``)."""
         w = self.config.selection_weights
         around = _window(p, table)
-        return (
-            p.score
-            # A value anchored on a word of the question (CECOT's expansion, Noem's
-            # title) is relevant wherever it stands, so it weighs more.
-            + (w["anchored_type"] if info.subject else w["type"]) * type_match(info, around)
-            + w["focus"] * self._focus_ok(info, around)
-            + w["coverage"] * coverage(info, p.text)
-        )
-
-    def rerank(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[Passage]:
-        """``passages`` in the order the answerer weighs them (best first)."""
-        info = analyze(question)
-        return sorted(passages, key=lambda p: -self.merit(info, p, table))
+        if not info.subject:
+            typed = w["type"] * type_match(info, around)
+        elif "title" in info.expects:
+            # A value anchored on a word of the question (Noem's title) is relevant
+            # wherever it stands, so it weighs more; a fuller title more ("Homeland
+            # Security Secretary" over "Secretary").
+            typed = w["anchored_type"] * min(1.0, _title_words(info.subject, around) / 3) * type_match(info, around)
+        else:
+            typed = w["anchored_type"] * type_match(info, around)
+        return p.score + typed + w["focus"] * self._focus_ok(info, around) + w["coverage"] * coverage(info, p.text)
 
     def select(
         self, info: QuestionInfo, passages: Sequence[Passage], table: SentenceTable, extend: bool = True
@@ -626,8 +677,10 @@ class ExtractiveAnswerer:
         # a post and then its byline. Complete from the nearest sentences of the section.
         # The adjacent sentence may complete it as is; one further away must also
         # share a word with the question (a byline names who posted).
-        for kind in missing_kinds(info, best.text):
-            around = [*table.nearby(best.row, 4), *_embedded_bylines(best, table)]
+        missing = missing_kinds(info, best.text)
+        nearby = [*table.nearby(best.row, 4), *_embedded_bylines(best, table)] if missing else []
+        for kind in missing:
+            around = list(nearby)
             if kind == "date":  # "March 26, 2025" answers "when" better than "Wednesday"
                 around.sort(key=lambda dr: (not (nlp.dates(table.text(dr[1])) & nlp.MONTHS), dr[0]))
             for distance, r in around:
@@ -638,17 +691,16 @@ class ExtractiveAnswerer:
                     continue  # a count of something else ("three-day trip" for "how many people")
                 # A byline ("— Secretary Kristi Noem (@Sec_Noem) March 26, 2025") speaks
                 # for the whole post above it, however many lines that post has.
-                if distance == 1 or set(info.terms) & nlp.stems(text) or _is_byline(text, r.start > best.row.start):
+                if distance == 1 or set(info.terms) & nlp.stems(text) or (r.start > best.row.start and _is_byline(text)):
                     chosen.append(_as_passage(r, text, best))
                     break
         if info.count > 1 and "person" in info.expects:
             # "Name the two advocates": one more sentence per person still missing.
-            asked = nlp.name_tokens(info.text)
-            people = {x for c in chosen for x in nlp.persons(c.text) if not set(nlp.tokens(x)) <= asked}
+            people = {x for c in chosen for x in _new_persons(info, c.text)}
             for p in ranked[1:]:
                 if len(people) >= info.count or len(chosen) >= self.config.max_answer_sentences:
                     break
-                new = {x for x in nlp.persons(p.text) if not set(nlp.tokens(x)) <= asked} - people
+                new = _new_persons(info, p.text) - people
                 if new and self._focus_ok(info, window(p)) and all(p.id != c.id for c in chosen):
                     chosen.append(p)
                     people |= new
@@ -687,24 +739,29 @@ class ExtractiveAnswerer:
         are those of the first part that can be answered, so a question is refused
         only when no part of it can be.
         """
-        chosen, features = self.select(analyze(question), passages, table)
+        whole = analyze(question)
+        chosen, features = self.select(whole, passages, table)
         parts = split_parts(question)
         if len(parts) == 1:
             return chosen, features
-        picks = [self.select(analyze(part), passages, table, extend=False) for part in parts]
-        answered = [(c, f) for c, f in picks if c and f["type_match"] and f["focus"]]
+        whole_ok = bool(chosen and features["type_match"] and features["focus"])
+        infos = [part_info(part, parts[0]) for part in parts]
+        picks = [(i, *self.select(i, passages, table, extend=False)) for i in infos]
+        # A part asking for no kind of value ("..., and why?") matches anything; it may
+        # add a sentence to an answer, never rescue one the gates would refuse.
+        answered = [(c, f) for i, c, f in picks if c and f["type_match"] and f["focus"] and (i.expects or whole_ok)]
         if not answered:
             return chosen, features
-        if not (chosen and features["type_match"] and features["focus"]):
+        if not whole_ok:
             # The question as a whole asks for values no one sentence holds ("who, and
             # on what date"); its parts decide.
             chosen, features = [], dict(answered[0][1])
         for c, _ in answered:
             for p in c:
-                if len(chosen) <= self.config.max_answer_sentences and all(p.id != x.id for x in chosen):
+                if len(chosen) < self.config.max_answer_sentences and all(p.id != x.id for x in chosen):
                     chosen.append(p)
         chosen.sort(key=lambda p: (p.row.doc, p.row.start))
-        features["coverage"] = coverage(analyze(question), " ".join(p.text for p in chosen))
+        features["coverage"] = coverage(whole, " ".join(p.text for p in chosen))
         return chosen, features
 
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:

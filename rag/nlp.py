@@ -48,13 +48,11 @@ _NAME = re.compile(
     r"(?:[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'’.\-]*)(?:\s+(?:of|the|de|del)?\s*[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'’.\-]*)*"
 )
 
-
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     return frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS
-
 
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
@@ -62,12 +60,10 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
     return Stemmer.Stemmer("english")
 
-
 def normalize(text: str) -> str:
     """NFKC, curly quotes straightened, so "El Salvador’s" matches "El Salvador's"."""
     text = unicodedata.normalize("NFKC", text)
     return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-
 
 def tokens(text: str) -> list[str]:
     """Word tokens, lower-cased, possessive 's removed."""
@@ -80,10 +76,8 @@ def tokens(text: str) -> list[str]:
             out.append(w)
     return out
 
-
 def stem(word: str) -> str:
     return _stemmer().stemWord(word)
-
 
 def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
     """Stems of the words that carry content (no stop, question or framing words)."""
@@ -97,7 +91,6 @@ def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[s
             seen.append(s)
     return seen
 
-
 def stems(text: str) -> set[str]:
     """All stems of a text, hyphenated words also split ("three-day" -> three, day)."""
     out = set()
@@ -106,7 +99,6 @@ def stems(text: str) -> set[str]:
         if "-" in w:
             out.update(stem(p) for p in w.split("-") if p)
     return out
-
 
 def numbers(text: str) -> set[str]:
     """Numbers as written in digits or words ("40,000" -> "40000"; "three" kept as a word)."""
@@ -118,11 +110,9 @@ def numbers(text: str) -> set[str]:
                 out.add(part)
     return out
 
-
 def exact_numbers(text: str) -> set[str]:
     """Numbers that state a precise quantity (digits or counted words, not "hundreds")."""
     return {n for n in numbers(text) if n not in VAGUE_QUANTITIES}
-
 
 def dates(text: str) -> set[str]:
     """Years, month names and weekdays mentioned."""
@@ -130,7 +120,6 @@ def dates(text: str) -> set[str]:
     out = {w for w in low if w in MONTHS or w in WEEKDAYS}
     out.update(m.group(0) for m in _YEAR.finditer(text))
     return out
-
 
 def names(text: str) -> list[str]:
     """Capitalised word sequences that are not just a sentence-initial common word."""
@@ -155,7 +144,6 @@ def names(text: str) -> list[str]:
             out.append(name)
     return out
 
-
 def name_tokens(text: str) -> set[str]:
     """Lower-cased words of every name in ``text`` (for "is this name in that passage")."""
     out: set[str] = set()
@@ -164,7 +152,6 @@ def name_tokens(text: str) -> set[str]:
             if w not in stopwords():
                 out.add(w)
     return out
-
 
 # --- people -------------------------------------------------------------------
 
@@ -179,8 +166,6 @@ NOT_PERSON = {
     "el", "la", "los", "las", "san", "santa", "new", "north", "south", "east", "west", "confinement",
     "terrorism", "working", "community", "human", "x", "twitter", "fox",
 }
-
-
 
 def persons(text: str, known: tuple[str, ...] = ()) -> list[str]:
     """Person-like names in ``text``: titles stripped, organisations and places left out.
@@ -219,14 +204,10 @@ def persons(text: str, known: tuple[str, ...] = ()) -> list[str]:
             merged.append(name)
     return merged
 
-
 def things(text: str, known: tuple[str, ...] = ()) -> list[str]:
     """Names that are not persons (places, organisations, facilities)."""
     people = {w for p in persons(text, known) for w in p.split()}
     return [n for n in names(text) if not set(n.split()) <= people and n.lower() not in {"x"}]
-
-
-
 
 @lru_cache(maxsize=1)
 def _cities() -> frozenset[str]:
@@ -239,14 +220,17 @@ def _cities() -> frozenset[str]:
     countries = {c["name"].lower() for c in gc.get_countries().values()}
     return frozenset(c["name"].lower() for c in gc.get_cities().values()) - countries
 
-
 def is_city(name: str) -> bool:
-    """Does ``name`` name a city or town, or start with one ("Washington D.C.-based
-    Latin America Working Group")? A country ("El Salvador") or a person does not."""
+    """Does ``name`` name a city or town? "Washington D.C." and "Washington
+    D.C.-based Latin America Working Group" yes (the place a "-based" names); "El
+    Salvador" (a country), a person, a month ("March") no."""
+    name = normalize(name).split("-based")[0].strip()
     if persons(name):
         return False
-    words = normalize(name).replace("-", " ").split()
-    for n in range(len(words), 0, -1):
-        if " ".join(words[:n]).lower().strip(".,") in _cities():
-            return True
-    return False
+    words = name.split()
+    while len(words) > 1 and "." in words[-1]:
+        words = words[:-1]  # "Washington D.C.": the abbreviation after the city
+    key = " ".join(words).lower().strip(".,")
+    if key in MONTHS or key in WEEKDAYS or key in stopwords():
+        return False
+    return key in _cities()
