@@ -170,6 +170,10 @@ class Indexer:
         report = IndexReport()
         found = scan(self.config.corpus_dir)
         report.warnings.extend(found.warnings)
+        if not rebuild:  # a rebuild wipes the store anyway, readable or not
+            damaged = self.store.check()
+            if damaged:
+                report.repaired.append(damaged)
         manifest = None if rebuild else load_manifest(self.config)
         if manifest is not None and manifest.get("model") != model_key(self.config):
             report.repaired.append("embedding model or chunker changed: rebuilt")
@@ -248,9 +252,11 @@ class Indexer:
 
     def _reconcile(self, docs: dict[str, Any], report: IndexReport) -> None:
         """Make the manifest and Chroma agree (after a crash or a hand edit)."""
-        if self.store.count() == sum(e.get("vectors", 0) for e in docs.values()):
+        stored, recorded = self.store.count(), sum(e.get("vectors", 0) for e in docs.values())
+        if stored == recorded:
             # Counts agree: the cheap check; ids are compared only when they do not.
             return
+        report.repaired.append(f"Chroma holds {stored} vectors where the manifest records {recorded}")
         stored_by_sentence: dict[str, list[str]] = {}
         for vid in self.store.ids():
             stored_by_sentence.setdefault(vid.split(":", 1)[0], []).append(vid)
@@ -309,6 +315,19 @@ class Indexer:
         tmp.mkdir(parents=True)
         retriever.persist(str(tmp), show_progress=False)
         os.replace(tmp, path)
+
+
+def store_matches_manifest(config: Config, store: SentenceStore) -> bool:
+    """True if the store can be read and holds as many vectors as the manifest records."""
+    manifest = load_manifest(config)
+    if manifest is None:
+        return False
+    try:
+        if store.check() is not None:
+            return False
+        return store.count() == sum(e.get("vectors", 0) for e in manifest["docs"].values())
+    except Exception:  # noqa: BLE001 - unreadable is "does not match"; indexing says why
+        return False
 
 
 def is_fresh(config: Config) -> bool:

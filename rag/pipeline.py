@@ -20,7 +20,7 @@ from .chat import Resolution, Turn, persons, resolve
 from .config import Config
 from .embedding import Embedder, MiniLMEmbedder
 from .grounding import Checker, gate
-from .indexing import IndexReport, Indexer, SentenceTable, is_fresh
+from .indexing import IndexReport, Indexer, SentenceTable, is_fresh, store_matches_manifest
 from .retrieval import HybridRetriever, Passage
 from .store import SentenceStore
 
@@ -92,7 +92,9 @@ class Pipeline:
     ) -> "Pipeline":
         """A pipeline over an up-to-date index: indexes the corpus if the index is missing or stale."""
         p = cls(config, **kwargs)
-        if not is_fresh(p.config):
+        # The manifest can be fresh while Chroma is not (deleted, corrupt, or emptied by a
+        # crash): then indexing repairs it, rather than the first question failing.
+        if not is_fresh(p.config) or not store_matches_manifest(p.config, p.store):
             p.index(progress=progress)
         return p
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rag.indexing import Indexer, SentenceTable, is_fresh, load_manifest
 from rag.store import SentenceStore
 
@@ -146,3 +148,121 @@ def test_corrupt_or_deleted_manifest_rebuilds(config, embedder):
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["embedded"] == first.vectors
+
+
+# --- a damaged Chroma store ---------------------------------------------------------
+
+
+def _cli(config, *args):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RAG_HOME", "RAG_CHROMA_URL", "RAG_CORPUS")}
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.corpus_dir), "--home", str(config.home), *args],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+
+
+def _consistent(config):
+    """What a reader would see: the store reopened from disk matches the manifest exactly."""
+    store = SentenceStore(config)
+    store.check()
+    ids = store.ids()
+    m = load_manifest(config)
+    expected = {row[0] for e in m["docs"].values() for row in e["sentences"]}
+    return len(ids) == len(set(ids)) == _manifest_vectors(config) and {i.split(":")[0] for i in ids} == expected
+
+
+@pytest.mark.slow
+def test_garbage_over_the_chroma_database_is_detected_and_rebuilt(config, embedder):
+    import os
+
+    first = _run(config, embedder)
+    (config.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    # The next `rag index`, in a new process as a user runs it, says so and rebuilds.
+    r = _cli(config, "--json")
+    assert r.returncode == 0, r.stderr
+    assert "repaired: the Chroma store" in r.stderr and "could not be read" in r.stderr and "Traceback" not in r.stderr
+    assert json.loads(r.stdout)["embedded"] == first.vectors
+    assert _consistent(config)
+    # The same fault inside a long-lived process (chromadb has the old file cached).
+    (config.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    report = _run(config, embedder)
+    assert any("could not be read" in m for m in report.repaired) and report.embedded == first.vectors
+    assert _consistent(config)
+
+
+@pytest.mark.slow
+def test_rebuild_recovers_from_a_corrupt_store(config, embedder):
+    import os
+
+    first = _run(config, embedder)
+    (config.chroma_path / "chroma.sqlite3").write_bytes(b"\x00garbage" * 4096)
+    r = _cli(config, "--rebuild", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["embedded"] == first.vectors and _consistent(config)
+    for p in config.chroma_path.rglob("*.bin"):  # the vector segment files too
+        p.write_bytes(os.urandom(max(p.stat().st_size, 16)))
+    assert _run(config, embedder, rebuild=True).embedded == first.vectors and _consistent(config)
+
+
+@pytest.mark.slow
+def test_chroma_folder_deleted_under_a_running_process_is_reopened_not_written_to_a_ghost(config, embedder):
+    import shutil
+
+    from rag import Pipeline
+
+    p = Pipeline(config, embedder=embedder)
+    first = p.index()
+    assert p.ask("How many inmates can CECOT hold?").citations
+    shutil.rmtree(config.chroma_path)
+    report = p.index()
+    assert any("deleted or replaced" in m for m in report.repaired), report.repaired
+    assert report.embedded == first.vectors
+    # The vectors are on disk, not in chromadb's handle on the unlinked file: a new
+    # process finds nothing to embed.
+    r = _cli(config, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["embedded"] == 0 and _consistent(config)
+    assert "40,000" in p.ask("How many inmates can CECOT hold?").text
+
+
+@pytest.mark.slow
+def test_deleted_collection_or_count_disagreeing_with_the_manifest_is_repaired_with_a_message(config, embedder):
+    import numpy as np
+
+    from rag.store import VectorRecord
+
+    first = _run(config, embedder)
+    store = SentenceStore(config)
+    store.delete_ids(sorted(store.ids())[:5])
+    v = np.zeros((2, 384), dtype=np.float32)
+    v[:, 0] = 1
+    store.add([VectorRecord("0000deadbeef:s", "0000deadbeef", "s", "ghost.txt", "ghost"),
+               VectorRecord("0000deadbeef:w", "0000deadbeef", "w", "ghost.txt", "ghost")], v)
+    r = _cli(config, "--json")
+    assert r.returncode == 0, r.stderr
+    assert f"Chroma holds {first.vectors - 3} vectors where the manifest records {first.vectors}" in r.stderr
+    assert "deleted 2 vectors the manifest did not know" in r.stderr and "re-embedding 1 documents" in r.stderr
+    assert _consistent(config)
+    SentenceStore(config).client.delete_collection(config.collection)
+    report = _run(config, embedder)
+    assert f"Chroma holds 0 vectors where the manifest records {first.vectors}" in report.repaired
+    assert report.embedded == first.vectors and _consistent(config)
+
+
+def test_load_repairs_a_store_that_a_fresh_manifest_does_not_match(config, embedder):
+    """`rag ask` after the store was damaged: repaired before the first question, not a traceback."""
+    import os
+
+    from rag import Pipeline
+
+    _run(config, embedder)
+    assert is_fresh(config)
+    (config.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    assert is_fresh(config)  # the manifest and corpus agree: only the store is wrong
+    p = Pipeline.load(config, embedder=embedder)
+    assert "40,000" in p.ask("How many inmates can CECOT hold?").text
+    assert _consistent(config)
