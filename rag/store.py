@@ -165,8 +165,11 @@ class SentenceStore:
             )
             for r, vec in zip(records, vectors)
         ]
-        if nodes:
-            self.vector_store.add(nodes)
+        # ChromaVectorStore sends up to 41,665 nodes per call, but Chroma refuses batches
+        # above its own limit (5,461 embedded): one large document exceeds it.
+        step = max(1, int(self.client.get_max_batch_size()))
+        for at in range(0, len(nodes), step):
+            self.vector_store.add(nodes[at : at + step])
 
     def delete_document(self, doc: str) -> None:
         """Drop every vector of one document (LlamaIndex deletes by ``ref_doc_id``)."""
