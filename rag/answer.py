@@ -401,14 +401,19 @@ class ExtractiveAnswerer:
         """Best cosine between ``word`` and any of ``words`` (MiniLM on single words, cached)."""
         if self.embedder is None:
             return 0.0
-        missing = [w for w in [word, *words] if w not in self._word_vectors]
-        if missing:
-            if len(self._word_vectors) > 50_000:  # bounded: a long-running server
-                self._word_vectors.clear()
-            for w, v in zip(missing, self.embedder.embed_documents(missing)):
-                self._word_vectors[w] = v
-        q = self._word_vectors[word]
-        return float(max(q @ self._word_vectors[w] for w in words))
+        # Threads share the cache (the web UI answers sessions at once): this call reads
+        # its own reference and its own new vectors, so another thread replacing the
+        # cache meanwhile cannot pull a vector from under it.
+        cache = self._word_vectors
+        missing = list(dict.fromkeys(w for w in [word, *words] if w not in cache))
+        fresh = dict(zip(missing, self.embedder.embed_documents(missing))) if missing else {}
+        if fresh:
+            if len(cache) > 50_000:  # bounded: a long-running server
+                self._word_vectors = {}
+            self._word_vectors.update(fresh)
+        vec = lambda w: fresh[w] if w in fresh else cache[w]  # noqa: E731
+        q = vec(word)
+        return float(max(q @ vec(w) for w in words))
 
     def _focus_ok(self, info: QuestionInfo, text: str) -> bool:
         return focus_match(info, text, self.similar, self.config.focus_similarity)

@@ -176,8 +176,14 @@ class SentenceStore:
         self.vector_store.delete(ref_doc_id=doc)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
-        if ids:
-            self.vector_store.delete_nodes(node_ids=list(ids))
+        ids = list(ids)
+        step = max(1, int(self.client.get_max_batch_size()))
+        for at in range(0, len(ids), step):
+            self.vector_store.delete_nodes(node_ids=ids[at : at + step])
+
+    def ids_of(self, doc: str) -> list[str]:
+        """Ids of every vector of one document."""
+        return list(self.collection.get(where={"doc": doc}, include=[])["ids"])
 
     def ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
@@ -196,6 +202,14 @@ class SentenceStore:
         else:
             self._wipe()
         self._vs = None
+
+    def reopen(self) -> None:
+        """See what another process wrote: an embedded Chroma searches an in-memory copy
+        of the vectors that a second process's writes do not reach."""
+        if not self.config.chroma_url:
+            _forget(self.config.chroma_path)
+            self._client = None
+            self._vs = None
 
     def _wipe(self) -> None:
         _forget(self.config.chroma_path)
