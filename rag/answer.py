@@ -365,6 +365,12 @@ def _off_corpus(question: str, table: SentenceTable, dense: float, min_dense: fl
     names occurs ("Who won the FIFA World Cup?"). "Why is Noem going to Brazil?" names
     Noem, so it is about the article and is answered with what the article does say.
     """
+    # Not one word of it (stop words included) is in the corpus: a question in another
+    # script or language. Its content terms are empty (the tokenizer reads Latin
+    # script), and MiniLM places such text near anything, so neither test below sees it.
+    letters = re.findall(r"[^\W\d_]+", question.lower())
+    if letters and not any(w in table.vocabulary or nlp.stem(w) in table.vocabulary for w in letters):
+        return True
     terms = nlp.content_terms(question)
     if terms and not any(t in table.vocabulary for t in terms) and dense < min_dense:
         return True

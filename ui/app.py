@@ -191,7 +191,8 @@ def build_app(pipe: Pipeline) -> Any:
         try:
             return pipe.ask(question, history=list(history or [])).to_dict()
         except InvalidQuestion as exc:
-            raise gr.Error(f"invalid question: {exc}") from exc
+            # The caller's mistake, said to the caller: no traceback in the server's log.
+            raise gr.Error(f"invalid question: {exc}", print_exception=False) from exc
 
     with gr.Blocks(title="Grounded chat", analytics_enabled=False) as app:
         gr.Markdown("## Ask the article\nEvery sentence of an answer is quoted from the article and cited; choose [n] to see it in place.")
