@@ -552,6 +552,12 @@ def _off_corpus(question: str, table: SentenceTable, dense: float, min_dense: fl
     names occurs ("Who won the FIFA World Cup?"). "Why is Noem going to Brazil?" names
     Noem, so it is about the article and is answered with what the article does say.
     """
+    # Not one word of it (stop words included) is in the corpus: a question in another
+    # script or language. Its content terms are empty (the tokenizer reads Latin
+    # script), and MiniLM places such text near anything, so neither test below sees it.
+    letters = re.findall(r"[^\W\d_]+", question.lower())
+    if letters and not any(w in table.vocabulary or nlp.stem(w) in table.vocabulary for w in letters):
+        return True
     terms = nlp.content_terms(question)
     if terms and not any(t in table.vocabulary for t in terms) and dense < min_dense:
         return True
@@ -613,14 +619,19 @@ class ExtractiveAnswerer:
         """Best cosine between ``word`` and any of ``words`` (MiniLM on single words, cached)."""
         if self.embedder is None:
             return 0.0
-        missing = [w for w in [word, *words] if w not in self._word_vectors]
-        if missing:
-            if len(self._word_vectors) > 50_000:  # bounded: a long-running server
-                self._word_vectors.clear()
-            for w, v in zip(missing, self.embedder.embed_documents(missing)):
-                self._word_vectors[w] = v
-        q = self._word_vectors[word]
-        return float(max(q @ self._word_vectors[w] for w in words))
+        # Threads share the cache (the web UI answers sessions at once): this call reads
+        # its own reference and its own new vectors, so another thread replacing the
+        # cache meanwhile cannot pull a vector from under it.
+        cache = self._word_vectors
+        missing = list(dict.fromkeys(w for w in [word, *words] if w not in cache))
+        fresh = dict(zip(missing, self.embedder.embed_documents(missing))) if missing else {}
+        if fresh:
+            if len(cache) > 50_000:  # bounded: a long-running server
+                self._word_vectors = {}
+            self._word_vectors.update(fresh)
+        vec = lambda w: fresh[w] if w in fresh else cache[w]  # noqa: E731
+        q = vec(word)
+        return float(max(q @ vec(w) for w in words))
 
     def _focus_ok(self, info: QuestionInfo, text: str) -> bool:
         return focus_match(info, text, self.similar, self.config.focus_similarity)

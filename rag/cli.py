@@ -127,6 +127,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     pipe = _load(args)
     history: list[dict[str, Any]] = []
+    if hasattr(sys.stdin, "reconfigure"):
+        # Bytes that are not UTF-8 must not end the session with a traceback; as lone
+        # surrogates they are dropped by clean_question like any control character.
+        sys.stdin.reconfigure(errors="surrogateescape")
     interactive = sys.stdin.isatty()
     if interactive:
         print("Ask about the corpus. /reset forgets the conversation, /quit (or Ctrl-D) leaves.")

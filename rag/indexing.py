@@ -157,19 +157,36 @@ class Indexer:
         *,
         rebuild: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        on_committed: Callable[[], None] | None = None,
     ) -> IndexReport:
-        """Index the corpus; ``progress(done, total)`` is called while embedding."""
+        """Index the corpus; ``progress(done, total)`` is called while embedding.
+
+        Readers keep a consistent index throughout: new vectors are added beside the
+        old ones, and the old ones (of edited and removed documents) are deleted only
+        after the manifest and BM25 describe the new state and ``on_committed()`` has
+        run (the pipeline swaps its in-memory tables there).
+        """
         from filelock import FileLock
 
         Path(self.config.home).mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.config.lock_path)):
-            return self._run(rebuild=rebuild, progress=progress)
+            return self._run(rebuild=rebuild, progress=progress, on_committed=on_committed)
 
-    def _run(self, *, rebuild: bool, progress: Callable[[int, int], None] | None) -> IndexReport:
+    def _run(
+        self,
+        *,
+        rebuild: bool,
+        progress: Callable[[int, int], None] | None,
+        on_committed: Callable[[], None] | None = None,
+    ) -> IndexReport:
         t0 = time.perf_counter()
         report = IndexReport()
         found = scan(self.config.corpus_dir)
         report.warnings.extend(found.warnings)
+        if not rebuild:  # a rebuild wipes the store anyway, readable or not
+            damaged = self.store.check()
+            if damaged:
+                report.repaired.append(damaged)
         manifest = None if rebuild else load_manifest(self.config)
         if manifest is not None and manifest.get("model") != model_key(self.config):
             report.repaired.append("embedding model or chunker changed: rebuilt")
@@ -186,8 +203,9 @@ class Indexer:
         changed = [d for d in found.documents if old_docs.get(d.id, {}).get("sha256") != d.sha256]
         report.skipped = len(found.documents) - len(changed)
 
+        superseded: list[str] = []  # vector ids readers may still use; deleted at the end
         for doc_id in removed:
-            self.store.delete_document(doc_id)
+            superseded.extend(self.store.ids_of(doc_id))
             del old_docs[doc_id]
             report.removed += 1
 
@@ -217,9 +235,11 @@ class Indexer:
             for doc, chunks, records in group:
                 doc_vectors = vectors[at : at + len(records)]
                 at += len(records)
-                # Replace exactly this document's vectors; delete first so a retried
-                # run after a crash never duplicates.
-                self.store.delete_document(doc.id)
+                # Add before deleting, so readers never find the document missing. A
+                # crash in between leaves vectors the manifest does not know, which
+                # the next run's reconcile deletes: a retried run never duplicates.
+                new_ids = {r.id for r in records}
+                superseded.extend(i for i in self.store.ids_of(doc.id) if i not in new_ids)
                 self.store.add(records, doc_vectors)
                 entry = doc_entry(doc, chunks)
                 entry["vectors"] = len(records)
@@ -235,6 +255,9 @@ class Indexer:
         if changed or removed or report.repaired or not Path(self.config.bm25_path).exists():
             _write_json_atomic(Path(self.config.manifest_path), manifest)
             self._build_bm25(found.documents, old_docs)
+        if on_committed:
+            on_committed()
+        self.store.delete_ids(superseded)
 
         report.documents = len(old_docs)
         report.sentences = sum(len(e["sentences"]) for e in old_docs.values())
@@ -248,9 +271,11 @@ class Indexer:
 
     def _reconcile(self, docs: dict[str, Any], report: IndexReport) -> None:
         """Make the manifest and Chroma agree (after a crash or a hand edit)."""
-        if self.store.count() == sum(e.get("vectors", 0) for e in docs.values()):
+        stored, recorded = self.store.count(), sum(e.get("vectors", 0) for e in docs.values())
+        if stored == recorded:
             # Counts agree: the cheap check; ids are compared only when they do not.
             return
+        report.repaired.append(f"Chroma holds {stored} vectors where the manifest records {recorded}")
         stored_by_sentence: dict[str, list[str]] = {}
         for vid in self.store.ids():
             stored_by_sentence.setdefault(vid.split(":", 1)[0], []).append(vid)
@@ -294,9 +319,10 @@ class Indexer:
                 hi = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][4] == row[4] else row
                 nodes.append(TextNode(id_=row[0], text=text[lo[1] : hi[2]]))
         path = Path(self.config.bm25_path)
-        if path.exists():
-            shutil.rmtree(path)
+        old = path.with_name(path.name + ".old")
         if not nodes:
+            if path.exists():
+                shutil.rmtree(path)
             return
         import Stemmer
 
@@ -308,7 +334,27 @@ class Indexer:
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         retriever.persist(str(tmp), show_progress=False)
+        # Swap folders by renames, so a reader finds the old index or the new one;
+        # never a half-deleted one (at worst, for an instant, none).
+        if old.exists():
+            shutil.rmtree(old)
+        if path.exists():
+            os.replace(path, old)
         os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def store_matches_manifest(config: Config, store: SentenceStore) -> bool:
+    """True if the store can be read and holds as many vectors as the manifest records."""
+    manifest = load_manifest(config)
+    if manifest is None:
+        return False
+    try:
+        if store.check() is not None:
+            return False
+        return store.count() == sum(e.get("vectors", 0) for e in manifest["docs"].values())
+    except Exception:  # noqa: BLE001 - unreadable is "does not match"; indexing says why
+        return False
 
 
 def is_fresh(config: Config) -> bool:

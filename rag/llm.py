@@ -96,12 +96,23 @@ def build_llm(config: Config) -> Any:
     raise LLMError(f"unknown LLM backend {config.llm_backend!r} (choose 'openai-like' or 'llama-cpp')")
 
 
+# A corpus document may contain text that looks like our fences (by accident or to
+# smuggle instructions out of the data): any "<passage" or "</passage" inside it,
+# in any case, is broken up so the only real fences are ours.
+_FENCE = re.compile(r"<(/?)\s*(passage)", re.I)
+
+
+def _defence(text: str) -> str:
+    return _FENCE.sub(lambda m: f"<{m.group(1)} {m.group(2)}", text)
+
+
 def format_passages(passages: Sequence[Passage]) -> str:
     """Numbered passages, fenced so that text inside them reads as data."""
     out = []
     for n, p in enumerate(passages, start=1):
-        body = p.text.replace("</passage>", "</ passage>")
-        out.append(f'<passage n="{n}" section="{p.row.section}">\n{body}\n</passage>')
+        body = _defence(p.text)
+        section = _defence(p.row.section).replace('"', "'")  # cannot close the attribute
+        out.append(f'<passage n="{n}" section="{section}">\n{body}\n</passage>')
     return "\n".join(out)
 
 

@@ -11,8 +11,13 @@ first use, so ``rag --help`` and friends stay instant.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 from .answer import Answer, Answerer, ExtractiveAnswerer, refusal
@@ -20,11 +25,15 @@ from .chat import Resolution, Turn, persons, resolve
 from .config import Config
 from .embedding import Embedder, MiniLMEmbedder
 from .grounding import Checker, gate
-from .indexing import IndexReport, Indexer, SentenceTable, is_fresh
+from .indexing import IndexReport, Indexer, SentenceTable, is_fresh, store_matches_manifest
 from .retrieval import HybridRetriever, Passage
 from .store import SentenceStore
 
 HistoryItem = Union[str, Mapping[str, Any], Turn]
+PREV_CACHE_SIZE = 512  # earlier questions whose answers are kept for follow-ups
+# How long a commit waits for searches of the old view before old vectors are deleted
+# (a search takes milliseconds; this only bounds a stuck one).
+DRAIN_TIMEOUT_S = 10.0
 
 
 class InvalidQuestion(ValueError):
@@ -57,8 +66,36 @@ def clean_question(question: Any, max_chars: int) -> str:
     return text
 
 
+@dataclass
+class _Snapshot:
+    """One consistent view of the index: the sentence table, the retriever built on it,
+    and what was derived from its texts. Swapped as a whole, never edited, so a
+    question answered while the index changes sees the old view or the new one."""
+
+    table: SentenceTable
+    retriever: HybridRetriever
+    stamp: tuple[int, ...]
+    people: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    searching: int = 0  # questions searching the vectors through this view right now
+
+
+def _index_stamp(config: Config) -> tuple[int, ...]:
+    """Changes whenever any process commits an index (manifest, then BM25, replaced)."""
+    out = []
+    for path in (Path(config.manifest_path), Path(config.bm25_path)):
+        try:
+            st = os.stat(path)
+            out += [st.st_mtime_ns, st.st_ino]
+        except OSError:
+            out += [0, 0]
+    return tuple(out)
+
+
 class Pipeline:
-    """Index, retrieve, answer: the whole product behind one object."""
+    """Index, retrieve, answer: the whole product behind one object.
+
+    Safe to share between threads (the web UI answers several sessions at once).
+    """
 
     def __init__(
         self,
@@ -75,10 +112,13 @@ class Pipeline:
         self.store = store or SentenceStore(self.config)
         self._answerers: dict[str, Answerer] = dict(answerers or {})
         self.checker = Checker(self.embedder, self.config.grounding_threshold)
-        self._table: SentenceTable | None = None
-        self._retriever: HybridRetriever | None = None
-        self._people: dict[str, tuple[str, ...]] = {}
+        self._snap: _Snapshot | None = None
+        self._snap_lock = threading.Lock()  # one thread builds a new snapshot; others wait
+        self._indexing = False  # this object is indexing: readers keep their view until it commits
+        self._swap = threading.Condition()  # guards which view is current and who searches it
+        self._answerer_lock = threading.Lock()
         self._prev_cache: dict[tuple[str, tuple[str, ...]], Answer] = {}
+        self._cache_lock = threading.Lock()
 
     # --- construction --------------------------------------------------------
 
@@ -92,33 +132,93 @@ class Pipeline:
     ) -> "Pipeline":
         """A pipeline over an up-to-date index: indexes the corpus if the index is missing or stale."""
         p = cls(config, **kwargs)
-        if not is_fresh(p.config):
+        # The manifest can be fresh while Chroma is not (deleted, corrupt, or emptied by a
+        # crash): then indexing repairs it, rather than the first question failing.
+        if not is_fresh(p.config) or not store_matches_manifest(p.config, p.store):
             p.index(progress=progress)
         return p
 
     def index(self, *, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IndexReport:
         """Bring the index in line with the corpus folder (incremental unless ``rebuild``)."""
-        report = Indexer(self.config, self.embedder, self.store).run(rebuild=rebuild, progress=progress)
-        self._table = None
-        self._retriever = None
-        self._people.clear()
-        self._prev_cache.clear()
+        # The new view is in place before the indexer deletes the old vectors.
+        self._indexing = True
+        try:
+            report = Indexer(self.config, self.embedder, self.store).run(
+                rebuild=rebuild, progress=progress, on_committed=self._commit
+            )
+        finally:
+            self._indexing = False
+        self._refresh()
         return report
+
+    def _commit(self) -> None:
+        """Swap in the new view, then wait (briefly) for searches of the old one to end:
+        the indexer deletes the old vectors next."""
+        old = self._snap
+        self._refresh()
+        if old is not None:
+            with self._swap:
+                self._swap.wait_for(lambda: old.searching == 0, timeout=DRAIN_TIMEOUT_S)
+
+    @contextmanager
+    def _searching(self) -> Iterator[_Snapshot]:
+        """The current view, counted as searching until the block ends."""
+        while True:
+            snap = self._snapshot()
+            with self._swap:
+                if self._snap is snap:  # not swapped meanwhile: counted before any swap can wait
+                    snap.searching += 1
+                    break
+        try:
+            yield snap
+        finally:
+            with self._swap:
+                snap.searching -= 1
+                self._swap.notify_all()
+
+    def _refresh(self) -> _Snapshot:
+        with self._snap_lock:
+            return self._load_snapshot()
+
+    def _load_snapshot(self) -> _Snapshot:
+        stamp = _index_stamp(self.config)  # taken first: a commit during the load is seen next time
+        table = SentenceTable.load(self.config)
+        retriever = HybridRetriever(self.config, self.embedder, self.store, table)
+        retriever.bm25  # load now, not lazily: a reader must not get a newer BM25 than its table
+        snap = _Snapshot(table, retriever, stamp)
+        with self._swap:
+            self._snap = snap
+        with self._cache_lock:
+            self._prev_cache.clear()  # earlier answers quote the old texts
+        return snap
+
+    def _snapshot(self) -> _Snapshot:
+        """The current view; reloaded when any process has committed a newer index."""
+        snap = self._snap
+        if snap is not None and (self._indexing or snap.stamp == _index_stamp(self.config)):
+            return snap
+        with self._snap_lock:
+            current = self._snap
+            if current is not None and current is not snap and current.stamp == _index_stamp(self.config):
+                return current  # another thread reloaded while this one waited
+            if current is not None:
+                self.store.reopen()  # another process committed: its vectors are on disk only
+            return self._load_snapshot()
 
     @property
     def table(self) -> SentenceTable:
-        if self._table is None:
-            self._table = SentenceTable.load(self.config)
-        return self._table
+        return self._snapshot().table
 
     @property
     def retriever(self) -> HybridRetriever:
-        if self._retriever is None:
-            self._retriever = HybridRetriever(self.config, self.embedder, self.store, self.table)
-        return self._retriever
+        return self._snapshot().retriever
 
     def answerer(self, mode: str | None = None) -> Answerer:
         mode = mode or self.config.mode
+        with self._answerer_lock:
+            return self._answerer(mode)
+
+    def _answerer(self, mode: str) -> Answerer:
         if mode not in self._answerers:
             if mode == "extractive":
                 self._answerers[mode] = ExtractiveAnswerer(self.config, self.embedder)
@@ -147,7 +247,8 @@ class Pipeline:
     def retrieve(self, query: str, k: int | None = None) -> list[Passage]:
         """The top sentences for a query (no answering)."""
         query = clean_question(query, self.config.max_question_chars)
-        return self.retriever.retrieve(query, k)
+        with self._searching() as snap:
+            return snap.retriever.retrieve(query, k)
 
     def ask(
         self,
@@ -166,16 +267,19 @@ class Pipeline:
         question = clean_question(question, self.config.max_question_chars)
         turns = self._turns(history or [])
         t1 = time.perf_counter()
-        resolution = resolve(question, turns, self._known_people(turns)) if turns else Resolution(question)
         k = max(top_k or self.config.top_k, self.config.candidate_k)
-        qv = self.embedder.embed_query(resolution.query)
-        t2 = time.perf_counter()
-        passages = self.retriever.retrieve(resolution.query, k + len(resolution.exclude), query_vector=qv)
+        # This question is answered from one view alone (the texts stay with it; only
+        # the search needs the old vectors to still be there).
+        with self._searching() as snap:
+            resolution = resolve(question, turns, self._known_people(snap, turns)) if turns else Resolution(question)
+            qv = self.embedder.embed_query(resolution.query)
+            t2 = time.perf_counter()
+            passages = snap.retriever.retrieve(resolution.query, k + len(resolution.exclude), query_vector=qv)
         if resolution.exclude:
             passages = [p for p in passages if (p.row.doc, p.row.start, p.row.end) not in resolution.exclude]
         passages = passages[:k]
         t3 = time.perf_counter()
-        answer = self.answerer(mode).answer(resolution.query, passages, self.table)
+        answer = self.answerer(mode).answer(resolution.query, passages, snap.table)
         t4 = time.perf_counter()
         # Every answer passes the grounding gate, whichever answerer wrote it.
         answer = gate(answer, self.checker)
@@ -224,12 +328,17 @@ class Pipeline:
             last = turns[-1]
             earlier = tuple(t.question for t in turns[:-1][-1:])  # one turn of context is enough
             key = (last.question, earlier)
-            if key not in self._prev_cache:
+            with self._cache_lock:
+                prev = self._prev_cache.get(key)
+            if prev is None:
                 try:
-                    self._prev_cache[key] = self.ask(last.question, list(earlier))
+                    prev = self.ask(last.question, list(earlier))
                 except InvalidQuestion:
                     return turns[:-1]
-            prev = self._prev_cache[key]
+                with self._cache_lock:
+                    if len(self._prev_cache) >= PREV_CACHE_SIZE:  # a server sees endless histories
+                        del self._prev_cache[next(iter(self._prev_cache))]
+                    self._prev_cache[key] = prev
             basis = prev.text if not prev.refused else ""
             turns[-1] = Turn(
                 prev.rewritten_query or last.question,
@@ -238,13 +347,13 @@ class Pipeline:
             )
         return turns
 
-    def _known_people(self, turns: list[Turn]) -> tuple[str, ...]:
+    def _known_people(self, snap: _Snapshot, turns: list[Turn]) -> tuple[str, ...]:
         """Full person names of the documents the last turn drew on (a small gazetteer)."""
         docs = {d for d, _, _ in turns[-1].cited} if turns else set()
-        docs = docs or set(list(self.table.texts)[:1])
+        docs = docs or set(list(snap.table.texts)[:1])
         out: list[str] = []
         for doc in sorted(docs):
-            if doc not in self._people:
-                self._people[doc] = tuple(persons(self.table.texts.get(doc, "")))
-            out.extend(p for p in self._people[doc] if p not in out)
+            if doc not in snap.people:
+                snap.people[doc] = tuple(persons(snap.table.texts.get(doc, "")))
+            out.extend(p for p in snap.people[doc] if p not in out)
         return tuple(out)

@@ -64,10 +64,14 @@ class HybridRetriever:
         self.store = store
         self.table = table
         self._bm25: Any = None
+        self._bm25_tried = False
 
     @property
     def bm25(self) -> Any:
-        if self._bm25 is None:
+        # Loaded once: a retriever must not pick up a BM25 index newer than its table
+        # (another process may be re-indexing); the pipeline builds a new retriever then.
+        if not self._bm25_tried:
+            self._bm25_tried = True
             path = Path(self.config.bm25_path)
             if not path.exists():
                 return None
@@ -76,7 +80,11 @@ class HybridRetriever:
             # bm25s sets its own logger to DEBUG when imported; quiet it afterwards.
             logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-            self._bm25 = BM25Retriever.from_persist_dir(str(path), show_progress=False)
+            try:
+                self._bm25 = BM25Retriever.from_persist_dir(str(path), show_progress=False)
+            except Exception as exc:  # noqa: BLE001 - replaced while read, or damaged: dense only
+                log.warning("BM25 index at %s could not be read (%s); searching without it", path, exc)
+                return None
             # The persisted top-k is a build-time placeholder; set ours.
             n = int(self._bm25.bm25.scores.get("num_docs", 0))
             self._bm25.similarity_top_k = max(1, min(self.config.sparse_k, n))

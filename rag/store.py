@@ -10,7 +10,9 @@ its clauses, and the sentence within its neighbours); each node's
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import urlparse
 
@@ -21,6 +23,9 @@ from .config import Config
 if TYPE_CHECKING:  # pragma: no cover
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+
+
+SQLITE_FILE = "chroma.sqlite3"  # what an embedded Chroma keeps in its folder
 
 
 class StoreError(Exception):
@@ -68,7 +73,47 @@ def make_client(config: Config) -> Any:
         except Exception as exc:
             raise StoreError(f"cannot reach the Chroma server at {config.chroma_url}: {exc}") from exc
     config.chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(config.chroma_path), settings=settings)
+    _forget_if_replaced(config.chroma_path)
+    client = chromadb.PersistentClient(path=str(config.chroma_path), settings=settings)
+    _opened[str(config.chroma_path)] = _identity(config.chroma_path)
+    return client
+
+
+# chromadb keeps one open "system" per persist path for the life of the process
+# (SharedSystemClient's class-level cache), so a client asked for again after the
+# folder was deleted or replaced gets the old handle: writes then land in an unlinked
+# file ("readonly database", or silently lost). We remember which file each cached
+# system opened and drop the cache entry when the file on disk is no longer it.
+_opened: dict[str, tuple[int, int] | None] = {}
+
+
+def _identity(chroma_path: Path) -> tuple[int, int] | None:
+    try:
+        st = (Path(chroma_path) / SQLITE_FILE).stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _forget(chroma_path: Path) -> None:
+    """Drop chromadb's cached system for ``chroma_path`` so the next client opens the disk afresh.
+
+    The old system is not stopped: another object of this process may still be
+    reading through it (a server answering from the index it loaded).
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    key = str(chroma_path)
+    with SharedSystemClient._refcount_lock:
+        SharedSystemClient._identifier_to_system.pop(key, None)
+        SharedSystemClient._identifier_to_refcount.pop(key, None)
+    _opened.pop(key, None)
+
+
+def _forget_if_replaced(chroma_path: Path) -> None:
+    key = str(chroma_path)
+    if key in _opened and _opened[key] != _identity(chroma_path):
+        _forget(chroma_path)
 
 
 class SentenceStore:
@@ -120,27 +165,86 @@ class SentenceStore:
             )
             for r, vec in zip(records, vectors)
         ]
-        if nodes:
-            self.vector_store.add(nodes)
+        # ChromaVectorStore sends up to 41,665 nodes per call, but Chroma refuses batches
+        # above its own limit (5,461 embedded): one large document exceeds it.
+        step = max(1, int(self.client.get_max_batch_size()))
+        for at in range(0, len(nodes), step):
+            self.vector_store.add(nodes[at : at + step])
 
     def delete_document(self, doc: str) -> None:
         """Drop every vector of one document (LlamaIndex deletes by ``ref_doc_id``)."""
         self.vector_store.delete(ref_doc_id=doc)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
-        if ids:
-            self.vector_store.delete_nodes(node_ids=list(ids))
+        ids = list(ids)
+        step = max(1, int(self.client.get_max_batch_size()))
+        for at in range(0, len(ids), step):
+            self.vector_store.delete_nodes(node_ids=ids[at : at + step])
+
+    def ids_of(self, doc: str) -> list[str]:
+        """Ids of every vector of one document."""
+        return list(self.collection.get(where={"doc": doc}, include=[])["ids"])
 
     def ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
 
     def reset(self) -> None:
-        """Drop the whole collection (``rag index --rebuild``)."""
-        try:
-            self.client.delete_collection(self.config.collection)
-        except Exception:  # noqa: BLE001 - absent collection is the goal anyway
-            pass
+        """Drop the whole collection (``rag index --rebuild``).
+
+        Embedded, the folder itself is deleted: that recovers from any damage to it,
+        where a corrupt database could not even be asked to drop a collection.
+        """
+        if self.config.chroma_url:
+            try:
+                self.client.delete_collection(self.config.collection)
+            except Exception:  # noqa: BLE001 - absent collection is the goal anyway
+                pass
+        else:
+            self._wipe()
         self._vs = None
+
+    def reopen(self) -> None:
+        """See what another process wrote: an embedded Chroma searches an in-memory copy
+        of the vectors that a second process's writes do not reach."""
+        if not self.config.chroma_url:
+            _forget(self.config.chroma_path)
+            self._client = None
+            self._vs = None
+
+    def _wipe(self) -> None:
+        _forget(self.config.chroma_path)
+        shutil.rmtree(self.config.chroma_path, ignore_errors=True)
+        self._client = None
+        self._vs = None
+
+    def check(self) -> str | None:
+        """Make sure the store can be read; repair an embedded one that cannot.
+
+        Returns what was repaired (for the user), or None if nothing was wrong. An
+        embedded folder that was deleted or replaced since this process opened it is
+        reopened; one that cannot be read (a corrupt database) is deleted, so the
+        caller re-embeds into a fresh one. A server that fails raises StoreError.
+        """
+        replaced = None
+        if not self.config.chroma_url:
+            key = str(self.config.chroma_path)
+            if key in _opened and _opened[key] != _identity(self.config.chroma_path):
+                _forget(self.config.chroma_path)
+                self._client = None
+                self._vs = None
+                replaced = f"the Chroma store in {self.config.chroma_path} was deleted or replaced while open; reopened it"
+        try:
+            self.count()
+            self.collection.get(limit=1, include=[])
+            return replaced
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - chromadb raises many kinds for a damaged store
+            if self.config.chroma_url:
+                raise StoreError(f"the Chroma server at {self.config.chroma_url} failed: {exc}") from exc
+            self._wipe()
+            self.count()  # a fresh, empty store
+            return f"the Chroma store in {self.config.chroma_path} could not be read ({exc}); it was deleted and is rebuilt"
 
     def search(self, vector: np.ndarray, k: int) -> list[Hit]:
         """The ``k`` nearest sentences to ``vector`` with their cosine similarity."""

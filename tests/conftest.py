@@ -111,3 +111,42 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+# --- a real `rag serve`, shared by the web tests --------------------------------------
+
+# A corpus document carrying script payloads in its heading and in a sentence that a
+# question cites: the page must show them as text (tests/test_ui.py).
+PAYLOAD_DOC = "visitor-notes.md"
+PAYLOAD_TEXT = (
+    "# Visitor notes <script>alert('heading')</script>\n\n"
+    "The prison gift shop sells <script>alert('quote')</script> postcards and "
+    "<img src=x onerror=alert('img')> mugs for five dollars each.\n"
+)
+
+
+def start_server(work: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`rag serve` (as `python -m ui`) in ``work``, which holds ``corpus/``; waits until it answers."""
+    import os
+    import sys
+
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
+    for var in ("RAG_HOME", "RAG_CORPUS", "RAG_CHROMA_URL", "RAG_MODE"):
+        env.pop(var, None)
+    log = open(work / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port)], cwd=work, stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
+    wait_for_http(f"http://127.0.0.1:{port}/", proc, 240, "rag serve")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """One `rag serve` over the article and the payload document, for the whole session."""
+    work = tmp_path_factory.mktemp("serve")
+    corpus = make_corpus(work)
+    (corpus / PAYLOAD_DOC).write_text(PAYLOAD_TEXT, encoding="utf-8")
+    port = free_port()
+    proc = start_server(work, port)
+    yield {"url": f"http://127.0.0.1:{port}/", "corpus": corpus, "port": port, "proc": proc, "log": work / "serve.log"}
+    stop(proc)

@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from .conftest import DOC, free_port, make_corpus, stop, wait_for_http
+from .conftest import DOC, PAYLOAD_DOC
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    work = tmp_path_factory.mktemp("serve")
-    make_corpus(work)
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    env.pop("RAG_HOME", None)
-    log = open(work / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port)], cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    wait_for_http(url, proc, 240, "rag serve")
-    yield {"url": url, "corpus": work / "corpus", "port": port}
-    stop(proc)
+def server(served):
+    return served
 
 
 @pytest.mark.server
@@ -171,3 +159,24 @@ def test_page_makes_no_request_outside_localhost(page):
     outside = [u for u in page.requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert outside == []
+
+
+@pytest.mark.browser
+def test_script_in_a_corpus_document_is_shown_as_text(page, server):
+    """The payload document's heading and cited sentence carry <script> and <img onerror>."""
+    _ask(page, "What does the prison gift shop sell?", 1)
+    bot = page.locator('#chat [data-testid="bot"]').last
+    assert "<img src=x onerror=alert('img')>" in bot.inner_text()  # the quote, as text
+    card = page.locator("#src-1")
+    assert PAYLOAD_DOC in card.inner_text()
+    assert "<script>alert('heading')</script>" in card.locator(".src-head").inner_text()
+    assert "<script>alert('quote')</script>" in card.locator("mark").inner_text()
+    # Nothing was turned into an element: no <img> from the corpus, no script added.
+    assert page.locator("#chat img[src='x'], #sources img").count() == 0
+    assert page.evaluate("[...document.scripts].filter(s => s.textContent.includes('alert(')).length") == 0
+    page.wait_for_timeout(500)
+    assert page.dialogs == []
+    text = (server["corpus"] / PAYLOAD_DOC).read_text(encoding="utf-8")
+    d = page.evaluate("() => [...document.querySelectorAll('#src-1 mark')].map(m => [+m.dataset.start, +m.dataset.end, m.innerText])")
+    for start, end, quote in d:
+        assert text[start:end] == quote

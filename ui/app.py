@@ -86,9 +86,13 @@ def render_answer_text(text: str, refused: bool) -> str:
     return "".join(parts)
 
 
-def _paragraph_with_mark(pipe: Pipeline, doc: str, start: int, end: int) -> str:
+def _paragraph_with_mark(pipe: Pipeline, doc: str, start: int, end: int, quote: str) -> str:
     """The paragraph around ``doc[start:end]``, escaped, with that span in <mark>."""
-    text = pipe.corpus_text(doc)
+    text = pipe.table.texts.get(doc, "")
+    if text[start:end] != quote:
+        # Re-indexed between the answer and this rendering: the answer quotes the text
+        # it was answered from, so show the quote alone rather than a wrong paragraph.
+        return f'<mark data-start="{start}" data-end="{end}">{escape(quote)}</mark>'
     lo = text.rfind("\n", 0, start) + 1
     hi = text.find("\n", end)
     hi = len(text) if hi == -1 else hi
@@ -110,7 +114,7 @@ def render_sources(pipe: Pipeline, answer: Answer | None) -> str:
                 f'<div class="src-card" id="src-{c.n}">'
                 f'<div class="src-head">[{c.n}] {escape(c.section or "(no section)")}</div>'
                 f'<div class="src-meta">{escape(c.doc)} · characters {c.start}–{c.end}</div>'
-                f"<div>{_paragraph_with_mark(pipe, c.doc, c.start, c.end)}</div></div>"
+                f"<div>{_paragraph_with_mark(pipe, c.doc, c.start, c.end, c.quote)}</div></div>"
             )
         return "".join(cards)
     if answer.related:
@@ -120,7 +124,7 @@ def render_sources(pipe: Pipeline, answer: Answer | None) -> str:
                 f'<div class="src-card related-card">'
                 f'<div class="src-head">{escape(r.section or "(no section)")}</div>'
                 f'<div class="src-meta">{escape(r.doc)} · characters {r.start}–{r.end}</div>'
-                f"<div>{_paragraph_with_mark(pipe, r.doc, r.start, r.end)}</div></div>"
+                f"<div>{_paragraph_with_mark(pipe, r.doc, r.start, r.end, r.quote)}</div></div>"
             )
         return "".join(cards)
     return '<div class="empty">No passages.</div>'
@@ -187,7 +191,8 @@ def build_app(pipe: Pipeline) -> Any:
         try:
             return pipe.ask(question, history=list(history or [])).to_dict()
         except InvalidQuestion as exc:
-            raise gr.Error(f"invalid question: {exc}") from exc
+            # The caller's mistake, said to the caller: no traceback in the server's log.
+            raise gr.Error(f"invalid question: {exc}", print_exception=False) from exc
 
     with gr.Blocks(title="Grounded chat", analytics_enabled=False) as app:
         gr.Markdown("## Ask the article\nEvery sentence of an answer is quoted from the article and cited; choose [n] to see it in place.")
