@@ -34,6 +34,13 @@ class Config:
     embed_model: str | None = None
     embed_batch_size: int = 64  # sentence-transformers batch; 64 saturates 2 cores
     embed_dim: int = 384  # all-MiniLM-L6-v2
+    # "auto": the ONNX export of the same model (onnxruntime, ~0.5 s to load instead of
+    # ~10 s for torch) once indexing has exported it, else sentence-transformers through
+    # LlamaIndex; "sentence-transformers" forces the reference path; "onnx" exports now.
+    embed_backend: str = "auto"
+    # Machine-wide cache for the ONNX export (keyed by the model files, shared by every
+    # index); RAG_CACHE. None -> ~/.cache/rag.
+    cache_dir: Path | None = None
 
     # --- chunking ----------------------------------------------------------
     chunk_max_sentences: int = 4  # a chunk is a few whole sentences of one section
@@ -97,6 +104,10 @@ class Config:
         return replace(self, **changes)
 
     @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else Path.home() / ".cache" / "rag"
+
+    @property
     def chroma_path(self) -> Path:
         return Path(self.home) / "chroma"
 
@@ -121,6 +132,8 @@ class Config:
             "RAG_HOME": ("home", Path),
             "RAG_CORPUS": ("corpus_dir", Path),
             "RAG_CHROMA_URL": ("chroma_url", str),
+            "RAG_CACHE": ("cache_dir", Path),
+            "RAG_EMBED_BACKEND": ("embed_backend", str),
             "RAG_MODE": ("mode", str),
             "RAG_LLM_BACKEND": ("llm_backend", str),
             "RAG_LLM_BASE_URL": ("llm_base_url", str),

@@ -30,6 +30,7 @@ MANIFEST_VERSION = 1
 # Changing the chunker or the embedded text invalidates every vector: bump this.
 PIPELINE_VERSION = "sent-v3"
 EMBED_GROUP = 4096  # texts per encode call while indexing
+BM25_IDS = "ids.json"  # beside the persisted BM25Retriever: the sentence id of each row
 
 
 @dataclass
@@ -232,7 +233,7 @@ class Indexer:
             if progress:
                 progress(done, total)
 
-        if changed or removed or report.repaired or not Path(self.config.bm25_path).exists():
+        if changed or removed or report.repaired or not (Path(self.config.bm25_path) / BM25_IDS).exists():
             _write_json_atomic(Path(self.config.manifest_path), manifest)
             self._build_bm25(found.documents, old_docs)
 
@@ -308,6 +309,9 @@ class Indexer:
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         retriever.persist(str(tmp), show_progress=False)
+        # Row i of the BM25 matrix is sentence ids[i]: what the query side needs to
+        # skip BM25Retriever's per-hit node JSON (see retrieval.SparseIndex).
+        _write_json_atomic(tmp / BM25_IDS, [n.node_id for n in nodes])
         os.replace(tmp, path)
 
 
@@ -316,7 +320,7 @@ def is_fresh(config: Config) -> bool:
     manifest = load_manifest(config)
     if manifest is None or manifest.get("model") != model_key(config):
         return False
-    if not Path(config.bm25_path).exists() and manifest["docs"]:
+    if not (Path(config.bm25_path) / BM25_IDS).exists() and manifest["docs"]:
         return False
     try:
         found = scan(config.corpus_dir)
