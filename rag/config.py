@@ -47,6 +47,13 @@ class Config:
     chunk_max_chars: int = 900  # ... and stops growing past this many characters
     heading_max_words: int = 12  # longer unpunctuated lines are text, not headings
 
+    # Each sentence is embedded as itself, its clauses and its window (~4.5 vectors a
+    # sentence; hit@3 0.92 vs 0.86 for the sentence alone on evals/dataset.jsonl). Once
+    # the corpus holds more sentences than this, newly indexed documents get sentence +
+    # window vectors only (2 a sentence): at 100k chunks (~290k sentences) the full
+    # scheme means ~1.3M vectors, hours of embedding on 2 cores.
+    clause_views_max_sentences: int = 20_000
+
     # --- retrieval ---------------------------------------------------------
     top_k: int = 5  # passages retrieved and shown as related to a refusal
     candidate_k: int = 10  # sentences the answerer may choose from (>= top_k)

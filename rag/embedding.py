@@ -111,6 +111,9 @@ def _max_seq_length(model_path: str) -> int:
     return int(cfg.get("max_seq_length", 256))
 
 
+ATTENTION_BUDGET = 16 * 128 * 128  # batch * tokens^2 per onnxruntime call
+
+
 class OnnxEncoder:
     """The exported transformer run by onnxruntime, pooled like sentence-transformers."""
 
@@ -136,11 +139,21 @@ class OnnxEncoder:
         enc = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-        hidden = self.session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        )[0]
-        m = mask[..., None].astype(np.float32)
-        v = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        # Attention holds batch x heads x tokens^2 floats per layer: 64 windows of 256
+        # tokens took the RSS past 1 GB. Long batches run in slices of at most
+        # ATTENTION_BUDGET batch*tokens^2 (short texts still go 64 at a time).
+        step = max(1, ATTENTION_BUDGET // max(1, ids.shape[1]) ** 2)
+        out = []
+        for i in range(0, len(ids), step):
+            m = mask[i : i + step]
+            width = int(m.sum(axis=1).max())  # padding is on the right: trim what all share
+            m = m[:, :width]
+            hidden = self.session.run(
+                None, {"input_ids": ids[i : i + step, :width], "attention_mask": m, "token_type_ids": np.zeros_like(m)}
+            )[0]
+            w = m[..., None].astype(np.float32)
+            out.append((hidden * w).sum(axis=1) / np.clip(w.sum(axis=1), 1e-9, None))
+        v = np.concatenate(out)
         return (v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
 
