@@ -301,7 +301,9 @@ def foreign_sections(path: Path) -> list[str]:
 
 def write_results(res: dict[str, Any], path: Path, plot: Path) -> None:
     keep = foreign_sections(path)
-    L = ["# Benchmarks", "", f"Machine: {res['machine']}.  ", f"Run: {res['date']}, `{res['command']}`.", "",
+    L = ["# Benchmarks", "", f"Machine: {res['machine']}.  ", f"Run: {res['date']}, `{res['command']}`."
+         + ("  \nRe-run later with `--only` on a quieter CPU: "
+            + ", ".join(f"{k} ({d})" for k, d in res["rerun"].items()) + "." if res.get("rerun") else ""), "",
          "Reproduce: `python -m benchmarks.run_all` (defaults: sizes 1000,10000; server size 1000; add "
          "`--sizes 1000,10000,100000` for the largest run). `--smoke` is the tiny run the test suite does. "
          "The CPU is shared with other jobs: each section gives the load average (1/5/15 min) before -> after it.", ""]
@@ -428,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index-chunks", type=int, default=300, help="corpus size for sections 3-4")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, few rounds (for the test suite)")
     ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--only", default="", help="re-run only these of ask,cold,indexing,scale,server; "
+                    "the rest is kept from OUT/results.json (e.g. after a burst of load on a shared CPU)")
     a = ap.parse_args(argv)
     if a.smoke:
         a.sizes, a.server_sizes, a.rounds, a.index_chunks = "60", "", 1, 60
@@ -436,25 +440,35 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     res: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                            "command": "python -m benchmarks.run_all " + " ".join(argv if argv is not None else sys.argv[1:])}
+    only = {x for x in a.only.split(",") if x}
+    if only:
+        kept = json.loads((a.out / "results.json").read_text(encoding="utf-8"))
+        res = {**kept, "machine": res["machine"], "rerun": {**kept.get("rerun", {}), **{k: res["date"] for k in only}}}
+    todo = only or {"ask", "cold", "indexing", "scale", "server"}
     try:
-        print("1/6 warm ask vs baseline", file=sys.stderr)
-        res["ask"] = bench_ask(work / "ask", a.rounds)
-        print("2/6 cold CLI", file=sys.stderr)
-        res["cold"] = bench_cold(work / "ask", 5 if not a.smoke else 1)
-        print("3-4/6 indexing", file=sys.stderr)
-        res["indexing"] = bench_indexing(work, a.index_chunks)
-        print("5/6 scale", file=sys.stderr)
-        res["scale"] = [scale_run(work, n) for n in sizes]
-        if not a.smoke:
-            res["light_scheme"] = bench_light_scheme(work)
-        res["server"] = []
-        if server_sizes:
-            print("6/6 chroma server", file=sys.stderr)
-            proc, url = start_chroma(work)
-            try:
-                res["server"] = [scale_run(work, n, url) for n in server_sizes]
-            finally:
-                proc.terminate()
+        if "ask" in todo:
+            print("1/6 warm ask vs baseline", file=sys.stderr)
+            res["ask"] = bench_ask(work / "ask", a.rounds)
+        if "cold" in todo:
+            print("2/6 cold CLI", file=sys.stderr)
+            res["cold"] = bench_cold(work / "ask", 5 if not a.smoke else 1)
+        if "indexing" in todo:
+            print("3-4/6 indexing", file=sys.stderr)
+            res["indexing"] = bench_indexing(work, a.index_chunks)
+        if "scale" in todo:
+            print("5/6 scale", file=sys.stderr)
+            res["scale"] = [scale_run(work, n) for n in sizes]
+            if not a.smoke:
+                res["light_scheme"] = bench_light_scheme(work)
+        if "server" in todo:
+            res["server"] = []
+            if server_sizes:
+                print("6/6 chroma server", file=sys.stderr)
+                proc, url = start_chroma(work)
+                try:
+                    res["server"] = [scale_run(work, n, url) for n in server_sizes]
+                finally:
+                    proc.terminate()
         a.out.mkdir(parents=True, exist_ok=True)
         (a.out / "results.json").write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
         write_results(res, a.out / "RESULTS.md", a.out / "results.png")
