@@ -44,6 +44,7 @@ def main() -> None:
 
     cfg = Config(corpus_dir=a.corpus, home=a.home, chroma_url=a.chroma_url)
     p = Pipeline(cfg)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
     t0 = time.perf_counter()
     report = p.index(rebuild=True)
     index_s = time.perf_counter() - t0
@@ -68,6 +69,8 @@ def main() -> None:
         "ask_p50_ms": statistics.median(ask_ms), "ask_p95_ms": pct(ask_ms, 95),
         "retrieve_p50_ms": statistics.median(retrieve_ms), "retrieve_p95_ms": pct(retrieve_ms, 95),
         "reindex_unchanged_s": reindex_s, "reindex_embedded": again.embedded,
+        "encoder": "onnx" if p.embedder.onnx is not None else "sentence-transformers",
+        "load": f"{' '.join(load_before)} -> {' '.join(Path('/proc/loadavg').read_text().split()[:3])}",
         "pid": os.getpid(),
     }))
 

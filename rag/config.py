@@ -34,11 +34,25 @@ class Config:
     embed_model: str | None = None
     embed_batch_size: int = 64  # sentence-transformers batch; 64 saturates 2 cores
     embed_dim: int = 384  # all-MiniLM-L6-v2
+    # "auto": the ONNX export of the same model (onnxruntime, ~0.5 s to load instead of
+    # ~10 s for torch) once indexing has exported it, else sentence-transformers through
+    # LlamaIndex; "sentence-transformers" forces the reference path; "onnx" exports now.
+    embed_backend: str = "auto"
+    # Machine-wide cache for the ONNX export (keyed by the model files, shared by every
+    # index); RAG_CACHE. None -> ~/.cache/rag.
+    cache_dir: Path | None = None
 
     # --- chunking ----------------------------------------------------------
     chunk_max_sentences: int = 4  # a chunk is a few whole sentences of one section
     chunk_max_chars: int = 900  # ... and stops growing past this many characters
     heading_max_words: int = 12  # longer unpunctuated lines are text, not headings
+
+    # Each sentence is embedded as itself, its clauses and its window (~4.5 vectors a
+    # sentence; hit@3 0.92 vs 0.86 for the sentence alone on evals/dataset.jsonl). Once
+    # the corpus holds more sentences than this, newly indexed documents get sentence +
+    # window vectors only (2 a sentence): at 100k chunks (~290k sentences) the full
+    # scheme means ~1.3M vectors, hours of embedding on 2 cores.
+    clause_views_max_sentences: int = 20_000
 
     # --- retrieval ---------------------------------------------------------
     top_k: int = 5  # passages retrieved and shown as related to a refusal
@@ -97,6 +111,10 @@ class Config:
         return replace(self, **changes)
 
     @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else Path.home() / ".cache" / "rag"
+
+    @property
     def chroma_path(self) -> Path:
         return Path(self.home) / "chroma"
 
@@ -121,6 +139,8 @@ class Config:
             "RAG_HOME": ("home", Path),
             "RAG_CORPUS": ("corpus_dir", Path),
             "RAG_CHROMA_URL": ("chroma_url", str),
+            "RAG_CACHE": ("cache_dir", Path),
+            "RAG_EMBED_BACKEND": ("embed_backend", str),
             "RAG_MODE": ("mode", str),
             "RAG_LLM_BACKEND": ("llm_backend", str),
             "RAG_LLM_BASE_URL": ("llm_base_url", str),

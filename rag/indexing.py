@@ -30,6 +30,7 @@ MANIFEST_VERSION = 1
 # Changing the chunker or the embedded text invalidates every vector: bump this.
 PIPELINE_VERSION = "sent-v3"
 EMBED_GROUP = 4096  # texts per encode call while indexing
+BM25_IDS = "ids.json"  # beside the persisted BM25Retriever: the sentence id of each row
 
 
 @dataclass
@@ -78,7 +79,7 @@ def doc_entry(doc: Document, chunks: list[Chunk]) -> dict[str, Any]:
     }
 
 
-def vector_records(doc: Document, sentences: list[Sentence]) -> list[VectorRecord]:
+def vector_records(doc: Document, sentences: list[Sentence], clauses: bool = True) -> list[VectorRecord]:
     """The texts embedded for each sentence.
 
     A long sentence packs several facts and its single vector blurs them, so each
@@ -86,14 +87,16 @@ def vector_records(doc: Document, sentences: list[Sentence]) -> list[VectorRecor
     sentence is ambiguous alone, so the sentence within its neighbours gets one.
     Search scores a sentence by max(sentence, clauses) + window (see retrieval).
     Measured on evals/dataset.jsonl: hit@3 0.86 with the sentence alone, 0.92 with these.
+    ``clauses=False`` (large corpora, see ``Config.clause_views_max_sentences``) keeps
+    only the sentence and its window: 2 vectors a sentence instead of ~4.5.
     """
     out: list[VectorRecord] = []
     text = doc.text
     for i, s in enumerate(sentences):
         out.append(VectorRecord(s.id + ":s", s.id, "s", doc.id, s.text))
-        clauses = split_clauses(text, s.start, s.end)
-        views = [text[a:b] for a, b in clauses]
-        views += [text[clauses[j][0] : clauses[j + 1][1]] for j in range(len(clauses) - 1)]
+        spans = split_clauses(text, s.start, s.end) if clauses else []
+        views = [text[a:b] for a, b in spans]
+        views += [text[spans[j][0] : spans[j + 1][1]] for j in range(len(spans) - 1)]
         for j, v in enumerate(views):
             out.append(VectorRecord(f"{s.id}:c{j}", s.id, "c", doc.id, v))
         lo = sentences[i - 1] if i and sentences[i - 1].paragraph == s.paragraph else s
@@ -210,10 +213,18 @@ class Indexer:
             report.removed += 1
 
         # Chunk all changed documents first so the progress bar knows the total.
-        pending = []
-        for d in changed:
-            chunks = chunks_of(d, self.config)
-            pending.append((d, chunks, vector_records(d, [s for c in chunks for s in c.sentences])))
+        chunked = [(d, chunks_of(d, self.config)) for d in changed]
+        changed_ids = {d.id for d in changed}
+        total_sentences = sum(len(e["sentences"]) for k, e in old_docs.items() if k not in changed_ids)
+        total_sentences += sum(len(c.sentences) for _, chunks in chunked for c in chunks)
+        # Past this size, clause vectors would more than double the embedding work and the
+        # store for a small gain in precision (see Config); documents indexed while the
+        # corpus is that large get sentence + window vectors only.
+        clauses = total_sentences <= self.config.clause_views_max_sentences
+        pending = [
+            (d, chunks, vector_records(d, [s for c in chunks for s in c.sentences], clauses=clauses))
+            for d, chunks in chunked
+        ]
         total = sum(len(recs) for _, _, recs in pending)
         done = 0
         if progress:
@@ -252,7 +263,7 @@ class Indexer:
             if progress:
                 progress(done, total)
 
-        if changed or removed or report.repaired or not Path(self.config.bm25_path).exists():
+        if changed or removed or report.repaired or not (Path(self.config.bm25_path) / BM25_IDS).exists():
             _write_json_atomic(Path(self.config.manifest_path), manifest)
             self._build_bm25(found.documents, old_docs)
         if on_committed:
@@ -334,6 +345,9 @@ class Indexer:
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         retriever.persist(str(tmp), show_progress=False)
+        # Row i of the BM25 matrix is sentence ids[i]: what the query side needs to
+        # skip BM25Retriever's per-hit node JSON (see retrieval.SparseIndex).
+        _write_json_atomic(tmp / BM25_IDS, [n.node_id for n in nodes])
         # Swap folders by renames, so a reader finds the old index or the new one;
         # never a half-deleted one (at worst, for an instant, none).
         if old.exists():
@@ -362,7 +376,7 @@ def is_fresh(config: Config) -> bool:
     manifest = load_manifest(config)
     if manifest is None or manifest.get("model") != model_key(config):
         return False
-    if not Path(config.bm25_path).exists() and manifest["docs"]:
+    if not (Path(config.bm25_path) / BM25_IDS).exists() and manifest["docs"]:
         return False
     try:
         found = scan(config.corpus_dir)

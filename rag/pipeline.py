@@ -107,7 +107,10 @@ class Pipeline:
     ) -> None:
         self.config = config or Config()
         self.embedder: Embedder = embedder or MiniLMEmbedder(
-            self.config.embed_model, batch_size=self.config.embed_batch_size
+            self.config.embed_model,
+            batch_size=self.config.embed_batch_size,
+            backend=self.config.embed_backend,
+            cache_dir=self.config.cache_path,
         )
         self.store = store or SentenceStore(self.config)
         self._answerers: dict[str, Answerer] = dict(answerers or {})
@@ -140,6 +143,11 @@ class Pipeline:
 
     def index(self, *, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IndexReport:
         """Bring the index in line with the corpus folder (incremental unless ``rebuild``)."""
+        # Export the light query-time encoder now (once per machine; a stat when done)
+        # so the next `rag ask` need not import torch. Embedders without one skip it.
+        prepare = getattr(self.embedder, "prepare", None)
+        if prepare is not None:
+            prepare()
         # The new view is in place before the indexer deletes the old vectors.
         self._indexing = True
         try:

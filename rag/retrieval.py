@@ -26,7 +26,7 @@ import numpy as np
 
 from .config import Config
 from .embedding import Embedder
-from .indexing import SentenceRow, SentenceTable
+from .indexing import BM25_IDS, SentenceRow, SentenceTable
 from .store import Hit, SentenceStore
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,47 @@ class Passage:
         return d
 
 
+class SparseIndex:
+    """The BM25 index that indexing persisted with LlamaIndex's ``BM25Retriever``,
+    queried through bm25s directly with the retriever's own tokenisation.
+
+    Why not ``BM25Retriever.from_persist_dir(...).retrieve``: it loads the whole node
+    corpus as JSON at start (seconds at 100k chunks) and rebuilds a LlamaIndex node
+    for every hit; only the row's sentence id is needed here (``ids.json``).
+    """
+
+    def __init__(self, bm25: Any, ids: list[str], k: int) -> None:
+        import Stemmer
+
+        self.bm25 = bm25
+        self.ids = ids
+        self.k = max(1, min(k, len(ids)))
+        self.stemmer = Stemmer.Stemmer("english")  # what BM25Retriever uses by default
+
+    @classmethod
+    def load(cls, path: Path, k: int) -> "SparseIndex":
+        import json
+
+        import bm25s
+
+        # bm25s sets its own logger to DEBUG when imported; quiet it afterwards.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        bm25 = bm25s.BM25.load(str(path), load_corpus=False, mmap=True)
+        ids = json.loads((path / BM25_IDS).read_text(encoding="utf-8"))
+        return cls(bm25, ids, k)
+
+    def search(self, query: str) -> list[tuple[str, float]]:
+        import bm25s
+
+        # Same tokenisation as BM25Retriever._retrieve (no stop-word list on queries).
+        tokens = bm25s.tokenize(query, stemmer=self.stemmer, token_pattern=r"(?u)\b\w\w+\b", show_progress=False)
+        try:
+            rows, scores = self.bm25.retrieve(tokens, k=self.k, show_progress=False)
+        except (ValueError, IndexError):  # a query of only stop words has no tokens
+            return []
+        return [(self.ids[int(r)], float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+
 class HybridRetriever:
     """Dense (multi-vector) + BM25 over the indexed sentences, fused by relative score."""
 
@@ -67,40 +108,26 @@ class HybridRetriever:
         self._bm25_tried = False
 
     @property
-    def bm25(self) -> Any:
+    def bm25(self) -> "SparseIndex | None":
         # Loaded once: a retriever must not pick up a BM25 index newer than its table
         # (another process may be re-indexing); the pipeline builds a new retriever then.
         if not self._bm25_tried:
             self._bm25_tried = True
             path = Path(self.config.bm25_path)
-            if not path.exists():
+            if not (path / BM25_IDS).exists():
                 return None
-            from llama_index.retrievers.bm25 import BM25Retriever
-
-            # bm25s sets its own logger to DEBUG when imported; quiet it afterwards.
-            logging.getLogger("bm25s").setLevel(logging.WARNING)
-
             try:
-                self._bm25 = BM25Retriever.from_persist_dir(str(path), show_progress=False)
+                self._bm25 = SparseIndex.load(path, self.config.sparse_k)
             except Exception as exc:  # noqa: BLE001 - replaced while read, or damaged: dense only
                 log.warning("BM25 index at %s could not be read (%s); searching without it", path, exc)
                 return None
-            # The persisted top-k is a build-time placeholder; set ours.
-            n = int(self._bm25.bm25.scores.get("num_docs", 0))
-            self._bm25.similarity_top_k = max(1, min(self.config.sparse_k, n))
         return self._bm25
 
     def sparse(self, query: str) -> list[tuple[str, float]]:
         bm25 = self.bm25
         if bm25 is None or not query.strip():
             return []
-        from llama_index.core.schema import QueryBundle
-
-        try:
-            hits = bm25.retrieve(QueryBundle(query_str=query))
-        except (ValueError, IndexError):  # a query of only stop words has no tokens
-            return []
-        return [(h.node.node_id, float(h.score or 0.0)) for h in hits if (h.score or 0.0) > 0]
+        return bm25.search(query)
 
     def retrieve(self, query: str, k: int | None = None, query_vector: np.ndarray | None = None) -> list[Passage]:
         """The ``k`` best sentences for ``query`` (default ``Config.top_k``)."""

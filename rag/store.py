@@ -1,4 +1,5 @@
-"""The vector store: Chroma, through LlamaIndex's ``ChromaVectorStore``.
+"""The vector store: Chroma. Indexing writes through LlamaIndex's ``ChromaVectorStore``;
+search queries the collection directly (see :meth:`SentenceStore.search`).
 
 Embedded (``chromadb.PersistentClient`` under ``Config.home``) by default; with
 ``Config.chroma_url`` set, the same code talks to a ``chroma run`` server through
@@ -9,7 +10,6 @@ its clauses, and the sentence within its neighbours); each node's
 
 from __future__ import annotations
 
-import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +123,7 @@ class SentenceStore:
         self.config = config
         self._client = client
         self._vs: ChromaVectorStore | None = None
+        self._collection: Any = None
 
     @property
     def client(self) -> Any:
@@ -132,20 +133,22 @@ class SentenceStore:
 
     @property
     def collection(self) -> Any:
-        return self.vector_store.client  # ChromaVectorStore exposes its collection so
-
-    @property
-    def vector_store(self) -> "ChromaVectorStore":
-        if self._vs is None:
-            from llama_index.vector_stores.chroma import ChromaVectorStore
-
-            collection = self.client.get_or_create_collection(
+        if self._collection is None:
+            self._collection = self.client.get_or_create_collection(
                 self.config.collection,
                 # Cosine space so that distance = 1 - cosine on our normalised vectors.
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,  # we always pass vectors; never load Chroma's own model
             )
-            self._vs = ChromaVectorStore(chroma_collection=collection)
+        return self._collection
+
+    @property
+    def vector_store(self) -> "ChromaVectorStore":
+        """LlamaIndex's view of the collection: what indexing writes through."""
+        if self._vs is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vs = ChromaVectorStore(chroma_collection=self.collection)
         return self._vs
 
     def count(self) -> int:
@@ -202,6 +205,7 @@ class SentenceStore:
         else:
             self._wipe()
         self._vs = None
+        self._collection = None
 
     def reopen(self) -> None:
         """See what another process wrote: an embedded Chroma searches an in-memory copy
@@ -210,12 +214,14 @@ class SentenceStore:
             _forget(self.config.chroma_path)
             self._client = None
             self._vs = None
+            self._collection = None
 
     def _wipe(self) -> None:
         _forget(self.config.chroma_path)
         shutil.rmtree(self.config.chroma_path, ignore_errors=True)
         self._client = None
         self._vs = None
+        self._collection = None
 
     def check(self) -> str | None:
         """Make sure the store can be read; repair an embedded one that cannot.
@@ -232,6 +238,7 @@ class SentenceStore:
                 _forget(self.config.chroma_path)
                 self._client = None
                 self._vs = None
+                self._collection = None
                 replaced = f"the Chroma store in {self.config.chroma_path} was deleted or replaced while open; reopened it"
         try:
             self.count()
@@ -247,22 +254,23 @@ class SentenceStore:
             return f"the Chroma store in {self.config.chroma_path} could not be read ({exc}); it was deleted and is rebuilt"
 
     def search(self, vector: np.ndarray, k: int) -> list[Hit]:
-        """The ``k`` nearest sentences to ``vector`` with their cosine similarity."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
+        """The ``k`` nearest vectors to ``vector`` with their cosine similarity.
 
-        n = self.count()
-        if n == 0:
-            return []
-        result = self.vector_store.query(
-            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=min(k, n))
+        Queries the Chroma collection itself, not ``ChromaVectorStore.query``: that
+        turns every hit into a LlamaIndex node (metadata JSON, relationships), ~4 ms
+        of a warm ask for 120 hits, and importing llama_index.core costs a cold
+        ``rag ask`` ~4 s. The sentence and the kind of view are read from the id
+        (``<sentence id>:<kind>...``, see indexing.vector_records), so only ids and
+        distances are fetched.
+        """
+        # Chroma 1.x returns fewer results, not an error, when k exceeds the count,
+        # so no count() round trip (it matters against a server).
+        result = self.collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k, include=["distances"]
         )
-        # ChromaVectorStore reports exp(-distance); in cosine space distance = 1 - cos.
-        return [
-            Hit(
-                id=node.node_id,
-                sentence_id=node.metadata.get("sentence_id", node.node_id),
-                kind=node.metadata.get("kind", "s"),
-                cosine=1.0 + math.log(max(sim, 1e-12)),
-            )
-            for node, sim in zip(result.nodes or [], result.similarities or [])
-        ]
+        out = []
+        for vid, dist in zip(result["ids"][0], result["distances"][0]):
+            sid, _, view = vid.partition(":")
+            # In cosine space Chroma's distance is 1 - cosine.
+            out.append(Hit(id=vid, sentence_id=sid, kind=view[:1] or "s", cosine=1.0 - float(dist)))
+        return out

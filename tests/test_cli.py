@@ -48,6 +48,21 @@ def test_index_then_ask_then_json(workdir):
 
 
 @pytest.mark.slow
+def test_ask_after_index_imports_no_torch(workdir):
+    """`rag index` leaves the ONNX encoder behind, so `rag ask` never imports the
+    ~10 s of torch / sentence-transformers / transformers / llama_index.core."""
+    assert rag("index", cwd=workdir).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k not in ("RAG_HOME", "RAG_CHROMA_URL")}
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "rag.cli", "ask", "When did CECOT open?"],
+                       cwd=workdir, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "2022" in r.stdout
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    heavy = {"torch", "sentence_transformers", "transformers", "llama_index.core"} & imported
+    assert not heavy
+
+
+@pytest.mark.slow
 def test_chat_keeps_history(workdir):
     r = rag("chat", cwd=workdir, input="Who is Vicki Gass?\nWhere is her group based?\n/quit\n")
     assert r.returncode == 0, r.stderr

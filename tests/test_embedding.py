@@ -44,3 +44,76 @@ def test_loads_with_network_blocked(no_network):
     v = e.embed_query("offline")
     assert v.shape == (384,)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+# --- the ONNX fast path -------------------------------------------------------------
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+VARIED = [
+    "How many inmates can CECOT hold?",
+    "x",
+    "Héctor Gustavo Villatoro — Ministro de Justicia y Seguridad Pública; 40,000 presos (¿cuántos?) 😀",
+    "Sec. Noem said: \"Do not come to our country illegally.\" She posted the video on X at 9:30 a.m.",
+    # past max_seq_length (256 word pieces): both paths must truncate at the same place
+    " ".join(f"Sentence {i} says the prison in El Salvador holds gang members." for i in range(60)),
+    "   leading and trailing spaces   ",
+    "\u00e9\u0301 combining marks and CJK 監獄 text",
+]
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory, embedder) -> Path:
+    """An ONNX export made from the session's reference model, in its own cache."""
+    cache = tmp_path_factory.mktemp("cache")
+    e = MiniLMEmbedder(cache_dir=cache)
+    e._llama = embedder.llama  # reuse the loaded reference model for the export
+    assert e.prepare()
+    return cache
+
+
+def test_onnx_path_gives_the_reference_vectors(embedder, onnx_cache):
+    fast = MiniLMEmbedder(cache_dir=onnx_cache)
+    assert fast.onnx is not None and fast._llama is None
+    ref = np.asarray(embedder.sentence_transformer.encode(VARIED, normalize_embeddings=True), dtype=np.float32)
+    got = fast.embed_documents(VARIED)
+    assert got.dtype == np.float32 and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (ref * got).sum(axis=1).min() >= 1 - 1e-4
+    q = fast.embed_query(VARIED[0])
+    assert float(q @ embedder.embed_query(VARIED[0])) >= 1 - 1e-4
+    assert fast._llama is None  # the reference model was never loaded
+
+
+def test_without_an_export_the_reference_path_is_used_and_prepare_makes_one(tmp_path, embedder):
+    e = MiniLMEmbedder(cache_dir=tmp_path)
+    e._llama = embedder.llama
+    assert e.onnx is None  # nothing exported yet: sentence-transformers answers
+    v = e.embed_query("fallback")
+    assert e.prepare() and e.onnx_file.exists()
+    assert e.onnx is not None and float(e.embed_query("fallback") @ v) >= 1 - 1e-4
+
+
+def test_reference_backend_never_uses_onnx(onnx_cache):
+    e = MiniLMEmbedder(cache_dir=onnx_cache, backend="sentence-transformers")
+    assert e.onnx is None and e.onnx_file is None
+
+
+def test_query_process_imports_no_torch(tmp_path, onnx_cache):
+    """A query-time process with the export present must not pay for torch & co."""
+    code = (
+        "import sys\n"
+        "from rag.embedding import MiniLMEmbedder\n"
+        f"e = MiniLMEmbedder(cache_dir={str(onnx_cache)!r})\n"
+        "e.embed_query('q'); e.embed_documents(['a', 'b'])\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'llama_index.core') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "[]"
