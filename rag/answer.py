@@ -388,7 +388,6 @@ def focus_match(info: QuestionInfo, text: str, similar: Callable[[str, list[str]
 
 # A proper name of two or more capitalised words ("Terrorism Confinement Center").
 _PROPER = r"(?:[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'.\-]*\s+(?:of\s+|the\s+|de\s+)?){1,6}[A-Z\u00C0-\u00DE][\w\u00C0-\u024F\-]*"
-_ROLE_WORDS = ROLE_NOUNS | {"sec.", "sen.", "gov.", "rep.", "chief", "head", "chairman", "chairwoman", "commissioner"}
 
 
 def _beside(subject: str, sentence: str) -> list[tuple[str, str]]:
@@ -477,10 +476,10 @@ def _counted_numbers(info: QuestionInfo, sentence: str) -> set[str]:
 
 
 def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
-    if kind == "expansion":
-        return bool(info.subject) and _has_expansion(info.subject or "", sentence)
-    if kind == "title":
-        return bool(info.subject) and _has_title(info.subject or "", sentence)
+    if kind in ("expansion", "title"):
+        if not info.subject:
+            return False
+        return (_has_expansion if kind == "expansion" else _has_title)(info.subject, sentence)
     if kind == "number":
         found = _counted_numbers(info, sentence)
         # A year is a date, not a count ("opened in 2022" does not say how many).
@@ -673,15 +672,12 @@ class ExtractiveAnswerer:
         if not cands:
             return [], {"dense": 0.0, "coverage": 0.0, "type_match": 0.0, "focus": 0.0}
 
-        def window(p: Passage) -> str:
-            return _window(p, table)
-
         merits = {id(p): self.merit(info, p, table) for p in cands}
         ranked = sorted(cands, key=lambda p: -merits[id(p)])
         if not extend and info.expects:
             # One part of a question that asks two things: the passages were retrieved
             # for the whole, so the part's kind of value, not rank, decides first.
-            ranked.sort(key=lambda p: not type_match(info, window(p)))
+            ranked.sort(key=lambda p: not type_match(info, _window(p, table)))
         best = ranked[0]
         chosen = [best]
         # A value asked for may sit beside the best sentence: a quote and then "X said",
@@ -712,7 +708,7 @@ class ExtractiveAnswerer:
                 if len(people) >= info.count or len(chosen) >= self.config.max_answer_sentences:
                     break
                 new = _new_persons(info, p.text) - people
-                if new and self._focus_ok(info, window(p)) and all(p.id != c.id for c in chosen):
+                if new and self._focus_ok(info, _window(p, table)) and all(p.id != c.id for c in chosen):
                     chosen.append(p)
                     people |= new
         core = list(chosen)
@@ -728,7 +724,7 @@ class ExtractiveAnswerer:
                 chosen.append(p)
                 covered |= nlp.stems(p.text)
         chosen.sort(key=lambda p: (p.row.doc, p.row.start))
-        ctx = " ".join(window(p) for p in chosen)
+        ctx = " ".join(_window(p, table) for p in chosen)
         # The value asked for must be in the answer's core (the best sentence and what
         # completed it), not in a sentence added for another part of the question.
         core_text = " ".join(p.text for p in core)
@@ -741,7 +737,7 @@ class ExtractiveAnswerer:
         return chosen, features
 
     def select_parts(
-        self, question: str, passages: Sequence[Passage], table: SentenceTable
+        self, whole: QuestionInfo, passages: Sequence[Passage], table: SentenceTable
     ) -> tuple[list[Passage], dict[str, float]]:
         """:meth:`select` for each part of a question that asks two things at once.
 
@@ -750,9 +746,8 @@ class ExtractiveAnswerer:
         are those of the first part that can be answered, so a question is refused
         only when no part of it can be.
         """
-        whole = analyze(question)
         chosen, features = self.select(whole, passages, table)
-        parts = split_parts(question)
+        parts = split_parts(whole.text)
         if len(parts) == 1:
             return chosen, features
         whole_ok = bool(chosen and features["type_match"] and features["focus"])
@@ -777,7 +772,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
         info = analyze(question)
-        chosen, features = self.select_parts(question, passages, table)
+        chosen, features = self.select_parts(info, passages, table)
         # Hard gates first: an instruction is not a question, and passages without the
         # kind of value asked for (or without the thing asked about) cannot answer it.
         gate = (
