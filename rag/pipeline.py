@@ -26,7 +26,7 @@ from .config import Config
 from .embedding import Embedder, MiniLMEmbedder
 from .grounding import Checker, gate
 from .indexing import IndexReport, Indexer, SentenceTable, is_fresh, store_matches_manifest
-from .retrieval import HybridRetriever, Passage
+from .retrieval import HybridRetriever, Passage, Reranker
 from .store import SentenceStore
 
 HistoryItem = Union[str, Mapping[str, Any], Turn]
@@ -253,10 +253,20 @@ class Pipeline:
         }
 
     def retrieve(self, query: str, k: int | None = None) -> list[Passage]:
-        """The top sentences for a query (no answering)."""
+        """The top ``k`` sentences for a query, in the order answering sees them:
+        hybrid retrieval of ``Config.candidate_k`` (or ``k`` if more), then reranked."""
         query = clean_question(query, self.config.max_question_chars)
+        k = k or self.config.top_k
         with self._searching() as snap:
-            return snap.retriever.retrieve(query, k)
+            passages = snap.retriever.retrieve(query, max(k, self.config.candidate_k))
+        return self.reranker.rerank(query, passages, snap.table)[:k]
+
+    @property
+    def reranker(self) -> Reranker:
+        """Orders retrieved sentences for answering, whichever the answer mode."""
+        extractive = self.answerer("extractive")
+        assert isinstance(extractive, ExtractiveAnswerer)
+        return extractive
 
     def ask(
         self,
@@ -285,7 +295,7 @@ class Pipeline:
             passages = snap.retriever.retrieve(resolution.query, k + len(resolution.exclude), query_vector=qv)
         if resolution.exclude:
             passages = [p for p in passages if (p.row.doc, p.row.start, p.row.end) not in resolution.exclude]
-        passages = passages[:k]
+        passages = self.reranker.rerank(resolution.query, passages[:k], snap.table)
         t3 = time.perf_counter()
         answer = self.answerer(mode).answer(resolution.query, passages, snap.table)
         t4 = time.perf_counter()

@@ -6,7 +6,9 @@ sentence inside its neighbours); a sentence's dense score is
 with the neighbouring sentences as context. Sparse: LlamaIndex's BM25Retriever
 (bm25s with English stemming and stop words) over the sentences. The two are
 fused by relative-score fusion: each list min-max normalised over the candidate
-set and mixed ``dense_weight : 1 - dense_weight``.
+set and mixed ``dense_weight : 1 - dense_weight``. A :class:`Reranker` (the extractive
+answerer, which knows what kind of value a question asks for) then reorders the
+candidates; ``Pipeline.retrieve`` and ``Pipeline.ask`` both see that order.
 
 Why not reciprocal-rank fusion through LlamaIndex's ``QueryFusionRetriever``: on a
 short document every sentence appears in both candidate lists, and RRF then
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -44,6 +46,10 @@ class Passage:
     sparse: float  # raw BM25 score; 0 if BM25 did not return it
     dense_rank: int | None
     sparse_rank: int | None
+    # The answerer's worth of this sentence for the question (its fused score plus the
+    # kind of value asked for, the thing asked about, the question's words); set by a
+    # Reranker, None straight from retrieval.
+    merit: float | None = None
 
     @property
     def id(self) -> str:
@@ -53,6 +59,12 @@ class Passage:
         d = asdict(self)
         d["row"] = asdict(self.row)
         return d
+
+
+class Reranker(Protocol):
+    """Reorders retrieved sentences by how well they can answer the question."""
+
+    def rerank(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[Passage]: ...
 
 
 class SparseIndex:
