@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+import weakref
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Protocol, Sequence
 
@@ -577,15 +579,42 @@ def _embedded_bylines(best: Passage, table: SentenceTable) -> list[tuple[int, Se
     A story quotes a post ("'I toured the CECOT,' Noem wrote in an X post") and then
     embeds it, its byline dating it: the byline answers "when did she post it".
     """
-    words = " ".join(nlp.tokens(best.text))
-    out = []
-    for r in table.by_doc.get(best.row.doc, []):
-        if r.id == best.row.id:
-            continue
-        echo = " ".join(nlp.tokens(table.text(r)))
-        if len(echo.split()) >= 6 and f" {echo} " in f" {words} ":
-            out += [(d, x) for d, x in table.nearby(r, 4) if x.start > r.start and _is_byline(table.text(x))]
-    return out
+    words = f" {' '.join(nlp.tokens(best.text))} "
+    return [
+        b
+        for row, echo, bylines in _posts(table).get(best.row.doc, [])
+        if row.id != best.row.id and f" {echo} " in words
+        for b in bylines
+    ]
+
+
+# Per table (immutable once loaded): the sentences of embedded posts, each with its
+# words and the bylines below it, so answering does not scan the document for them.
+_POSTS: "weakref.WeakKeyDictionary[SentenceTable, dict[str, list[tuple[SentenceRow, str, list[tuple[int, SentenceRow]]]]]]"
+_POSTS = weakref.WeakKeyDictionary()
+_POSTS_LOCK = threading.Lock()
+
+
+def _posts(table: SentenceTable) -> dict[str, list[tuple[SentenceRow, str, list[tuple[int, SentenceRow]]]]]:
+    with _POSTS_LOCK:
+        found = _POSTS.get(table)
+        if found is None:
+            found = {}
+            for doc, rows in table.by_doc.items():
+                above: dict[str, list[tuple[int, SentenceRow]]] = {}
+                for b in rows:
+                    if _is_byline(table.text(b)):
+                        for d, r in table.nearby(b, 4):
+                            if r.start < b.start:
+                                above.setdefault(r.id, []).append((d, b))
+                posts = []
+                for r in rows:  # document order, as a reader meets them
+                    echo = " ".join(nlp.tokens(table.text(r)))
+                    if r.id in above and len(echo.split()) >= 6:
+                        posts.append((r, echo, sorted(above[r.id], key=lambda x: x[0])))
+                found[doc] = posts
+            _POSTS[table] = found
+        return found
 
 
 def _window(p: Passage, table: SentenceTable) -> str:

@@ -462,15 +462,20 @@ class SentenceTable:
         """``(distance, sentence)`` for sentences of the same section within ``distance``
         positions, nearest first. Fragments without words (a bare link) do not count.
         """
-        rows = [r for r in self.by_doc[row.doc] if r.section == row.section and _wordy(self.text(r))]
-        at = next((i for i, r in enumerate(rows) if r.id == row.id), None)
-        if at is None:
+        rows = self.by_doc[row.doc]
+        if not _wordy(self.text(row)):
             return []
+        # Walk out from the row (a section is a run of positions): the answer path calls
+        # this, and a scan of the whole document would make it linear in document size.
         out = []
-        for d in range(1, distance + 1):
-            for j in (at - d, at + d):
-                if 0 <= j < len(rows):
+        for step in (-1, 1):
+            j, d = row.position + step, 0
+            while d < distance and 0 <= j < len(rows) and rows[j].section == row.section:
+                if _wordy(self.text(rows[j])):
+                    d += 1
                     out.append((d, rows[j]))
+                j += step
+        out.sort(key=lambda x: x[0])  # stable: at each distance, the one before first
         return out
 
 

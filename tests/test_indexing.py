@@ -429,3 +429,24 @@ def test_a_document_with_more_vectors_than_one_chroma_batch_is_indexed(tmp_path,
         stored = np.asarray(got["embeddings"][0])
         assert float(stored @ HashEmbedder().embed_query(table.text(row))) > 0.9999, (row.id, step)
     assert Indexer(cfg, HashEmbedder(), store).run().embedded == 0
+
+
+def test_nearby_walks_its_section_like_a_scan_of_the_whole_document(pipeline):
+    """``nearby`` walks out from the row; the reference scans every row of the document."""
+    from rag.indexing import _wordy
+
+    table = pipeline.table
+
+    def scan(row, distance):
+        rows = [r for r in table.by_doc[row.doc] if r.section == row.section and _wordy(table.text(r))]
+        at = next((i for i, r in enumerate(rows) if r.id == row.id), None)
+        if at is None:
+            return []
+        return [(d, rows[j]) for d in range(1, distance + 1) for j in (at - d, at + d) if 0 <= j < len(rows)]
+
+    rows = [r for rs in table.by_doc.values() for r in rs]
+    assert any(not _wordy(table.text(r)) for r in rows)  # the bare pic.twitter.com link
+    assert len({r.section for r in rows}) > 2
+    for r in rows:
+        for d in (1, 2, 4):
+            assert table.nearby(r, d) == scan(r, d)
