@@ -16,6 +16,7 @@ import re
 import threading
 import weakref
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Callable, Protocol, Sequence
 
 from . import nlp
@@ -234,6 +235,7 @@ def _focus(question: str, pattern: re.Pattern[str] = _FOCUS) -> str | None:
     return head
 
 
+@lru_cache(maxsize=1024)  # pure, and reranking and answering both need it per ask
 def analyze(question: str) -> QuestionInfo:
     low = nlp.normalize(question).lower()
     focus = _focus(question)
@@ -481,17 +483,33 @@ def _new_places(info: QuestionInfo, sentence: str) -> list[str]:
     ]
 
 
+# Where a question says someone goes: "heading to Brazil and Argentina", "visit Peru".
+_DESTINATION = re.compile(
+    r"\b(?:(?:go(?:es|ing)?|went|head(?:s|ed|ing)?|travel(?:s|ed|led|ing|ling)?|fl(?:y|ies|ew|ying)|trip|"
+    r"journey|mov(?:e|es|ed|ing)|return(?:s|ed|ing)?)\s+to|visit(?:s|ed|ing)?|tour(?:s|ed|ing)?)\s+(?:the\s+)?"
+    r"((?:[A-Z][\w.\-]*)(?:\s+(?:and|or|&)\s+|,\s*|\s+)?(?:[A-Z][\w.\-]*(?:\s+(?:and|or|&)\s+|,\s*|\s+)?)*)"
+)
+
+
 def with_corpus(info: QuestionInfo, table: SentenceTable) -> QuestionInfo:
-    """``info`` completed with what only the corpus can tell: places the question
-    names and the corpus never does (a false premise), which makes the answer a
-    sentence naming the places it does."""
-    absent = tuple(
-        n for n in nlp.names(info.text)
-        if (nlp.is_country(n) or nlp.is_city(n)) and not any(nlp.stem(w) in table.vocabulary for w in nlp.tokens(n))
-    )
+    """``info`` completed with what only the corpus can tell.
+
+    A question asking why or what of a trip to places the corpus never names ("Why
+    is Noem heading to Brazil and Argentina?") rests on a false premise: its answer
+    is the sentence naming the places the text does ("Colombia and Mexico"). Only
+    destinations count: a name after "in" may be an alias the text spells otherwise
+    ("the United States" for "U.S."), and a person may bear a place's name (Georgia).
+    """
+    if info.expects:
+        return info
+    places = [
+        n for m in _DESTINATION.finditer(nlp.normalize(info.text)) for n in nlp.names(m.group(1))
+        if nlp.is_country(n) or nlp.is_city(n)
+    ]
+    absent = tuple(n for n in places if not any(nlp.stem(w) in table.vocabulary for w in nlp.tokens(n)))
     if not absent:
         return info
-    return replace(info, absent_places=absent, expects=tuple(dict.fromkeys([*info.expects, "place"])))
+    return replace(info, absent_places=absent, expects=("place",))
 
 
 def _counted_numbers(info: QuestionInfo, sentence: str) -> set[str]:
@@ -636,8 +654,10 @@ def _posts(table: SentenceTable) -> dict[str, list[tuple[SentenceRow, str, list[
                                 above.setdefault(r.id, []).append((d, b))
                 posts = []
                 for r in rows:  # document order, as a reader meets them
+                    if r.id not in above:
+                        continue
                     echo = " ".join(nlp.tokens(table.text(r)))
-                    if r.id in above and len(echo.split()) >= 6:
+                    if len(echo.split()) >= 6:
                         posts.append((r, echo, sorted(above[r.id], key=lambda x: x[0])))
                 found[doc] = posts
             _POSTS[table] = found
@@ -719,7 +739,11 @@ class ExtractiveAnswerer:
         """
         info = with_corpus(analyze(question), table)
         w = self.config.rerank_weight
-        scored = [replace(p, merit=self.merit(info, p, table)) for p in passages]
+        # A bare link is never an answer (select drops it): it keeps its fused score.
+        scored = [
+            replace(p, merit=self.merit(info, p, table) if _is_content(p.text) else p.score, merit_for=info.text)
+            for p in passages
+        ]
         return sorted(scored, key=lambda p: -(p.score + w * (p.merit - p.score)))  # type: ignore[operator]
 
     def select(
@@ -728,12 +752,10 @@ class ExtractiveAnswerer:
         passages: Sequence[Passage],
         table: SentenceTable,
         extend: bool = True,
-        reuse_merit: bool = False,
     ) -> tuple[list[Passage], dict[str, float]]:
         """The sentences to answer with, and the features of that choice.
 
         ``extend=False`` keeps to the core: the best sentence and what completes it.
-        ``reuse_merit``: ``info`` is the question the passages were reranked for.
         """
         cands = [p for p in passages if _is_content(p.text)]
         # The same words can stand twice (a post quoted, then embedded); keep the better.
@@ -749,7 +771,9 @@ class ExtractiveAnswerer:
             return [], {"dense": 0.0, "coverage": 0.0, "type_match": 0.0, "focus": 0.0}
 
         merits = {
-            id(p): p.merit if reuse_merit and p.merit is not None else self.merit(info, p, table) for p in cands
+            # Reranking computed it already when it was for this very question.
+            id(p): p.merit if p.merit is not None and p.merit_for == info.text else self.merit(info, p, table)
+            for p in cands
         }
         ranked = sorted(cands, key=lambda p: -merits[id(p)])
         if not extend and info.expects:
@@ -824,7 +848,7 @@ class ExtractiveAnswerer:
         are those of the first part that can be answered, so a question is refused
         only when no part of it can be.
         """
-        chosen, features = self.select(whole, passages, table, reuse_merit=True)
+        chosen, features = self.select(whole, passages, table)
         parts = split_parts(whole.text)
         if len(parts) == 1:
             return chosen, features

@@ -461,6 +461,8 @@ class SentenceTable:
     def nearby(self, row: SentenceRow, distance: int) -> list[tuple[int, SentenceRow]]:
         """``(distance, sentence)`` for sentences of the same section within ``distance``
         positions, nearest first. Fragments without words (a bare link) do not count.
+        A section is the run of sentences under one heading: a heading that repeats
+        further down starts a section of its own.
         """
         rows = self.by_doc[row.doc]
         if not _wordy(self.text(row)):

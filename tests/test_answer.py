@@ -208,8 +208,17 @@ def test_places_the_corpus_never_names_are_a_false_premise_answered_with_the_pla
     assert not type_match(info, "She toured CECOT in El Salvador.")  # named in the question
     assert not type_match(info, "She met Minister of Justice H\u00e9ctor Gustavo Villatoro.")  # a person
     # Places the corpus names, or no places at all: nothing changes.
-    for plain in ("Why did Noem visit El Salvador?", "How many inmates can CECOT hold?"):
-        assert with_corpus(analyze(plain), pipeline.table) == analyze(plain)
+    for plain in (
+        "Why did Noem visit El Salvador?",  # named in the corpus
+        "How many inmates can CECOT hold?",  # no place
+        "What did Noem warn illegal aliens in the United States to do?",  # "U.S." there; not a destination
+        "What did Georgia say about CECOT?",  # a person may bear a place's name
+        "What did she say to Sydney reporters?",  # "to" of speech, not of travel
+        "Which city did Noem fly to after Paris?",  # asks for a kind of value already
+    ):
+        assert with_corpus(analyze(plain), pipeline.table) == analyze(plain), plain
+    assert with_corpus(analyze("Why did Noem travel to Peru, Chile and Bolivia?"), pipeline.table).absent_places == (
+        "Peru", "Chile", "Bolivia")
     a = pipeline.ask(q)
     assert not a.refused and "Colombia and Mexico" in a.text
 

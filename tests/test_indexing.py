@@ -450,3 +450,19 @@ def test_nearby_walks_its_section_like_a_scan_of_the_whole_document(pipeline):
     for r in rows:
         for d in (1, 2, 4):
             assert table.nearby(r, d) == scan(r, d)
+
+
+def test_nearby_stays_in_the_run_under_one_heading_when_a_heading_repeats():
+    from rag.indexing import SentenceRow, SentenceTable
+
+    sentences = ["One here now.", "Two here now.", "Three is else.", "Four here now.", "Five here now."]
+    text = " ".join(sentences)
+    rows, at = [], 0
+    for i, (sent, section) in enumerate(zip(sentences, ["Reaction", "Reaction", "Background", "Reaction", "Reaction"])):
+        start = text.index(sent, at)
+        rows.append(SentenceRow(f"s{i}", "d", start, start + len(sent), section, i, i, i))
+        at = start + len(sent)
+    table = SentenceTable({"d": rows}, {"d": text}, {"d": "d"})
+    assert [(d, r.id) for d, r in table.nearby(rows[1], 4)] == [(1, "s0")]
+    assert [(d, r.id) for d, r in table.nearby(rows[3], 4)] == [(1, "s4")]
+    assert [(d, r.id) for d, r in table.nearby(rows[2], 4)] == []
