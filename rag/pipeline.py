@@ -85,7 +85,6 @@ class _Snapshot:
     stamp: tuple[int, ...]
     people: dict[str, tuple[str, ...]] = field(default_factory=dict)
     searching: int = 0  # questions searching the vectors through this view right now
-    retired: bool = False  # being replaced after a reopen: no new searches start on it
 
 
 def _index_stamp(config: Config) -> tuple[int, ...]:
@@ -183,11 +182,9 @@ class Pipeline:
         while True:
             snap = self._snapshot()
             with self._swap:
-                if self._snap is snap and not snap.retired:  # counted before any swap can wait
+                if self._snap is snap:  # not swapped meanwhile: counted before any swap can wait
                     snap.searching += 1
                     break
-            if snap.retired:
-                time.sleep(0.001)  # another thread is reopening the store; its new view comes next
         try:
             yield snap
         finally:
@@ -221,14 +218,7 @@ class Pipeline:
             if current is not None and current is not snap and current.stamp == _index_stamp(self.config):
                 return current  # another thread reloaded while this one waited
             if current is not None:
-                # Another process committed: its vectors are on disk only, and reopening
-                # closes the client that searches of the current view use. No new search
-                # starts on it; those under way end first (measured: without this, a
-                # reader thread failed inside chromadb during `rag index` from outside).
-                with self._swap:
-                    current.retired = True
-                    self._swap.wait_for(lambda: current.searching == 0, timeout=DRAIN_TIMEOUT_S)
-                self.store.reopen()
+                self.store.reopen()  # another process committed: its vectors are on disk only
             return self._load_snapshot()
 
     @property

@@ -11,6 +11,7 @@ its clauses, and the sentence within its neighbours); each node's
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -79,6 +80,13 @@ def make_client(config: Config) -> Any:
     return client
 
 
+# chromadb registers a path's shared system before it has started it: a thread opening
+# the path meanwhile gets the half-started one ("'RustBindingsAPI' object has no
+# attribute 'bindings'", seen when two readers reopened after another process's index
+# run). Opening a client or a collection is serialised for the process, as chromadb's
+# cache is per process; it happens once per path and reopen, never per search.
+_open_lock = threading.RLock()
+
 # chromadb keeps one open "system" per persist path for the life of the process
 # (SharedSystemClient's class-level cache), so a client asked for again after the
 # folder was deleted or replaced gets the old handle: writes then land in an unlinked
@@ -104,7 +112,7 @@ def _forget(chroma_path: Path) -> None:
     from chromadb.api.shared_system_client import SharedSystemClient
 
     key = str(chroma_path)
-    with SharedSystemClient._refcount_lock:
+    with _open_lock, SharedSystemClient._refcount_lock:
         SharedSystemClient._identifier_to_system.pop(key, None)
         SharedSystemClient._identifier_to_refcount.pop(key, None)
     _opened.pop(key, None)
@@ -127,20 +135,25 @@ class SentenceStore:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = make_client(self.config)
-        return self._client
+        with _open_lock:
+            if self._client is None:
+                self._client = make_client(self.config)
+            return self._client
 
     @property
     def collection(self) -> Any:
-        if self._collection is None:
-            self._collection = self.client.get_or_create_collection(
-                self.config.collection,
-                # Cosine space so that distance = 1 - cosine on our normalised vectors.
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=None,  # we always pass vectors; never load Chroma's own model
-            )
-        return self._collection
+        collection = self._collection
+        if collection is not None:
+            return collection
+        with _open_lock:
+            if self._collection is None:
+                self._collection = self.client.get_or_create_collection(
+                    self.config.collection,
+                    # Cosine space so that distance = 1 - cosine on our normalised vectors.
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,  # we always pass vectors; never load Chroma's own model
+                )
+            return self._collection
 
     @property
     def vector_store(self) -> "ChromaVectorStore":
@@ -211,17 +224,19 @@ class SentenceStore:
         """See what another process wrote: an embedded Chroma searches an in-memory copy
         of the vectors that a second process's writes do not reach."""
         if not self.config.chroma_url:
+            with _open_lock:
+                _forget(self.config.chroma_path)
+                self._client = None
+                self._vs = None
+                self._collection = None
+
+    def _wipe(self) -> None:
+        with _open_lock:
             _forget(self.config.chroma_path)
+            shutil.rmtree(self.config.chroma_path, ignore_errors=True)
             self._client = None
             self._vs = None
             self._collection = None
-
-    def _wipe(self) -> None:
-        _forget(self.config.chroma_path)
-        shutil.rmtree(self.config.chroma_path, ignore_errors=True)
-        self._client = None
-        self._vs = None
-        self._collection = None
 
     def check(self) -> str | None:
         """Make sure the store can be read; repair an embedded one that cannot.
