@@ -323,7 +323,7 @@ def foreign_sections(path: Path) -> list[str]:
 def write_results(res: dict[str, Any], path: Path, plot: Path) -> None:
     keep = foreign_sections(path)
     L = ["# Benchmarks", "", f"Machine: {res['machine']}.  ", f"Run: {res['date']}, `{res['command']}`."
-         + ("  \nRe-run later with `--only` on a quieter CPU: "
+         + ("  \nRe-run later with `--only` (one section at a time, e.g. after a burst of load on the shared CPU): "
             + ", ".join(f"{k} ({d})" for k, d in res["rerun"].items()) + "." if res.get("rerun") else ""), "",
          "Reproduce: `python -m benchmarks.run_all` (defaults: sizes 1000,10000; server size 1000; add "
          "`--sizes 1000,10000,100000` for the largest run). `--smoke` is the tiny run the test suite does. "
@@ -395,6 +395,10 @@ def write_results(res: dict[str, Any], path: Path, plot: Path) -> None:
         b = big[0]
         L += ["", f"Goal 100k chunks ask p50 <= 60 ms: {yes(b['ask_p50_ms'] <= 60)} ({b['ask_p50_ms']:.1f} ms p50 "
               f"over {b['vectors']:,} vectors, indexed in {b['index_s'] / 60:.0f} min, load {b.get('load', '?')})."]
+        if b.get("encoded"):
+            L[-1] += (f" Only {b['encoded']:,} of its {b['sentences']:,} sentence texts are distinct (the synthetic "
+                      f"corpus repeats); a corpus without repeats would encode {b['sentences'] / b['encoded']:.1f}x "
+                      "as many texts and index for longer. The query figures do not depend on that.")
     elif ok:
         last = max(ok, key=lambda s: s["chunks"])
         per_chunk_vectors = last["vectors"] / last["chunks"]
@@ -482,7 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     only = {x for x in a.only.split(",") if x}
     if only:
         kept = json.loads((a.out / "results.json").read_text(encoding="utf-8"))
-        res = {**kept, "machine": res["machine"], "rerun": {**kept.get("rerun", {}), **{k: res["date"] for k in only}}}
+        # A scale re-run names its sizes: the rows of other sizes are older.
+        label = {"scale": f"scale {a.sizes}", "server": f"server {a.server_sizes}"}
+        res = {**kept, "machine": res["machine"],
+               "rerun": {**kept.get("rerun", {}), **{label.get(k, k): res["date"] for k in only}}}
     todo = only or {"ask", "cold", "indexing", "scale", "light", "server"}
     try:
         if "ask" in todo:
