@@ -63,7 +63,7 @@ def main() -> None:
     reindex_s = time.perf_counter() - t
     print(json.dumps({
         "documents": report.documents, "chunks": report.chunks, "sentences": report.sentences,
-        "vectors": report.vectors, "index_s": index_s, "vectors_per_s": report.vectors / index_s,
+        "vectors": report.vectors, "encoded": report.encoded, "index_s": index_s, "vectors_per_s": report.vectors / index_s,
         "disk_bytes": disk_bytes(a.home) if not a.chroma_url else disk_bytes(a.home),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "ask_p50_ms": statistics.median(ask_ms), "ask_p95_ms": pct(ask_ms, 95),

@@ -53,6 +53,12 @@ class Config:
     # window vectors only (2 a sentence): at 100k chunks (~290k sentences) the full
     # scheme means ~1.3M vectors, hours of embedding on 2 cores.
     clause_views_max_sentences: int = 20_000
+    # Past this many sentences the window vector is not encoded but derived: the
+    # normalised mean of the sentence's and its paragraph neighbours' sentence vectors,
+    # so each sentence is encoded once. Windows are ~3 sentences long and cost ~3/4 of
+    # the encoding at 2 vectors a sentence; quality cost on the article in
+    # benchmarks/RESULTS.md section 5 ("derived" row). 100k chunks are ~290k sentences.
+    encoded_windows_max_sentences: int = 100_000
 
     # --- retrieval ---------------------------------------------------------
     top_k: int = 5  # passages retrieved and shown as related to a refusal

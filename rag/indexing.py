@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from .chunking import Chunk, Sentence, chunk_document, split_clauses
 from .config import Config
 from .corpus import Document, scan
@@ -41,7 +43,8 @@ class IndexReport:
     chunks: int = 0
     sentences: int = 0
     vectors: int = 0  # vectors in the store (a few per sentence)
-    embedded: int = 0  # vectors embedded in this run
+    embedded: int = 0  # vectors embedded (computed and stored) in this run
+    encoded: int = 0  # distinct texts run through the model for them (see embed_records)
     skipped: int = 0  # documents unchanged since the last run
     removed: int = 0  # documents deleted from the index
     repaired: list[str] = field(default_factory=list)
@@ -79,7 +82,9 @@ def doc_entry(doc: Document, chunks: list[Chunk]) -> dict[str, Any]:
     }
 
 
-def vector_records(doc: Document, sentences: list[Sentence], clauses: bool = True) -> list[VectorRecord]:
+def vector_records(
+    doc: Document, sentences: list[Sentence], clauses: bool = True, derive_windows: bool = False
+) -> list[VectorRecord]:
     """The texts embedded for each sentence.
 
     A long sentence packs several facts and its single vector blurs them, so each
@@ -89,6 +94,8 @@ def vector_records(doc: Document, sentences: list[Sentence], clauses: bool = Tru
     Measured on evals/dataset.jsonl: hit@3 0.86 with the sentence alone, 0.92 with these.
     ``clauses=False`` (large corpora, see ``Config.clause_views_max_sentences``) keeps
     only the sentence and its window: 2 vectors a sentence instead of ~4.5.
+    ``derive_windows=True`` (larger still, ``Config.encoded_windows_max_sentences``)
+    marks each window to be averaged from its sentences' vectors, not encoded.
     """
     out: list[VectorRecord] = []
     text = doc.text
@@ -101,8 +108,39 @@ def vector_records(doc: Document, sentences: list[Sentence], clauses: bool = Tru
             out.append(VectorRecord(f"{s.id}:c{j}", s.id, "c", doc.id, v))
         lo = sentences[i - 1] if i and sentences[i - 1].paragraph == s.paragraph else s
         hi = sentences[i + 1] if i + 1 < len(sentences) and sentences[i + 1].paragraph == s.paragraph else s
-        out.append(VectorRecord(s.id + ":w", s.id, "w", doc.id, text[lo.start : hi.end]))
+        parts = tuple(dict.fromkeys(x.id + ":s" for x in (lo, s, hi))) if derive_windows else ()
+        out.append(VectorRecord(s.id + ":w", s.id, "w", doc.id, text[lo.start : hi.end], parts))
     return out
+
+
+def embed_records(
+    embedder: Embedder, records: list[VectorRecord], progress: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``records`` and how many texts were actually encoded.
+
+    Each distinct text is encoded once (a clause equal to its sentence, a window of a
+    one-sentence paragraph, a boilerplate line repeated across documents) and its
+    vector reused: identical text, identical vector. Derived records (see
+    :func:`vector_records`) are the normalised mean of their parts' vectors.
+    """
+    own = [r for r in records if not r.derived_from]
+    unique = list(dict.fromkeys(r.text for r in own))
+    scale = len(records) / max(1, len(unique))  # progress is reported in records
+    encoded = embedder.embed_documents(
+        unique, progress=(lambda n: progress(round(n * scale))) if progress else None
+    )
+    at = {t: i for i, t in enumerate(unique)}
+    out = np.empty((len(records), embedder.dim), dtype=np.float32)
+    row = {}
+    for k, r in enumerate(records):
+        if not r.derived_from:
+            out[k] = encoded[at[r.text]]
+            row[r.id] = k
+    for k, r in enumerate(records):
+        if r.derived_from:
+            v = out[[row[p] for p in r.derived_from]].mean(axis=0)
+            out[k] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return out, len(unique)
 
 
 def chunks_of(doc: Document, config: Config) -> list[Chunk]:
@@ -136,7 +174,9 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+            # dumps, not dump: dump streams through the pure-Python encoder, several
+            # times slower, and the manifest is rewritten after every group.
+            f.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -221,8 +261,10 @@ class Indexer:
         # store for a small gain in precision (see Config); documents indexed while the
         # corpus is that large get sentence + window vectors only.
         clauses = total_sentences <= self.config.clause_views_max_sentences
+        derive = total_sentences > self.config.encoded_windows_max_sentences
         pending = [
-            (d, chunks, vector_records(d, [s for c in chunks for s in c.sentences], clauses=clauses))
+            (d, chunks, vector_records(d, [s for c in chunks for s in c.sentences], clauses=clauses,
+                                       derive_windows=derive))
             for d, chunks in chunked
         ]
         total = sum(len(recs) for _, _, recs in pending)
@@ -238,10 +280,12 @@ class Indexer:
             if sum(len(r) for _, _, r in group) < EMBED_GROUP and i + 1 < len(pending):
                 continue
             base = done
-            texts = [r.text for _, _, recs in group for r in recs]
-            vectors = self.embedder.embed_documents(
-                texts, progress=(lambda n: progress(base + n, total)) if progress else None
+            vectors, encoded = embed_records(
+                self.embedder,
+                [r for _, _, recs in group for r in recs],
+                progress=(lambda n: progress(base + n, total)) if progress else None,
             )
+            report.encoded += encoded
             at = 0
             for doc, chunks, records in group:
                 doc_vectors = vectors[at : at + len(records)]

@@ -31,3 +31,12 @@ def test_benchmark_smoke_run_writes_every_section(tmp_path):
         assert heading in text
     assert "error" not in text.split("## 5.")[1].split("## 6.")[0]
     assert (tmp_path / "results.png").stat().st_size > 5000
+
+
+def test_only_scale_keeps_rows_of_sizes_not_rerun():
+    from benchmarks.run_all import merge_rows
+
+    kept = [{"chunks_target": 1000, "v": "old"}, {"chunks_target": 10000, "v": "old"}]
+    new = [{"chunks_target": 100000, "v": "new"}, {"chunks_target": 1000, "v": "new"}]
+    assert [(r["chunks_target"], r["v"]) for r in merge_rows(kept, new)] == [
+        (1000, "new"), (10000, "old"), (100000, "new")]

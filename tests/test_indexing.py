@@ -466,3 +466,82 @@ def test_nearby_stays_in_the_run_under_one_heading_when_a_heading_repeats():
     assert [(d, r.id) for d, r in table.nearby(rows[1], 4)] == [(1, "s0")]
     assert [(d, r.id) for d, r in table.nearby(rows[3], 4)] == [(1, "s4")]
     assert [(d, r.id) for d, r in table.nearby(rows[2], 4)] == []
+
+
+# --- encoding work: duplicates and derived windows -------------------------------------
+
+
+class CountingEmbedder(HashEmbedder):
+    """HashEmbedder that records every text it is asked to encode."""
+
+    def __init__(self):
+        self.seen = []
+
+    def embed_documents(self, texts, progress=None):
+        self.seen.extend(texts)
+        return super().embed_documents(texts, progress)
+
+
+def test_identical_texts_are_encoded_once_and_share_the_vector():
+    import numpy as np
+
+    from rag.indexing import embed_records
+    from rag.store import VectorRecord
+
+    texts = ["alpha beta", "gamma", "alpha beta", "delta", "gamma"]
+    records = [VectorRecord(f"s{i}:s", f"s{i}", "s", "d", t) for i, t in enumerate(texts)]
+    e = CountingEmbedder()
+    vectors, encoded = embed_records(e, records)
+    assert encoded == 3 and sorted(e.seen) == ["alpha beta", "delta", "gamma"]
+    assert np.array_equal(vectors, HashEmbedder().embed_documents(texts))
+
+
+def test_real_model_vectors_are_unchanged_by_deduplication(embedder):
+    """The same text encoded in another batch must give the vector the eval relies on."""
+    import numpy as np
+
+    from rag.indexing import embed_records
+    from rag.store import VectorRecord
+
+    texts = ["CECOT can hold 40,000 inmates.", "The prison opened in 2023.", "CECOT can hold 40,000 inmates.",
+             "Noem toured the facility on Wednesday with officials from El Salvador."]
+    vectors, encoded = embed_records(embedder, [VectorRecord(f"s{i}:s", f"s{i}", "s", "d", t) for i, t in enumerate(texts)])
+    assert encoded == 3
+    direct = embedder.embed_documents(texts)
+    assert float((vectors * direct).sum(axis=1).min()) > 1 - 1e-6
+    assert np.array_equal(vectors[0], vectors[2])
+
+
+def test_large_corpus_windows_are_derived_from_their_sentences_not_encoded(config):
+    import numpy as np
+
+    cfg = config.with_(clause_views_max_sentences=0, encoded_windows_max_sentences=0)
+    e = CountingEmbedder()
+    store = SentenceStore(cfg)
+    report = Indexer(cfg, e, store).run()
+    table = SentenceTable.load(cfg)
+    assert report.vectors == 2 * report.sentences == store.count()
+    # Only sentences are encoded (each distinct text once): no window text of more
+    # than one sentence reaches the model.
+    sentence_texts = {table.text(r) for r in table.by_id.values()}
+    assert set(e.seen) <= sentence_texts and len(e.seen) == len(set(e.seen)) == report.encoded
+    got = store.collection.get(include=["embeddings"])
+    vec = {i: np.asarray(v) for i, v in zip(got["ids"], got["embeddings"])}
+    with_neighbours = [r for r in table.by_id.values() if table.neighbours(r)]
+    assert with_neighbours
+    for row in with_neighbours:
+        parts = [row] + table.neighbours(row)
+        mean = np.mean([vec[p.id + ":s"] for p in parts], axis=0)
+        assert np.allclose(vec[row.id + ":w"], mean / np.linalg.norm(mean), atol=1e-6)
+        assert float(vec[row.id + ":w"] @ vec[row.id + ":s"]) < 0.999  # not just the sentence
+
+
+def test_below_the_thresholds_every_view_is_encoded(config):
+    from rag.corpus import scan
+    from rag.indexing import chunks_of, vector_records
+
+    e = CountingEmbedder()
+    report = Indexer(config, e, SentenceStore(config)).run()
+    expected = {r.text for d in scan(config.corpus_dir).documents
+                for r in vector_records(d, [s for c in chunks_of(d, config) for s in c.sentences])}
+    assert set(e.seen) == expected and report.encoded == len(expected) <= report.vectors

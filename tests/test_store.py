@@ -49,3 +49,25 @@ def test_index_and_ask_through_a_chroma_server(chroma_server, corpus_dir, tmp_pa
 def test_bad_chroma_url_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="http://host:port"):
         make_client(Config(home=tmp_path, chroma_url="localhost:8000"))
+
+
+def test_direct_adds_keep_llama_index_document_deletes_working(tmp_path):
+    """Adds bypass ChromaVectorStore; its delete by ref_doc_id must still find them."""
+    import numpy as np
+
+    from rag.store import SentenceStore, VectorRecord
+
+    store = SentenceStore(Config(home=tmp_path))
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((3, 384)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    store.add([VectorRecord("a1:s", "a1", "s", "a.txt", "one"), VectorRecord("a1:w", "a1", "w", "a.txt", "one two"),
+               VectorRecord("b1:s", "b1", "s", "b.txt", "three")], v)
+    assert store.ids_of("a.txt") and sorted(store.ids_of("a.txt")) == ["a1:s", "a1:w"]
+    got = store.collection.get(ids=["b1:s"], include=["embeddings", "documents", "metadatas"])
+    assert np.allclose(got["embeddings"][0], v[2]) and got["documents"] == ["three"]
+    assert got["metadatas"][0]["sentence_id"] == "b1" and got["metadatas"][0]["kind"] == "s"
+    hit = store.search(v[1], 1)[0]
+    assert (hit.id, hit.sentence_id, hit.kind) == ("a1:w", "a1", "w") and hit.cosine > 0.9999
+    store.delete_document("a.txt")
+    assert store.ids() == ["b1:s"]
