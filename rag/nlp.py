@@ -67,6 +67,13 @@ def normalize(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Word tokens, lower-cased, possessive 's removed."""
+    return list(_tokens(text))
+
+
+# Answering looks at the same corpus sentences question after question (a tenth of a
+# warm ask was spent re-tokenising them): tokens and stems are kept per text.
+@lru_cache(maxsize=16384)
+def _tokens(text: str) -> tuple[str, ...]:
     out = []
     for m in WORD.finditer(normalize(text)):
         w = m.group(0).lower().rstrip(".")
@@ -74,7 +81,7 @@ def tokens(text: str) -> list[str]:
             w = w[:-2]
         if w:
             out.append(w)
-    return out
+    return tuple(out)
 
 def stem(word: str) -> str:
     return _stemmer().stemWord(word)
@@ -91,14 +98,15 @@ def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[s
             seen.append(s)
     return seen
 
-def stems(text: str) -> set[str]:
+@lru_cache(maxsize=16384)
+def stems(text: str) -> frozenset[str]:
     """All stems of a text, hyphenated words also split ("three-day" -> three, day)."""
     out = set()
-    for w in tokens(text):
+    for w in _tokens(text):
         out.add(stem(w))
         if "-" in w:
             out.update(stem(p) for p in w.split("-") if p)
-    return out
+    return frozenset(out)
 
 def numbers(text: str) -> set[str]:
     """Numbers as written in digits or words ("40,000" -> "40000"; "three" kept as a word)."""
@@ -123,6 +131,11 @@ def dates(text: str) -> set[str]:
 
 def names(text: str) -> list[str]:
     """Capitalised word sequences that are not just a sentence-initial common word."""
+    return list(_names(text))
+
+
+@lru_cache(maxsize=16384)
+def _names(text: str) -> tuple[str, ...]:
     norm = normalize(text)
     out: list[str] = []
     for m in _NAME.finditer(norm):
@@ -142,7 +155,7 @@ def names(text: str) -> list[str]:
             continue
         if name not in out:
             out.append(name)
-    return out
+    return tuple(out)
 
 def name_tokens(text: str) -> set[str]:
     """Lower-cased words of every name in ``text`` (for "is this name in that passage")."""
@@ -173,6 +186,11 @@ def persons(text: str, known: tuple[str, ...] = ()) -> list[str]:
     ``known`` are full names found elsewhere (the corpus): a lone surname that
     matches one ("Noem") is that person ("Kristi Noem").
     """
+    return list(_persons(text, tuple(known)))
+
+
+@lru_cache(maxsize=16384)
+def _persons(text: str, known: tuple[str, ...]) -> tuple[str, ...]:
     by_surname = {k.split()[-1].lower(): k for k in known}
     out: list[str] = []
     for name in names(text):
@@ -202,7 +220,7 @@ def persons(text: str, known: tuple[str, ...] = ()) -> list[str]:
         name = full or p
         if name not in merged:
             merged.append(name)
-    return merged
+    return tuple(merged)
 
 def things(text: str, known: tuple[str, ...] = ()) -> list[str]:
     """Names that are not persons (places, organisations, facilities)."""

@@ -1,0 +1,32 @@
+"""Word-level helpers: memoised per text, so what they return must not be shared state."""
+
+from __future__ import annotations
+
+from rag import nlp
+
+SENTENCE = "On Wednesday, Homeland Security Secretary Kristi Noem toured El Salvador's CECOT prison."
+
+
+def test_memoised_results_cannot_be_changed_by_a_caller():
+    toks = nlp.tokens(SENTENCE)
+    toks.append("intruder")
+    assert "intruder" not in nlp.tokens(SENTENCE)
+    people = nlp.persons(SENTENCE)
+    people.clear()
+    assert nlp.persons(SENTENCE) == ["Kristi Noem"]
+    found = nlp.names(SENTENCE)
+    found.append("Nowhere")
+    assert "Nowhere" not in nlp.names(SENTENCE)
+    stems = nlp.stems(SENTENCE)
+    assert isinstance(stems, frozenset) and {"tour", "prison"} <= stems
+
+
+def test_tokens_and_stems():
+    assert nlp.tokens("El Salvador’s three-day trip.") == ["el", "salvador", "three-day", "trip"]
+    assert {"three", "day", "trip"} <= nlp.stems("a three-day trip")
+
+
+def test_gazetteer_tells_countries_from_cities_and_people():
+    assert nlp.is_country("Mexico") and nlp.is_country("El Salvador")
+    assert not nlp.is_country("CECOT") and not nlp.is_country("Kristi Noem")
+    assert nlp.is_city("San Salvador") and not nlp.is_city("Mexico")  # the country wins
