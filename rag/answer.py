@@ -460,27 +460,24 @@ def _new_persons(info: QuestionInfo, sentence: str) -> set[str]:
     return {p for p in nlp.persons(sentence) if nlp.tokens(p) and nlp.tokens(p)[-1] not in asked}
 
 
-def _city_names(info: QuestionInfo, sentence: str) -> list[str]:
+def _unasked_names(info: QuestionInfo, sentence: str) -> list[str]:
+    """Names in ``sentence`` that the question does not already contain."""
     asked = nlp.name_tokens(info.text)
+    return [n for n in nlp.names(sentence) if not set(nlp.tokens(n)) <= asked]
+
+
+def _city_names(info: QuestionInfo, sentence: str) -> list[str]:
     norm = nlp.normalize(sentence).lstrip(" \"'\u201c\u2018\u2014-")
-    out = []
-    for n in nlp.names(sentence):
-        if set(nlp.tokens(n)) <= asked:
-            continue
-        if " " not in n and norm.startswith(n):
-            continue  # "Police said ...": a capitalised first word is not a name
-        if nlp.is_city(n):
-            out.append(n)
-    return out
+    return [
+        n for n in _unasked_names(info, sentence)
+        # "Police said ...": a capitalised first word is not a name
+        if not (" " not in n and norm.startswith(n)) and nlp.is_city(n)
+    ]
 
 
 def _new_places(info: QuestionInfo, sentence: str) -> list[str]:
     """Countries or cities in ``sentence`` that the question does not name."""
-    asked = nlp.name_tokens(info.text)
-    return [
-        n for n in nlp.names(sentence)
-        if not set(nlp.tokens(n)) <= asked and (nlp.is_country(n) or nlp.is_city(n))
-    ]
+    return [n for n in _unasked_names(info, sentence) if nlp.is_place(n)]
 
 
 # Where a question says someone goes: "heading to Brazil and Argentina", "visit Peru".
@@ -504,7 +501,7 @@ def with_corpus(info: QuestionInfo, table: SentenceTable) -> QuestionInfo:
         return info
     places = [
         n for m in _DESTINATION.finditer(nlp.normalize(info.text)) for n in nlp.names(m.group(1))
-        if nlp.is_country(n) or nlp.is_city(n)
+        if nlp.is_place(n)
     ]
     absent = tuple(n for n in places if not any(nlp.stem(w) in table.vocabulary for w in nlp.tokens(n)))
     if not absent:
@@ -541,10 +538,10 @@ def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
         return bool(_PERCENT.search(sentence))
     if kind == "handle":
         return bool(re.search(r"@\w+", sentence))
-    asked = nlp.name_tokens(info.text)
     if kind == "name" and info.named:
         # "the name of the gang": a proper name right beside "gang" ("the X gang", "gang X").
         # If the text calls the thing something else ("law" -> "Act"), any new name will do.
+        asked = nlp.name_tokens(info.text)
         toks = sentence.split()
         stem = nlp.stem(info.named)
         hits = [i for i, t in enumerate(toks) if nlp.stem(t.strip(".,;:\"'").lower()) == stem]
@@ -561,7 +558,7 @@ def _has_kind(kind: str, info: QuestionInfo, sentence: str) -> bool:
     if kind == "place" and info.absent_places:
         return bool(_new_places(info, sentence))
     # place / name: a name the question did not already contain.
-    return any(not (set(nlp.tokens(n)) <= asked) for n in nlp.names(sentence))
+    return bool(_unasked_names(info, sentence))
 
 
 def missing_kinds(info: QuestionInfo, text: str) -> list[str]:

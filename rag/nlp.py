@@ -248,6 +248,11 @@ def is_country(name: str) -> bool:
     return normalize(name).strip(".,").lower() in _countries()
 
 
+def is_place(name: str) -> bool:
+    """A country or a city the gazetteer knows."""
+    return is_country(name) or is_city(name)
+
+
 def is_city(name: str) -> bool:
     """Does ``name`` name a city or town? "Washington D.C." and "Washington
     D.C.-based Latin America Working Group" yes (the place a "-based" names); "El
