@@ -78,7 +78,8 @@ def make_client(config: Config) -> Any:
         except Exception as exc:
             raise StoreError(f"cannot reach the Chroma server at {config.chroma_url}: {exc}") from exc
     config.chroma_path.mkdir(parents=True, exist_ok=True)
-    _forget_if_replaced(config.chroma_path)
+    if _replaced(config.chroma_path):
+        _forget(config.chroma_path)
     client = chromadb.PersistentClient(path=str(config.chroma_path), settings=settings)
     _opened[str(config.chroma_path)] = _identity(config.chroma_path)
     return client
@@ -122,10 +123,10 @@ def _forget(chroma_path: Path) -> None:
     _opened.pop(key, None)
 
 
-def _forget_if_replaced(chroma_path: Path) -> None:
+def _replaced(chroma_path: Path) -> bool:
+    """Was the folder chromadb opened at ``chroma_path`` deleted or replaced since?"""
     key = str(chroma_path)
-    if key in _opened and _opened[key] != _identity(chroma_path):
-        _forget(chroma_path)
+    return key in _opened and _opened[key] != _identity(chroma_path)
 
 
 class SentenceStore:
@@ -186,7 +187,7 @@ class SentenceStore:
         vectors = np.asarray(vectors, dtype=np.float32)
         # Chroma refuses batches above its own limit (5,461 embedded): one large
         # document exceeds it.
-        step = max(1, int(self.client.get_max_batch_size()))
+        step = self._batch_size()
         for at in range(0, len(records), step):
             part = records[at : at + step]
             self.collection.add(
@@ -206,9 +207,12 @@ class SentenceStore:
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         ids = list(ids)
-        step = max(1, int(self.client.get_max_batch_size()))
+        step = self._batch_size()
         for at in range(0, len(ids), step):
             self.vector_store.delete_nodes(node_ids=ids[at : at + step])
+
+    def _batch_size(self) -> int:
+        return max(1, int(self.client.get_max_batch_size()))
 
     def ids_of(self, doc: str) -> list[str]:
         """Ids of every vector of one document."""
@@ -229,7 +233,7 @@ class SentenceStore:
             except Exception:  # noqa: BLE001 - absent collection is the goal anyway
                 pass
         else:
-            self._wipe()
+            self._drop(delete_folder=True)
         self._vs = None
         self._collection = None
 
@@ -237,16 +241,15 @@ class SentenceStore:
         """See what another process wrote: an embedded Chroma searches an in-memory copy
         of the vectors that a second process's writes do not reach."""
         if not self.config.chroma_url:
-            with _open_lock:
-                _forget(self.config.chroma_path)
-                self._client = None
-                self._vs = None
-                self._collection = None
+            self._drop()
 
-    def _wipe(self) -> None:
+    def _drop(self, delete_folder: bool = False) -> None:
+        """Close this store's handles and chromadb's cached system for the folder, so
+        the next use opens the disk afresh; ``delete_folder`` deletes it too."""
         with _open_lock:
             _forget(self.config.chroma_path)
-            shutil.rmtree(self.config.chroma_path, ignore_errors=True)
+            if delete_folder:
+                shutil.rmtree(self.config.chroma_path, ignore_errors=True)
             self._client = None
             self._vs = None
             self._collection = None
@@ -260,14 +263,9 @@ class SentenceStore:
         caller re-embeds into a fresh one. A server that fails raises StoreError.
         """
         replaced = None
-        if not self.config.chroma_url:
-            key = str(self.config.chroma_path)
-            if key in _opened and _opened[key] != _identity(self.config.chroma_path):
-                _forget(self.config.chroma_path)
-                self._client = None
-                self._vs = None
-                self._collection = None
-                replaced = f"the Chroma store in {self.config.chroma_path} was deleted or replaced while open; reopened it"
+        if not self.config.chroma_url and _replaced(self.config.chroma_path):
+            self._drop()
+            replaced = f"the Chroma store in {self.config.chroma_path} was deleted or replaced while open; reopened it"
         try:
             self.count()
             self.collection.get(limit=1, include=[])
@@ -277,7 +275,7 @@ class SentenceStore:
         except Exception as exc:  # noqa: BLE001 - chromadb raises many kinds for a damaged store
             if self.config.chroma_url:
                 raise StoreError(f"the Chroma server at {self.config.chroma_url} failed: {exc}") from exc
-            self._wipe()
+            self._drop(delete_folder=True)
             self.count()  # a fresh, empty store
             return f"the Chroma store in {self.config.chroma_path} could not be read ({exc}); it was deleted and is rebuilt"
 
