@@ -317,7 +317,7 @@ class Indexer:
         report.documents = len(old_docs)
         report.sentences = sum(len(e["sentences"]) for e in old_docs.values())
         report.chunks = sum(len({r[5] for r in e["sentences"]}) for e in old_docs.values())
-        report.vectors = sum(e.get("vectors", 0) for e in old_docs.values())
+        report.vectors = recorded_vectors(old_docs)
         stored = self.store.count()
         if stored != report.vectors:  # pragma: no cover - would be a bug in this module
             raise RuntimeError(f"index inconsistent after indexing: Chroma has {stored}, manifest {report.vectors}")
@@ -326,7 +326,7 @@ class Indexer:
 
     def _reconcile(self, docs: dict[str, Any], report: IndexReport) -> None:
         """Make the manifest and Chroma agree (after a crash or a hand edit)."""
-        stored, recorded = self.store.count(), sum(e.get("vectors", 0) for e in docs.values())
+        stored, recorded = self.store.count(), recorded_vectors(docs)
         if stored == recorded:
             # Counts agree: the cheap check; ids are compared only when they do not.
             return
@@ -402,6 +402,11 @@ class Indexer:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def recorded_vectors(docs: dict[str, Any]) -> int:
+    """How many vectors the manifest's document entries say the store holds."""
+    return sum(e.get("vectors", 0) for e in docs.values())
+
+
 def store_matches_manifest(config: Config, store: SentenceStore) -> bool:
     """True if the store can be read and holds as many vectors as the manifest records."""
     manifest = load_manifest(config)
@@ -410,7 +415,7 @@ def store_matches_manifest(config: Config, store: SentenceStore) -> bool:
     try:
         if store.check() is not None:
             return False
-        return store.count() == sum(e.get("vectors", 0) for e in manifest["docs"].values())
+        return store.count() == recorded_vectors(manifest["docs"])
     except Exception:  # noqa: BLE001 - unreadable is "does not match"; indexing says why
         return False
 
