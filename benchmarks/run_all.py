@@ -176,34 +176,35 @@ def bench_indexing(work: Path, chunks: int) -> dict[str, Any]:
     p.embedder.prepare()  # the ONNX export is a once-per-machine cost, not indexing
     p.embedder.embed_query("warm")
     st = MiniLMEmbedder(backend="sentence-transformers").sentence_transformer
-    texts: list[str] = []
-    unique: list[str] = []
 
-    def raw_encode(which: list[str] | None = None) -> float:
+    def raw_encode(which: list[str]) -> float:
         t = time.perf_counter()
-        st.encode(texts if which is None else which, batch_size=cfg.embed_batch_size, normalize_embeddings=True)
+        st.encode(which, batch_size=cfg.embed_batch_size, normalize_embeddings=True)
         return time.perf_counter() - t
+
+    def record_texts(folder: Path, clauses: bool = True) -> list[str]:
+        """The texts the indexer embeds for the documents of ``folder``."""
+        return [r.text for d in scan(folder).documents
+                for r in vector_records(d, [s for c in chunks_of(d, cfg) for s in c.sentences], clauses=clauses)]
 
     load_before = load()
     t = time.perf_counter()
     report = p.index(rebuild=True)
     index_s = time.perf_counter() - t
     clauses = report.sentences <= cfg.clause_views_max_sentences  # the indexer's rule
-    texts = [r.text for d in scan(corpus).documents
-             for r in vector_records(d, [s for c in chunks_of(d, cfg) for s in c.sentences], clauses=clauses)]
+    texts = record_texts(corpus, clauses)
     # The indexer encodes each distinct text once (indexing.embed_records), and this
     # synthetic corpus repeats many sentences, so the raw encode of every text flatters
     # us; raw encode of the distinct texts alone is the like-for-like peer.
     unique = list(dict.fromkeys(texts))
-    art = [r.text for d in scan(ROOT / "corpus").documents
-           for r in vector_records(d, [s for c in chunks_of(d, cfg) for s in c.sentences])]
+    art = record_texts(ROOT / "corpus")
     # ours, raw, raw distinct, ours, raw, raw distinct -> medians: a load change
     # mid-run cannot favour one side.
-    raw_runs, raw_unique_runs = [raw_encode()], [raw_encode(unique)]
+    raw_runs, raw_unique_runs = [raw_encode(texts)], [raw_encode(unique)]
     t = time.perf_counter()
     p.index(rebuild=True)
     index_runs = [index_s, time.perf_counter() - t]
-    raw_runs.append(raw_encode())
+    raw_runs.append(raw_encode(texts))
     raw_unique_runs.append(raw_encode(unique))
     index_s, raw_s = statistics.median(index_runs), statistics.median(raw_runs)
     raw_unique_s = statistics.median(raw_unique_runs)

@@ -64,7 +64,7 @@ def main() -> None:
     print(json.dumps({
         "documents": report.documents, "chunks": report.chunks, "sentences": report.sentences,
         "vectors": report.vectors, "encoded": report.encoded, "index_s": index_s, "vectors_per_s": report.vectors / index_s,
-        "disk_bytes": disk_bytes(a.home) if not a.chroma_url else disk_bytes(a.home),
+        "disk_bytes": disk_bytes(a.home),  # with a server: the manifest and BM25 only
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "ask_p50_ms": statistics.median(ask_ms), "ask_p95_ms": pct(ask_ms, 95),
         "retrieve_p50_ms": statistics.median(retrieve_ms), "retrieve_p95_ms": pct(retrieve_ms, 95),
