@@ -82,7 +82,7 @@ def bench_ask(work: Path, rounds: int) -> dict[str, Any]:
 
     corpus = work / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
-    p = Pipeline.load(Config(corpus_dir=corpus, home=work / ".rag"))
+    p = Pipeline.load(Config().with_(corpus_dir=corpus, home=work / ".rag"))
     qs = questions()
     for q in qs:
         p.ask(q)  # warm
@@ -171,7 +171,7 @@ def bench_indexing(work: Path, chunks: int) -> dict[str, Any]:
 
     corpus = work / f"idx-{chunks}"
     make(corpus, chunks)
-    cfg = Config(corpus_dir=corpus, home=work / f"idx-home-{chunks}")
+    cfg = Config().with_(corpus_dir=corpus, home=work / f"idx-home-{chunks}")
     p = Pipeline(cfg)
     p.embedder.prepare()  # the ONNX export is a once-per-machine cost, not indexing
     p.embedder.embed_query("warm")
@@ -179,19 +179,19 @@ def bench_indexing(work: Path, chunks: int) -> dict[str, Any]:
 
     def raw_encode(which: list[str]) -> float:
         t = time.perf_counter()
-        st.encode(which, batch_size=cfg.embed_batch_size, normalize_embeddings=True)
+        st.encode(which, batch_size=cfg.embedding.embed_batch_size, normalize_embeddings=True)
         return time.perf_counter() - t
 
     def record_texts(folder: Path, clauses: bool = True) -> list[str]:
         """The texts the indexer embeds for the documents of ``folder``."""
         return [r.text for d in scan(folder).documents
-                for r in vector_records(d, [s for c in chunks_of(d, cfg) for s in c.sentences], clauses=clauses)]
+                for r in vector_records(d, [s for c in chunks_of(d, cfg.chunking) for s in c.sentences], clauses=clauses)]
 
     load_before = load()
     t = time.perf_counter()
     report = p.index(rebuild=True)
     index_s = time.perf_counter() - t
-    clauses = report.sentences <= cfg.clause_views_max_sentences  # the indexer's rule
+    clauses = report.sentences <= cfg.chunking.clause_views_max_sentences  # the indexer's rule
     texts = record_texts(corpus, clauses)
     # The indexer encodes each distinct text once (indexing.embed_records), and this
     # synthetic corpus repeats many sentences, so the raw encode of every text flatters
@@ -215,7 +215,7 @@ def bench_indexing(work: Path, chunks: int) -> dict[str, Any]:
         r = p.index()
         reindex.append(time.perf_counter() - t)
         assert r.embedded == 0
-    cold = subprocess.run([PY, "-m", "rag.cli", "index", "--corpus", str(corpus), "--home", str(cfg.home)],
+    cold = subprocess.run([PY, "-m", "rag.cli", "index", "--corpus", str(corpus), "--home", str(cfg.index.home)],
                           capture_output=True, text=True)
     return {
         "chunks": report.chunks, "sentences": report.sentences, "vectors": report.vectors,
@@ -245,9 +245,9 @@ def bench_light_scheme(work: Path) -> dict[str, Any]:
     for name, limits in schemes.items():
         corpus = work / f"light-{name}" / "corpus"
         shutil.copytree(ROOT / "corpus", corpus)
-        cfg = Config(corpus_dir=corpus, home=corpus.parent / ".rag").with_(**limits)
+        cfg = Config().with_(corpus_dir=corpus, home=corpus.parent / ".rag").with_(**limits)
         pipe = Pipeline.load(cfg)
-        items = load_dataset(ROOT / "evals" / "dataset.jsonl", {d: pipe.corpus_text(d) for d in pipe.table.texts})
+        items = load_dataset(ROOT / "evals" / "dataset.jsonl", {d["id"]: pipe.corpus_text(d["id"]) for d in pipe.documents()})
         agg = evaluate(pipe, items, progress=False)["aggregate"]
         out[name] = {k: agg[k] for k in ("hit@1", "hit@3", "answer_correctness", "refusal_recall",
                                          "false_refusal_rate", "groundedness")}

@@ -42,7 +42,7 @@ def main() -> None:
     a = ap.parse_args()
     from rag import Config, Pipeline
 
-    cfg = Config(corpus_dir=a.corpus, home=a.home, chroma_url=a.chroma_url)
+    cfg = Config().with_(corpus_dir=a.corpus, home=a.home, chroma_url=a.chroma_url)
     p = Pipeline(cfg)
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     t0 = time.perf_counter()

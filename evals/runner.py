@@ -69,7 +69,9 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
         t0 = time.perf_counter()
         a = pipe.ask(it["question"], it.get("history") or [])
         ms = (time.perf_counter() - t0) * 1000
-        retrieved = pipe.retrieve(a.rewritten_query or it["question"], k=k)
+        query = a.rewritten_query or it["question"]
+        retrieved = pipe.retrieve(query, k=k)  # the order answering sees (after the rerank stage)
+        fused = pipe.retrieve(query, k=k, reranked=False)  # before it: retrieval alone
         texts = {c.doc: pipe.corpus_text(c.doc) for c in a.citations}
         bad_offsets = [c.n for c in a.citations if texts[c.doc][c.start : c.end] != c.quote]
         supports = [] if a.refused else pipe.checker.check(a.text, {c.n: c.quote for c in a.citations})
@@ -80,11 +82,13 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
             "latency_ms": ms, "bad_citation_offsets": bad_offsets,
             "supports": [s.to_dict() for s in supports],
             "retrieved": [{"doc": p.row.doc, "start": p.row.start, "end": p.row.end, "text": p.text, "id": p.id} for p in retrieved],
+            "retrieved_fused": [{"doc": p.row.doc, "start": p.row.start, "end": p.row.end, "text": p.text, "id": p.id} for p in fused],
         })
 
     ans = [r for r in records if r["answerable"]]
     gold = [[{**g, "text": g["quote"]} for g in r["gold"]] for r in ans]
     ret = [r["retrieved"] for r in ans]
+    ret_fused = [r["retrieved_fused"] for r in ans]
     by_n = {r["id"]: {c["n"]: c["quote"] for c in r["answer"]["citations"]} for r in records}
 
     def support(sentence: str, passages: list[str]) -> bool:
@@ -125,6 +129,9 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
         "hit@3": metrics.hit_at_k(ret, gold, 3)["score"],
         "hit@5": metrics.hit_at_k(ret, gold, 5)["score"],
         "mrr": metrics.mrr(ret, gold)["score"],
+        # The same before the rerank stage: what retrieval alone (dense + BM25 + fusion) finds.
+        "hit@1_before_rerank": metrics.hit_at_k(ret_fused, gold, 1)["score"],
+        "hit@3_before_rerank": metrics.hit_at_k(ret_fused, gold, 3)["score"],
         "recall@5": metrics.recall_at_k(ret, gold, 5)["score"],
         "answer_correctness": sum(correct) / len(correct) if correct else 0.0,
         "key_fact_recall": facts["score"],
@@ -281,7 +288,7 @@ def run_eval(config: Any, dataset: Path, out: Path, thresholds_path: Path | None
     thresholds_path = thresholds_path or HERE / "thresholds.toml"
     thresholds = tomllib.loads(thresholds_path.read_text(encoding="utf-8"))
     pipe = Pipeline.load(config)
-    items = load_dataset(dataset, {d: pipe.corpus_text(d) for d in pipe.table.texts})
+    items = load_dataset(dataset, {d["id"]: pipe.corpus_text(d["id"]) for d in pipe.documents()})
     t0 = time.perf_counter()
     result = evaluate(pipe, items, progress=progress)
     result["checker"] = validate_checker(pipe.checker, HERE / "grounding_cases.jsonl")

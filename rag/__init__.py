@@ -1,32 +1,38 @@
-"""Grounded question answering over a document, offline: every answer cites its exact words.
+"""Grounded question answering over documents, offline: every answer cites its exact words.
 
     from rag import Pipeline, Config
     p = Pipeline.load(Config())
-    a = p.ask("How many inmates can CECOT hold?")
+    a = p.ask("What does the warranty cover?")
+
+The stages, bottom to top (each imports only from below it):
+
+    types, config, nlp                       shared data types, settings, general NLP
+    corpus, chunking, embedding, store       reading files, sentences, vectors, Chroma
+    manifest, indexing | table               the index: written | read
+    retrieval (dense, sparse, fusion, rerank), chat (follow-ups)
+    answer, llm | grounding                  answering | checking every answer sentence
+    pipeline                                 composes the stages; the one facade
+    cli, ui, evals                           thin adapters over the pipeline
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import REFUSAL, Config
+from .config import Config
+from .types import REFUSAL, Answer, Citation, InvalidQuestion, Related
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .answer import Answer, Citation
-    from .pipeline import InvalidQuestion, Pipeline
+    from .pipeline import Pipeline
 
-__all__ = ["Pipeline", "Config", "Answer", "Citation", "InvalidQuestion", "REFUSAL"]
+__all__ = ["Pipeline", "Config", "Answer", "Citation", "Related", "InvalidQuestion", "REFUSAL"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: `import rag` (and so `rag --help`) must not pay for numpy, Chroma or torch.
-    if name in ("Pipeline", "InvalidQuestion"):
-        from . import pipeline
+    if name == "Pipeline":
+        from .pipeline import Pipeline
 
-        return getattr(pipeline, name)
-    if name in ("Answer", "Citation"):
-        from . import answer
-
-        return getattr(answer, name)
+        return Pipeline
     raise AttributeError(f"module 'rag' has no attribute {name!r}")

@@ -15,117 +15,16 @@ import math
 import re
 import threading
 import weakref
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 from . import nlp
 import numpy as np
 
-from .config import REFUSAL, Config
-from .embedding import Embedder
-from .indexing import SentenceRow, SentenceTable
-from .retrieval import Passage
-
-
-@dataclass(frozen=True)
-class Citation:
-    """``[n]`` in an answer: the exact words it rests on."""
-
-    n: int
-    doc: str
-    section: str
-    start: int
-    end: int
-    quote: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Related:
-    """A closest passage shown beside a refusal: related, not cited."""
-
-    doc: str
-    section: str
-    start: int
-    end: int
-    quote: str
-    score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Answer:
-    """What the pipeline returns for one question."""
-
-    question: str
-    text: str
-    refused: bool
-    citations: list[Citation] = field(default_factory=list)
-    related: list[Related] = field(default_factory=list)
-    rewritten_query: str = ""
-    mode: str = "extractive"
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    confidence: float = 0.0  # calibrated answerability in [0, 1]
-    signals: dict[str, Any] = field(default_factory=dict)  # what the confidence was computed from
-    dropped: list[dict[str, Any]] = field(default_factory=list)  # LLM sentences the gate removed
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "question": self.question,
-            "answer": self.text,
-            "refused": self.refused,
-            "citations": [c.to_dict() for c in self.citations],
-            "related": [r.to_dict() for r in self.related],
-            "rewritten_query": self.rewritten_query,
-            "mode": self.mode,
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
-        if self.dropped:
-            d["dropped"] = self.dropped
-        return d
-
-    def sentences(self) -> list[tuple[str, list[int]]]:
-        """The answer split into (sentence, cited numbers) pairs."""
-        return split_cited(self.text)
-
-
-_MARKERS = re.compile(r"(?:\s*\[\d+\])+")
-_NUM = re.compile(r"\[(\d+)\]")
-
-
-def split_cited(text: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into sentences at its citation markers.
-
-    ``"A. [1] B, C. [2][3]"`` -> ``[("A.", [1]), ("B, C.", [2, 3])]``. Text after the
-    last marker is a sentence with no citations.
-    """
-    out: list[tuple[str, list[int]]] = []
-    pos = 0
-    for m in _MARKERS.finditer(text):
-        sentence = text[pos : m.start()].strip()
-        nums = [int(x) for x in _NUM.findall(m.group(0))]
-        if sentence:
-            out.append((sentence, nums))
-        elif out:  # markers right after markers: attach to the previous sentence
-            out[-1] = (out[-1][0], out[-1][1] + nums)
-        pos = m.end()
-    tail = text[pos:].strip()
-    if tail:
-        out.append((tail, []))
-    return out
-
-
-class Answerer(Protocol):
-    """Turns a question and retrieved passages into an :class:`Answer`."""
-
-    name: str
-
-    def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer: ...
+from .config import AnsweringConfig
+from .table import SentenceTable
+from .types import Answer, Citation, Embedder, Passage, SentenceRow
 
 
 # --- question analysis -----------------------------------------------------
@@ -682,7 +581,7 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, config: Config, embedder: Embedder | None = None) -> None:
+    def __init__(self, config: AnsweringConfig, embedder: Embedder | None = None) -> None:
         self.config = config
         self.embedder = embedder
         self._word_vectors: dict[str, np.ndarray] = {}
@@ -725,23 +624,16 @@ class ExtractiveAnswerer:
             typed = w["anchored_type"] * type_match(info, around)
         return p.score + typed + w["focus"] * self._focus_ok(info, around) + w["coverage"] * coverage(info, p.text)
 
-    def rerank(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[Passage]:
-        """``passages`` reordered by their fused score moved ``Config.rerank_weight`` of
-        the way towards their :meth:`merit` for ``question``; each keeps its merit, so
-        answering the same question from them does not compute it again.
+    def scores(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[float]:
+        """Each passage's :meth:`merit` for ``question`` (a :class:`rag.types.Reranker`).
 
         Classic answer-type reranking: retrieval scores meaning and words; a sentence
         holding the kind of value asked for ("when" -> a date) next to the thing asked
         about is likelier the evidence (hit@1 0.714 -> 0.810 on evals/dataset.jsonl).
+        A bare link is never an answer (select drops it): it keeps its fused score.
         """
         info = with_corpus(analyze(question), table)
-        w = self.config.rerank_weight
-        # A bare link is never an answer (select drops it): it keeps its fused score.
-        scored = [
-            replace(p, merit=self.merit(info, p, table) if _is_content(p.text) else p.score, merit_for=info.text)
-            for p in passages
-        ]
-        return sorted(scored, key=lambda p: -(p.score + w * (p.merit - p.score)))  # type: ignore[operator]
+        return [self.merit(info, p, table) if _is_content(p.text) else p.score for p in passages]
 
     def select(
         self,
@@ -767,11 +659,7 @@ class ExtractiveAnswerer:
         if not cands:
             return [], {"dense": 0.0, "coverage": 0.0, "type_match": 0.0, "focus": 0.0}
 
-        merits = {
-            # Reranking computed it already when it was for this very question.
-            id(p): p.merit if p.merit is not None and p.merit_for == info.text else self.merit(info, p, table)
-            for p in cands
-        }
+        merits = {id(p): self.merit(info, p, table) for p in cands}
         ranked = sorted(cands, key=lambda p: -merits[id(p)])
         if not extend and info.expects:
             # One part of a question that asks two things: the passages were retrieved
@@ -892,13 +780,8 @@ class ExtractiveAnswerer:
             refused = refusal(question, passages, confidence, mode=self.name)
             refused.signals = signals
             return refused
-        citations = []
-        parts = []
-        for n, p in enumerate(chosen, start=1):
-            citations.append(
-                Citation(n=n, doc=p.row.doc, section=p.row.section, start=p.row.start, end=p.row.end, quote=p.text)
-            )
-            parts.append(f"{p.text} [{n}]")
+        citations = [Citation.of(n, p) for n, p in enumerate(chosen, start=1)]
+        parts = [f"{p.text} [{n}]" for n, p in enumerate(chosen, start=1)]
         return Answer(
             question=question,
             text=" ".join(parts),
@@ -911,10 +794,5 @@ class ExtractiveAnswerer:
 
 
 def refusal(question: str, passages: Sequence[Passage], confidence: float = 0.0, mode: str = "extractive") -> Answer:
-    """The fixed refusal, with up to three closest passages shown as related."""
-    related = [
-        Related(doc=p.row.doc, section=p.row.section, start=p.row.start, end=p.row.end, quote=p.text, score=round(p.score, 4))
-        for p in passages
-        if _is_content(p.text)
-    ][:3]
-    return Answer(question=question, text=REFUSAL, refused=True, related=related, mode=mode, confidence=confidence)
+    """The fixed refusal, with up to three closest passages (not bare links) shown as related."""
+    return Answer.refusal(question, [p for p in passages if _is_content(p.text)], confidence=confidence, mode=mode)

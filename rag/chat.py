@@ -18,10 +18,12 @@ is given the previous question as context, in brackets, so retrieval still sees 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Union
 
 from . import nlp
 from .nlp import persons, things
+from .types import Answer, InvalidQuestion
 
 PERSON_SUBJECT = {"he", "she"}
 PERSON_OBJECT = {"him", "her"}
@@ -29,13 +31,98 @@ PERSON_POSSESSIVE = {"his", "her", "hers"}
 THING = {"it", "its"}
 VAGUE = {"they", "them", "their", "theirs", "this", "that", "these", "those", "there", "else", "same"}
 
-@dataclass
+Cited = tuple[tuple[str, int, int], ...]  # (doc, start, end) of each citation
+
+
+@dataclass(frozen=True)
 class Turn:
-    """An earlier exchange; ``answer`` may be empty when only the question is known."""
+    """An earlier exchange; ``answer`` may be empty when only the question is known.
+
+    The one record of a conversation turn: the CLI chat, the web UI and the HTTP API
+    all keep these (as :meth:`to_dict` where state must be JSON) and hand them back.
+    """
 
     question: str
     answer: str = ""
-    cited: list[tuple[str, int, int]] = field(default_factory=list)  # (doc, start, end)
+    cited: Cited = ()
+
+    @classmethod
+    def from_answer(cls, answer: Answer) -> "Turn":
+        """The turn a given answer makes: what was asked (as resolved), what was said, what was cited."""
+        return cls(
+            question=answer.rewritten_query or answer.question,
+            answer="" if answer.refused else answer.text,
+            cited=tuple((c.doc, c.start, c.end) for c in answer.citations),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.answer, "cited": [list(c) for c in self.cited]}
+
+
+HistoryItem = Union[str, Mapping[str, Any], Turn]
+MAX_HISTORY_TURNS = 50  # only the last turn matters for resolution; a cap keeps requests bounded
+
+
+def _cited(value: Any, where: str) -> Cited:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise InvalidQuestion(f"{where}: 'cited' must be a list of [document, start, end]")
+    out = []
+    for c in value:
+        if not (isinstance(c, (list, tuple)) and len(c) == 3 and isinstance(c[0], str)
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in c[1:])):
+            raise InvalidQuestion(f"{where}: each cited span must be [document, start, end], got {c!r}")
+        out.append((c[0], int(c[1]), int(c[2])))
+    return tuple(out)
+
+
+def parse_history(history: Any) -> list[Turn]:
+    """Earlier turns from any history a caller may hold, validated.
+
+    Accepts ``None``, or a list of: earlier questions (``str``), :class:`Turn` objects,
+    ``Turn.to_dict()`` mappings (``{"question", "answer", "cited"}``, cited spans as
+    lists or tuples), or chat messages (``{"role": "user"|"assistant", "content"}``:
+    user messages are the questions, each assistant message answers the one before).
+
+    >>> parse_history(["Who runs it?"])
+    [Turn(question='Who runs it?', answer='', cited=())]
+
+    Raises :class:`InvalidQuestion` with a message naming what is wrong.
+    """
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
+        raise InvalidQuestion(
+            f"history must be a list of earlier questions or turns, not {type(history).__name__}"
+        )
+    turns: list[Turn] = []
+    for i, item in enumerate(list(history)[-2 * MAX_HISTORY_TURNS :]):
+        where = f"history item {i}"
+        if isinstance(item, Turn):
+            turns.append(item)
+        elif isinstance(item, str):
+            turns.append(Turn(item))
+        elif isinstance(item, Mapping):
+            if "role" in item:
+                role, content = item.get("role"), item.get("content", "")
+                if not isinstance(content, str):
+                    raise InvalidQuestion(f"{where}: 'content' must be text")
+                if role == "user":
+                    turns.append(Turn(content))
+                elif role == "assistant":
+                    if turns and not turns[-1].answer:
+                        turns[-1] = Turn(turns[-1].question, content, turns[-1].cited)
+                else:
+                    raise InvalidQuestion(f"{where}: 'role' must be 'user' or 'assistant'")
+                continue
+            question, answer = item.get("question", ""), item.get("answer", "")
+            if not isinstance(question, str) or not isinstance(answer, str):
+                raise InvalidQuestion(f"{where}: 'question' and 'answer' must be text")
+            turns.append(Turn(question, answer, _cited(item.get("cited"), where)))
+        else:
+            raise InvalidQuestion(f"{where} must be a question (text) or a turn, not {type(item).__name__}")
+    return [t for t in turns if t.question.strip()][-MAX_HISTORY_TURNS:]
 
 
 @dataclass(frozen=True)
@@ -75,7 +162,7 @@ def _replace_word(text: str, words: set[str], repl: str) -> tuple[str, bool]:
     return new, n > 0
 
 
-def resolve(question: str, history: list[Turn], known_people: tuple[str, ...] = ()) -> Resolution:
+def resolve(question: str, history: Sequence[Turn], known_people: tuple[str, ...] = ()) -> Resolution:
     """The query to retrieve with for ``question`` given earlier ``history`` turns.
 
     ``known_people``: full person names of the corpus (see :func:`persons`).

@@ -69,7 +69,7 @@ def _load(args: argparse.Namespace) -> Any:
     finally:
         progress.close()
     if not pipe.status()["documents"]:
-        raise CorpusError(f"the corpus folder {pipe.config.corpus_dir} has no .txt or .md documents to answer from")
+        raise CorpusError(f"the corpus folder {pipe.config.index.corpus_dir} has no .txt or .md documents to answer from")
     return pipe
 
 
@@ -85,7 +85,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     for msg in report.repaired:
         print(f"repaired: {msg}", file=sys.stderr)
     if not report.documents:
-        print(f"warning: {pipe.config.corpus_dir} has no .txt or .md documents", file=sys.stderr)
+        print(f"warning: {pipe.config.index.corpus_dir} has no .txt or .md documents", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -123,10 +123,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from .chat import Turn
     from .pipeline import InvalidQuestion
 
     pipe = _load(args)
-    history: list[dict[str, Any]] = []
+    history: list[Turn] = []
     if hasattr(sys.stdin, "reconfigure"):
         # Bytes that are not UTF-8 must not end the session with a traceback; as lone
         # surrogates they are dropped by clean_question like any control character.
@@ -158,13 +159,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         _print_answer(answer, args.json)
         print()
-        history.append(
-            {
-                "question": answer.rewritten_query or answer.question,
-                "answer": "" if answer.refused else answer.text,
-                "cited": [(c.doc, c.start, c.end) for c in answer.citations],
-            }
-        )
+        history.append(Turn.from_answer(answer))
     return 0
 
 
@@ -242,7 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def offline_env() -> None:
+    """The edge's promise that nothing reaches a model hub: huggingface_hub and
+    transformers read these once, when first imported, so they are set here, before
+    any model code loads (the loaders also pass ``local_files_only``)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    offline_env()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -252,15 +259,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Third-party chatter (bm25s's progress, Chroma telemetry notices) is not ours to print.
     for noisy in ("bm25s", "chromadb", "httpx", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    from .config import ConfigError
     from .corpus import CorpusError
     from .llm import LLMError
-    from .pipeline import InvalidQuestion
     from .store import StoreError
+    from .types import InvalidQuestion
 
     handler: Callable[[argparse.Namespace], int] = args.func
     try:
         return handler(args)
-    except (InvalidQuestion, CorpusError, StoreError, LLMError) as exc:
+    except (InvalidQuestion, CorpusError, StoreError, LLMError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

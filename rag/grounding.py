@@ -19,21 +19,18 @@ sentence, in order:
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from . import nlp
-from .answer import split_cited
-from .config import Config
-from .embedding import Embedder
+from .config import GroundingConfig
+from .types import Answer, Embedder, split_cited
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .answer import Answer
 
 # Validated on evals/grounding_cases.jsonl (the eval report prints the confusion matrix).
-DEFAULT_THRESHOLD = Config.grounding_threshold
+DEFAULT_THRESHOLD = GroundingConfig.grounding_threshold
 
 
 @dataclass(frozen=True)
@@ -221,35 +218,30 @@ def check(
     return Checker(embedder, threshold).check(answer, passages)
 
 
-def gate(answer: "Answer", checker: Checker) -> "Answer":
+def gate(answer: Answer, checker: Checker) -> Answer:
     """Keep only the sentences of ``answer`` its citations support.
 
     Unsupported sentences (and those without valid citations) are removed and listed
-    in ``answer.dropped`` with their reasons; the remaining citations are renumbered
+    in the returned answer's ``dropped`` with their reasons; the remaining citations are renumbered
     densely in order of first use. An answer left with nothing is returned with no
     text; the caller decides what to fall back to.
     """
-    from .answer import Citation
-
     if answer.refused:
         return answer
     by_n = {c.n: c for c in answer.citations}
     supports = checker.check(answer.text, {n: c.quote for n, c in by_n.items()})
     kept: list[tuple[str, tuple[int, ...]]] = []
+    dropped = list(answer.dropped)
     for s in supports:
         if s.supported:
             kept.append((s.sentence, s.citations))
         else:
-            answer.dropped.append({"sentence": s.sentence, "reason": s.reason, "score": s.score})
+            dropped.append({"sentence": s.sentence, "reason": s.reason, "score": s.score})
     renumber: dict[int, int] = {}
     parts = []
     for sentence, nums in kept:
         for n in nums:
             renumber.setdefault(n, len(renumber) + 1)
         parts.append(sentence + " " + "".join(f"[{renumber[n]}]" for n in dict.fromkeys(nums)))
-    answer.citations = [
-        Citation(n=new, doc=by_n[old].doc, section=by_n[old].section, start=by_n[old].start, end=by_n[old].end, quote=by_n[old].quote)
-        for old, new in sorted(renumber.items(), key=lambda kv: kv[1])
-    ]
-    answer.text = " ".join(parts)
-    return answer
+    citations = [by_n[old].renumbered(new) for old, new in sorted(renumber.items(), key=lambda kv: kv[1])]
+    return replace(answer, text=" ".join(parts), citations=citations, dropped=dropped)

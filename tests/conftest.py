@@ -52,7 +52,7 @@ def corpus_dir(tmp_path: Path) -> Path:
 def config(tmp_path: Path, corpus_dir: Path):
     from rag.config import Config
 
-    return Config(corpus_dir=corpus_dir, home=tmp_path / ".rag")
+    return Config().with_(corpus_dir=corpus_dir, home=tmp_path / ".rag")
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +61,7 @@ def pipeline(tmp_path_factory, embedder):
     from rag import Config, Pipeline
 
     tmp = tmp_path_factory.mktemp("pipe")
-    cfg = Config(corpus_dir=make_corpus(tmp), home=tmp / ".rag")
+    cfg = Config().with_(corpus_dir=make_corpus(tmp), home=tmp / ".rag")
     return Pipeline.load(cfg, embedder=embedder)
 
 

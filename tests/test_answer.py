@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag import REFUSAL
-from rag.answer import analyze, split_cited, type_match
+from rag.answer import analyze, type_match
+from rag.types import split_cited
 
 # (question, fact the answer must contain, words of the sentence that must be cited).
 # Questions the extractive answerer still gets wrong live in evals/dataset.jsonl

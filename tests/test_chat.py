@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.chat import Turn, resolve
 from rag.nlp import persons
 
@@ -52,3 +54,49 @@ def test_self_contained_questions_are_left_alone():
     q = "How many inmates can CECOT hold?"
     assert resolve(q, [Turn("Who is Vicki Gass?", "")], KNOWN).query == q
     assert resolve(q, []).query == q
+
+
+# --- one record of a turn, and any history a caller may hold --------------------------
+
+def test_a_turn_round_trips_through_the_json_the_web_ui_stores():
+    from rag.chat import parse_history
+    from rag.types import Answer, Citation
+
+    a = Answer("Who went?", "Ana went. [1]", False, [Citation(1, "d.txt", "", 0, 9, "Ana went.")], rewritten_query="Who went?")
+    stored = Turn.from_answer(a).to_dict()  # what the UI keeps: cited spans as lists
+    assert stored["cited"] == [["d.txt", 0, 9]]
+    (back,) = parse_history([stored])
+    assert back == Turn("Who went?", "Ana went. [1]", (("d.txt", 0, 9),))
+    hash(back.cited)  # the "else" exclusion makes a set of these: lists crashed it
+
+
+def test_an_else_follow_up_after_a_stored_turn_excludes_what_was_cited():
+    from rag.chat import parse_history
+
+    turns = parse_history([{"question": "Who went with her?", "answer": "Ana went. [1]", "cited": [["d.txt", 0, 9]]}])
+    r = resolve("Who else was there?", turns)
+    assert r.exclude == frozenset({("d.txt", 0, 9)})
+
+
+def test_chat_messages_become_turns():
+    from rag.chat import parse_history
+
+    turns = parse_history([{"role": "user", "content": "Who runs it?"}, {"role": "assistant", "content": "Bo does. [1]"},
+                           {"role": "user", "content": "Since when?"}])
+    assert [(t.question, t.answer) for t in turns] == [("Who runs it?", "Bo does. [1]"), ("Since when?", "")]
+
+
+@pytest.mark.parametrize("bad, says", [
+    (7, "history must be a list"),
+    ("Who runs it?", "history must be a list"),
+    ([3], "history item 0 must be a question"),
+    ([{"question": 5}], "must be text"),
+    ([{"question": "q", "cited": [["d", "0", 1]]}], "cited span"),
+    ([{"role": "system", "content": "x"}], "'role' must be"),
+])
+def test_a_malformed_history_is_a_clear_error(bad, says):
+    from rag.chat import parse_history
+    from rag.types import InvalidQuestion
+
+    with pytest.raises(InvalidQuestion, match=says):
+        parse_history(bad)

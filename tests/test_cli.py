@@ -13,10 +13,9 @@ import pytest
 from .conftest import make_corpus
 
 
-def rag(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("RAG_HOME", None)
-    env.pop("RAG_CHROMA_URL", None)
+def rag(*args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("RAG_HOME", "RAG_CHROMA_URL")}
+    env = {**base, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "rag.cli", *args],
         cwd=cwd, input=input, capture_output=True, text=True, timeout=300, env=env,
@@ -93,3 +92,15 @@ def test_empty_corpus_is_a_clear_error_not_a_silent_refusal(tmp_path):
     (tmp_path / "corpus").mkdir()
     r = rag("ask", "How many inmates can CECOT hold?", cwd=tmp_path)
     assert r.returncode == 2 and "no .txt or .md documents" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("var, value, says", [
+    ("RAG_MODE", "bogus", "RAG_MODE='bogus' is not allowed; use one of: extractive, llm"),
+    ("RAG_EMBED_BACKEND", "bogus", "RAG_EMBED_BACKEND='bogus' is not allowed"),
+    ("RAG_HOME", "afile", "RAG_HOME='afile' is a file"),
+])
+def test_a_configuration_mistake_is_one_line_and_exit_2(tmp_path, var, value, says):
+    (tmp_path / "afile").write_text("x")
+    r = rag("ask", "anything?", cwd=tmp_path, env={var: value})
+    assert r.returncode == 2 and says in r.stderr, r.stderr
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -51,8 +51,8 @@ def _reader(pipe, versions, article, stop, results, errors):
 
 @pytest.mark.slow
 def test_questions_during_reindex_in_process_and_from_another_process(config, embedder):
-    article = (config.corpus_dir / "noem-cecot-2025.txt").read_text(encoding="utf-8")
-    notes = config.corpus_dir / "notes.md"
+    article = (config.index.corpus_dir / "noem-cecot-2025.txt").read_text(encoding="utf-8")
+    notes = config.index.corpus_dir / "notes.md"
     versions = [_notes(0)]
     notes.write_text(versions[0], encoding="utf-8")
     pipe = Pipeline.load(config, embedder=embedder)
@@ -74,7 +74,7 @@ def test_questions_during_reindex_in_process_and_from_another_process(config, em
         notes.write_text(versions[4], encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if k not in ("RAG_HOME", "RAG_CORPUS", "RAG_CHROMA_URL")}
         r = subprocess.run(
-            [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.corpus_dir), "--home", str(config.home)],
+            [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.index.corpus_dir), "--home", str(config.index.home)],
             capture_output=True, text=True, timeout=300, env=env,
         )
         assert r.returncode == 0, r.stderr
@@ -101,24 +101,24 @@ def test_one_writer_at_a_time(config, embedder):
     from rag.indexing import Indexer
     from rag.store import SentenceStore
 
-    config.home.mkdir(parents=True, exist_ok=True)
-    held = FileLock(str(config.lock_path))
+    config.index.home.mkdir(parents=True, exist_ok=True)
+    held = FileLock(str(config.index.lock_path))
     held.acquire()
     other = subprocess.run(
         [sys.executable, "-c", "import sys, filelock; filelock.FileLock(sys.argv[1]).acquire(timeout=0.5)",
-         str(config.lock_path)], capture_output=True, text=True, timeout=60,
+         str(config.index.lock_path)], capture_output=True, text=True, timeout=60,
     )
     assert other.returncode != 0 and "Timeout" in other.stderr
     done = threading.Event()
 
     def index():
-        Indexer(config, embedder, SentenceStore(config)).run()
+        Indexer.from_config(config, embedder, SentenceStore(config.index)).run()
         done.set()
 
     t = threading.Thread(target=index)
     t.start()
     time.sleep(2)
-    assert not done.is_set() and not config.manifest_path.exists()  # blocked behind the writer
+    assert not done.is_set() and not config.index.manifest_path.exists()  # blocked behind the writer
     held.release()
     t.join(timeout=120)
-    assert done.is_set() and config.manifest_path.exists()
+    assert done.is_set() and config.index.manifest_path.exists()

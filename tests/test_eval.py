@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evals.runner import evaluate, gate_failures, load_dataset, validate_checker
-from rag.answer import Answer, Citation
+from rag.types import Answer, Citation
 
 from .conftest import DOC, make_corpus
 
@@ -43,8 +43,8 @@ class ScriptedPipe:
     def ask(self, question, history=()):
         return self.script[question]
 
-    def retrieve(self, query, k=5):
-        return self.real.retrieve(query, k)
+    def retrieve(self, query, k=5, reranked=True):
+        return self.real.retrieve(query, k, reranked=reranked)
 
     def corpus_text(self, doc):
         return self.real.corpus_text(doc)

@@ -6,20 +6,22 @@ import json
 
 import pytest
 
-from rag.indexing import Indexer, SentenceTable, is_fresh, load_manifest
+from rag.indexing import Indexer, is_fresh
+from rag.manifest import load_manifest, model_key
+from rag.table import SentenceTable
 from rag.store import SentenceStore
 
 
 def _run(config, embedder, **kw):
-    return Indexer(config, embedder, SentenceStore(config)).run(**kw)
+    return Indexer.from_config(config, embedder, SentenceStore(config.index)).run(**kw)
 
 
 def _chroma_ids(config):
-    return set(SentenceStore(config).ids())
+    return set(SentenceStore(config.index).ids())
 
 
 def _manifest_vectors(config):
-    m = load_manifest(config)
+    m = load_manifest(config.index.manifest_path)
     return sum(e["vectors"] for e in m["docs"].values())
 
 
@@ -28,59 +30,59 @@ def test_index_twice_embeds_nothing_the_second_time(config, embedder):
     assert first.documents == 1 and first.sentences >= 20 and first.embedded == first.vectors > first.sentences
     second = _run(config, embedder)
     assert second.embedded == 0 and second.skipped == 1
-    assert SentenceStore(config).count() == _manifest_vectors(config) == first.vectors
-    assert is_fresh(config)
+    assert SentenceStore(config.index).count() == _manifest_vectors(config) == first.vectors
+    assert is_fresh(config.index, model_key(None))
 
 
 def test_edit_replaces_exactly_that_files_vectors_and_delete_removes_them(config, embedder):
-    extra = config.corpus_dir / "notes.md"
+    extra = config.index.corpus_dir / "notes.md"
     extra.write_text("# Notes\n\nThe museum opens at nine. Tickets cost five dollars.\n", encoding="utf-8")
     _run(config, embedder)
     before = _chroma_ids(config)
     article_ids = {i for i in before if not i.startswith(tuple(_sentence_ids(config, "notes.md")))}
 
     extra.write_text("# Notes\n\nThe museum opens at ten. Tickets are free on Sundays. Dogs stay outside.\n", encoding="utf-8")
-    assert not is_fresh(config)
+    assert not is_fresh(config.index, model_key(None))
     report = _run(config, embedder)
     after = _chroma_ids(config)
     new_notes = {i for i in after if i.split(":")[0] in _sentence_ids(config, "notes.md")}
     assert report.embedded == len(new_notes) and report.skipped == 1
     assert after - new_notes == article_ids  # the article's vectors are untouched
-    assert SentenceStore(config).count() == _manifest_vectors(config)
+    assert SentenceStore(config.index).count() == _manifest_vectors(config)
 
     extra.unlink()
     report = _run(config, embedder)
     assert report.removed == 1 and report.embedded == 0
     assert _chroma_ids(config) == article_ids
-    assert "notes.md" not in load_manifest(config)["docs"]
-    assert SentenceStore(config).count() == _manifest_vectors(config)
+    assert "notes.md" not in load_manifest(config.index.manifest_path)["docs"]
+    assert SentenceStore(config.index).count() == _manifest_vectors(config)
 
 
 def _sentence_ids(config, doc):
-    m = load_manifest(config)
+    m = load_manifest(config.index.manifest_path)
     return {row[0] for row in m["docs"].get(doc, {"sentences": []})["sentences"]}
 
 
 def test_rebuild_starts_clean(config, embedder):
     _run(config, embedder)
-    n = SentenceStore(config).count()
+    n = SentenceStore(config.index).count()
     report = _run(config, embedder, rebuild=True)
-    assert report.embedded == n and SentenceStore(config).count() == n
+    assert report.embedded == n and SentenceStore(config.index).count() == n
 
 
 def test_orphans_and_missing_vectors_are_repaired(config, embedder):
     _run(config, embedder)
-    store = SentenceStore(config)
+    store = SentenceStore(config.index)
     ids = sorted(store.ids())
     store.delete_ids(ids[:3])  # vectors lost behind the manifest's back
     report = _run(config, embedder)
     assert report.repaired and report.embedded > 0
-    assert SentenceStore(config).count() == _manifest_vectors(config)
+    assert SentenceStore(config.index).count() == _manifest_vectors(config)
 
 
 def test_sentence_table_points_into_the_corpus_text(config, embedder, article_text):
     _run(config, embedder)
-    table = SentenceTable.load(config)
+    table = SentenceTable.load(config.index)
     assert len(table) > 20
     for row in table.by_id.values():
         assert table.texts[row.doc] == article_text
@@ -90,13 +92,13 @@ def test_sentence_table_points_into_the_corpus_text(config, embedder, article_te
 def test_indexing_works_with_network_blocked(config, embedder, no_network):
     from rag.embedding import MiniLMEmbedder
 
-    report = Indexer(config, MiniLMEmbedder(), SentenceStore(config)).run()
+    report = Indexer.from_config(config, MiniLMEmbedder(), SentenceStore(config.index)).run()
     assert report.embedded > 0
 
 
 def test_manifest_is_plain_json(config, embedder):
     _run(config, embedder)
-    data = json.loads(config.manifest_path.read_text(encoding="utf-8"))
+    data = json.loads(config.index.manifest_path.read_text(encoding="utf-8"))
     assert data["version"] == 1 and "noem-cecot-2025.txt" in data["docs"]
 
 
@@ -110,22 +112,22 @@ def test_kill_9_mid_index_is_repaired_by_the_next_run(tmp_path, config, embedder
     import time
 
     for i in range(12):  # enough documents that the run is still embedding when killed
-        shutil.copy(config.corpus_dir / "noem-cecot-2025.txt", config.corpus_dir / f"copy-{i:02d}.txt")
-        with open(config.corpus_dir / f"copy-{i:02d}.txt", "a", encoding="utf-8") as f:
+        shutil.copy(config.index.corpus_dir / "noem-cecot-2025.txt", config.index.corpus_dir / f"copy-{i:02d}.txt")
+        with open(config.index.corpus_dir / f"copy-{i:02d}.txt", "a", encoding="utf-8") as f:
             f.write(f"\nThis is copy number {i}.\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.corpus_dir), "--home", str(config.home)],
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.index.corpus_dir), "--home", str(config.index.home)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 120
-    while time.time() < deadline and not (config.home / "chroma").exists():
+    while time.time() < deadline and not (config.index.home / "chroma").exists():
         time.sleep(0.2)
     time.sleep(3)  # model loaded, embedding under way
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     report = _run(config, embedder)
     assert report.documents == 13
-    store = SentenceStore(config)
+    store = SentenceStore(config.index)
     ids = store.ids()
     assert len(ids) == len(set(ids)) == store.count() == _manifest_vectors(config)
     assert _run(config, embedder).embedded == 0
@@ -133,17 +135,17 @@ def test_kill_9_mid_index_is_repaired_by_the_next_run(tmp_path, config, embedder
 
 def test_corrupt_or_deleted_manifest_rebuilds(config, embedder):
     first = _run(config, embedder)
-    config.manifest_path.write_text("{not json", encoding="utf-8")
+    config.index.manifest_path.write_text("{not json", encoding="utf-8")
     report = _run(config, embedder)
-    assert report.embedded == first.vectors and SentenceStore(config).count() == first.vectors
+    assert report.embedded == first.vectors and SentenceStore(config.index).count() == first.vectors
     # A deleted index folder: the next `rag index` (a new process, as a user runs it) rebuilds.
     import shutil
     import subprocess
     import sys
 
-    shutil.rmtree(config.home)
+    shutil.rmtree(config.index.home)
     r = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.corpus_dir), "--home", str(config.home), "--json"],
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.index.corpus_dir), "--home", str(config.index.home), "--json"],
         capture_output=True, text=True, timeout=300,
     )
     assert r.returncode == 0, r.stderr
@@ -160,17 +162,17 @@ def _cli(config, *args):
 
     env = {k: v for k, v in os.environ.items() if k not in ("RAG_HOME", "RAG_CHROMA_URL", "RAG_CORPUS")}
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.corpus_dir), "--home", str(config.home), *args],
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.index.corpus_dir), "--home", str(config.index.home), *args],
         capture_output=True, text=True, timeout=300, env=env,
     )
 
 
 def _consistent(config):
     """What a reader would see: the store reopened from disk matches the manifest exactly."""
-    store = SentenceStore(config)
+    store = SentenceStore(config.index)
     store.check()
     ids = store.ids()
-    m = load_manifest(config)
+    m = load_manifest(config.index.manifest_path)
     expected = {row[0] for e in m["docs"].values() for row in e["sentences"]}
     return len(ids) == len(set(ids)) == _manifest_vectors(config) and {i.split(":")[0] for i in ids} == expected
 
@@ -180,7 +182,7 @@ def test_garbage_over_the_chroma_database_is_detected_and_rebuilt(config, embedd
     import os
 
     first = _run(config, embedder)
-    (config.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    (config.index.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
     # The next `rag index`, in a new process as a user runs it, says so and rebuilds.
     r = _cli(config, "--json")
     assert r.returncode == 0, r.stderr
@@ -188,7 +190,7 @@ def test_garbage_over_the_chroma_database_is_detected_and_rebuilt(config, embedd
     assert json.loads(r.stdout)["embedded"] == first.vectors
     assert _consistent(config)
     # The same fault inside a long-lived process (chromadb has the old file cached).
-    (config.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    (config.index.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
     report = _run(config, embedder)
     assert any("could not be read" in m for m in report.repaired) and report.embedded == first.vectors
     assert _consistent(config)
@@ -199,11 +201,11 @@ def test_rebuild_recovers_from_a_corrupt_store(config, embedder):
     import os
 
     first = _run(config, embedder)
-    (config.chroma_path / "chroma.sqlite3").write_bytes(b"\x00garbage" * 4096)
+    (config.index.chroma_path / "chroma.sqlite3").write_bytes(b"\x00garbage" * 4096)
     r = _cli(config, "--rebuild", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["embedded"] == first.vectors and _consistent(config)
-    for p in config.chroma_path.rglob("*.bin"):  # the vector segment files too
+    for p in config.index.chroma_path.rglob("*.bin"):  # the vector segment files too
         p.write_bytes(os.urandom(max(p.stat().st_size, 16)))
     assert _run(config, embedder, rebuild=True).embedded == first.vectors and _consistent(config)
 
@@ -217,7 +219,7 @@ def test_chroma_folder_deleted_under_a_running_process_is_reopened_not_written_t
     p = Pipeline(config, embedder=embedder)
     first = p.index()
     assert p.ask("How many inmates can CECOT hold?").citations
-    shutil.rmtree(config.chroma_path)
+    shutil.rmtree(config.index.chroma_path)
     report = p.index()
     assert any("deleted or replaced" in m for m in report.repaired), report.repaired
     assert report.embedded == first.vectors
@@ -236,7 +238,7 @@ def test_deleted_collection_or_count_disagreeing_with_the_manifest_is_repaired_w
     from rag.store import VectorRecord
 
     first = _run(config, embedder)
-    store = SentenceStore(config)
+    store = SentenceStore(config.index)
     store.delete_ids(sorted(store.ids())[:5])
     v = np.zeros((2, 384), dtype=np.float32)
     v[:, 0] = 1
@@ -247,7 +249,7 @@ def test_deleted_collection_or_count_disagreeing_with_the_manifest_is_repaired_w
     assert f"Chroma holds {first.vectors - 3} vectors where the manifest records {first.vectors}" in r.stderr
     assert "deleted 2 vectors the manifest did not know" in r.stderr and "re-embedding 1 documents" in r.stderr
     assert _consistent(config)
-    SentenceStore(config).client.delete_collection(config.collection)
+    SentenceStore(config.index).client.delete_collection(config.index.collection)
     report = _run(config, embedder)
     assert f"Chroma holds 0 vectors where the manifest records {first.vectors}" in report.repaired
     assert report.embedded == first.vectors and _consistent(config)
@@ -260,9 +262,9 @@ def test_load_repairs_a_store_that_a_fresh_manifest_does_not_match(config, embed
     from rag import Pipeline
 
     _run(config, embedder)
-    assert is_fresh(config)
-    (config.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
-    assert is_fresh(config)  # the manifest and corpus agree: only the store is wrong
+    assert is_fresh(config.index, model_key(None))
+    (config.index.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    assert is_fresh(config.index, model_key(None))  # the manifest and corpus agree: only the store is wrong
     p = Pipeline.load(config, embedder=embedder)
     assert "40,000" in p.ask("How many inmates can CECOT hold?").text
     assert _consistent(config)
@@ -306,7 +308,7 @@ def test_hash_embedder_tells_texts_apart():
 def test_file_removed_between_listing_and_reading_is_skipped_with_a_warning(config, embedder, monkeypatch):
     from pathlib import Path
 
-    doomed = config.corpus_dir / "doomed.txt"
+    doomed = config.index.corpus_dir / "doomed.txt"
     doomed.write_text("The doomed file talks about a lighthouse keeper named Ortega.", encoding="utf-8")
     real_read = Path.read_bytes
 
@@ -319,19 +321,19 @@ def test_file_removed_between_listing_and_reading_is_skipped_with_a_warning(conf
     report = _run(config, embedder)
     monkeypatch.undo()
     assert report.documents == 1 and "skipped doomed.txt: removed while reading" in report.warnings
-    assert "doomed.txt" not in load_manifest(config)["docs"] and _consistent(config)
+    assert "doomed.txt" not in load_manifest(config.index.manifest_path)["docs"] and _consistent(config)
 
 
 def test_file_removed_while_embedding_leaves_no_orphans_after_the_next_run(config, embedder):
-    extra = config.corpus_dir / "notes.md"
+    extra = config.index.corpus_dir / "notes.md"
     extra.write_text("# Notes\n\nThe museum opens at nine. Tickets cost five dollars.\n", encoding="utf-8")
     # Removed after the scan read it, while the run embeds: this run indexes what it read.
     report = _run(config, embedder, progress=lambda done, total: extra.unlink(missing_ok=True))
     assert not extra.exists() and report.documents == 2 and _consistent(config)
-    assert not is_fresh(config)  # the index knows a document that is gone...
+    assert not is_fresh(config.index, model_key(None))  # the index knows a document that is gone...
     again = _run(config, embedder)  # ...and the next run removes exactly its vectors
     assert again.removed == 1 and again.embedded == 0 and _consistent(config)
-    assert set(load_manifest(config)["docs"]) == {"noem-cecot-2025.txt"}
+    assert set(load_manifest(config.index.manifest_path)["docs"]) == {"noem-cecot-2025.txt"}
 
 
 def _article_copies(article: str, size: int) -> str:
@@ -352,7 +354,7 @@ from rag.indexing import chunks_of, vector_records
 t0 = time.perf_counter()
 found = scan(sys.argv[1])
 huge = found.documents[0]
-chunks = chunks_of(huge, Config())
+chunks = chunks_of(huge, Config().chunking)
 sentences = [s for c in chunks for s in c.sentences]
 records = vector_records(huge, sentences)
 step = max(1, len(sentences) // 2000)
@@ -410,9 +412,9 @@ def test_a_document_with_more_vectors_than_one_chroma_batch_is_indexed(tmp_path,
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "large.txt").write_text(_article_copies(article_text, 400_000), encoding="utf-8")
-    cfg = Config(corpus_dir=corpus, home=tmp_path / ".rag")
-    store = Store(cfg)
-    report = Indexer(cfg, HashEmbedder(), store).run()
+    cfg = Config().with_(corpus_dir=corpus, home=tmp_path / ".rag")
+    store = Store(cfg.index)
+    report = Indexer.from_config(cfg, HashEmbedder(), store).run()
     assert report.vectors > store.client.get_max_batch_size()
     assert report.embedded == report.vectors == store.count() and _consistent(cfg)
     # Stored vectors are the ones computed for each text, across batch boundaries.
@@ -420,7 +422,7 @@ def test_a_document_with_more_vectors_than_one_chroma_batch_is_indexed(tmp_path,
     # and on random hash vectors (no neighbourhood structure) it misses often.
     import numpy as np
 
-    table = SentenceTable.load(cfg)
+    table = SentenceTable.load(cfg.index)
     # (The article repeats, so its sentences do too; the dispatch numbers are unique.)
     rows = [r for r in table.by_id.values() if table.text(r).startswith("Dispatch number")]
     step = store.client.get_max_batch_size()
@@ -428,12 +430,12 @@ def test_a_document_with_more_vectors_than_one_chroma_batch_is_indexed(tmp_path,
         got = store.collection.get(ids=[row.id + ":s"], include=["embeddings"])
         stored = np.asarray(got["embeddings"][0])
         assert float(stored @ HashEmbedder().embed_query(table.text(row))) > 0.9999, (row.id, step)
-    assert Indexer(cfg, HashEmbedder(), store).run().embedded == 0
+    assert Indexer.from_config(cfg, HashEmbedder(), store).run().embedded == 0
 
 
 def test_nearby_walks_its_section_like_a_scan_of_the_whole_document(pipeline):
     """``nearby`` walks out from the row; the reference scans every row of the document."""
-    from rag.indexing import _wordy
+    from rag.table import _wordy
 
     table = pipeline.table
 
@@ -453,7 +455,7 @@ def test_nearby_walks_its_section_like_a_scan_of_the_whole_document(pipeline):
 
 
 def test_nearby_stays_in_the_run_under_one_heading_when_a_heading_repeats():
-    from rag.indexing import SentenceRow, SentenceTable
+    from rag.table import SentenceRow, SentenceTable
 
     sentences = ["One here now.", "Two here now.", "Three is else.", "Four here now.", "Five here now."]
     text = " ".join(sentences)
@@ -517,9 +519,9 @@ def test_large_corpus_windows_are_derived_from_their_sentences_not_encoded(confi
 
     cfg = config.with_(clause_views_max_sentences=0, encoded_windows_max_sentences=0)
     e = CountingEmbedder()
-    store = SentenceStore(cfg)
-    report = Indexer(cfg, e, store).run()
-    table = SentenceTable.load(cfg)
+    store = SentenceStore(cfg.index)
+    report = Indexer.from_config(cfg, e, store).run()
+    table = SentenceTable.load(cfg.index)
     assert report.vectors == 2 * report.sentences == store.count()
     # Only sentences are encoded (each distinct text once): no window text of more
     # than one sentence reaches the model.
@@ -541,7 +543,7 @@ def test_below_the_thresholds_every_view_is_encoded(config):
     from rag.indexing import chunks_of, vector_records
 
     e = CountingEmbedder()
-    report = Indexer(config, e, SentenceStore(config)).run()
-    expected = {r.text for d in scan(config.corpus_dir).documents
-                for r in vector_records(d, [s for c in chunks_of(d, config) for s in c.sentences])}
+    report = Indexer.from_config(config, e, SentenceStore(config.index)).run()
+    expected = {r.text for d in scan(config.index.corpus_dir).documents
+                for r in vector_records(d, [s for c in chunks_of(d, config.chunking) for s in c.sentences])}
     assert set(e.seen) == expected and report.encoded == len(expected) <= report.vectors

@@ -10,6 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from dataclasses import replace
+
 from rag import Pipeline
 from rag.llm import LLMAnswerer, LLMError, build_llm, messages_for
 
@@ -36,7 +38,7 @@ def llm_pipe(pipeline, embedder):
     def make(script):
         fake = ScriptedLLM(script)
         p = Pipeline(pipeline.config, embedder=embedder, store=pipeline.store,
-                     answerers={"llm": LLMAnswerer(pipeline.config, embedder, llm=fake)})
+                     answerers={"llm": LLMAnswerer(pipeline.config.llm, pipeline.checker, pipeline.config.retrieval.top_k, llm=fake)})
         return p, fake
     return make
 
@@ -82,9 +84,9 @@ def test_prompt_fences_passages_as_data_with_the_rules(llm_pipe):
 
 def test_misconfigured_llm_is_a_clear_error(pipeline):
     with pytest.raises(LLMError, match="RAG_LLM_BASE_URL"):
-        build_llm(pipeline.config.with_(llm_backend="openai-like", llm_base_url=None))
+        build_llm(pipeline.config.with_(llm_backend="openai-like", llm_base_url=None).llm)
     with pytest.raises(LLMError, match="unknown LLM backend"):
-        build_llm(pipeline.config.with_(llm_backend="gpt-zero"))
+        build_llm(replace(pipeline.config.llm, llm_backend="gpt-zero"))
 
 
 # --- real models (the [llm] extra) ---------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rag import REFUSAL, Config, InvalidQuestion, Pipeline
 from rag.pipeline import clean_question
 
-KEYS = {"question", "answer", "refused", "citations", "related", "rewritten_query", "mode", "timings_ms"}
+KEYS = {"question", "answer", "refused", "citations", "related", "rewritten_query", "mode", "timings_ms", "answer_span"}
 
 
 def test_to_dict_has_exactly_the_documented_shape(pipeline):
@@ -67,4 +69,31 @@ def test_unknown_mode_is_an_error(pipeline):
 
 def test_config_from_env_reads_only_rag_variables():
     c = Config.from_env({"RAG_HOME": "/x", "RAG_CHROMA_URL": "http://127.0.0.1:1", "HOME": "/root"})
-    assert str(c.home) == "/x" and c.chroma_url == "http://127.0.0.1:1"
+    assert str(c.index.home) == "/x" and c.index.chroma_url == "http://127.0.0.1:1"
+
+
+def test_config_groups_take_settings_by_their_own_names():
+    c = Config().with_(top_k=3, home=Path("/tmp/i"), grounding_threshold=0.5)
+    assert (c.retrieval.top_k, c.index.home, c.grounding.grounding_threshold) == (3, Path("/tmp/i"), 0.5)
+    assert Config().retrieval.top_k == 5  # a copy; the default is untouched
+    with pytest.raises(TypeError, match="no setting 'nonsense'"):
+        Config().with_(nonsense=1)
+
+
+@pytest.mark.parametrize("env, var", [({"RAG_MODE": "bogus"}, "RAG_MODE"), ({"RAG_EMBED_BACKEND": "gpu"}, "RAG_EMBED_BACKEND"),
+                                      ({"RAG_LLM_BACKEND": "x"}, "RAG_LLM_BACKEND")])
+def test_a_bad_setting_names_the_variable_and_the_allowed_values(env, var):
+    from rag.config import ConfigError
+
+    with pytest.raises(ConfigError, match=var) as exc:
+        Config.from_env(env)
+    assert "one of" in str(exc.value)
+
+
+def test_rag_home_pointing_at_a_file_is_a_one_line_error(tmp_path):
+    from rag.config import ConfigError
+
+    f = tmp_path / "afile"
+    f.write_text("x")
+    with pytest.raises(ConfigError, match="RAG_HOME"):
+        Config.from_env({"RAG_HOME": str(f)})

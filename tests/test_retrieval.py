@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from rag.answer import ExtractiveAnswerer
+from rag.retrieval import rerank
 
 WHEN = "When did Noem post about the tour on X?"
 BYLINE = "— Secretary Kristi Noem (@Sec_Noem) March 26, 2025"
@@ -15,25 +13,40 @@ def _rank(passages, text):
 
 
 def _candidates(pipeline, question):
-    return pipeline.retriever.retrieve(question, pipeline.config.candidate_k)
+    return pipeline.retriever.retrieve(question, pipeline.config.retrieval.candidate_k)
 
 
 def test_reranking_brings_the_kind_of_value_asked_for_forward(pipeline):
     fused = _candidates(pipeline, WHEN)
-    reranked = pipeline.reranker.rerank(WHEN, fused, pipeline.table)
+    before = [(p.id, p.score) for p in fused]
+    reranked = rerank(WHEN, fused, pipeline.table, pipeline.reranker("extractive"), pipeline.config.retrieval.rerank_weight)
     # Retrieval alone ranks sentences about the post above its dated byline ...
     assert _rank(fused, BYLINE) >= 3
     # ... the answerer's sense of "when" (a date) puts the byline in the top three.
     assert _rank(reranked, BYLINE) < 3
     assert {p.id for p in reranked} == {p.id for p in fused}
-    assert all(p.merit is not None and p.merit_for == WHEN for p in reranked)
-    assert all(p.merit is None for p in fused)  # the retriever's passages are not mutated
+    assert [(p.id, p.score) for p in fused] == before  # a new order; nothing it was given changed
 
 
-def test_rerank_weight_zero_keeps_the_fused_order(pipeline, embedder):
-    plain = ExtractiveAnswerer(replace(pipeline.config, rerank_weight=0.0), embedder)
+def test_the_reranker_scores_without_changing_its_passages(pipeline):
     fused = _candidates(pipeline, WHEN)
-    assert [p.id for p in plain.rerank(WHEN, fused, pipeline.table)] == [p.id for p in fused]
+    copies = list(fused)
+    scores = pipeline.reranker("extractive").scores(WHEN, fused, pipeline.table)
+    assert len(scores) == len(fused) and fused == copies
+    assert scores[_rank(fused, BYLINE)] > fused[_rank(fused, BYLINE)].score  # the date counts
+
+
+def test_rerank_weight_zero_keeps_the_fused_order(pipeline):
+    fused = _candidates(pipeline, WHEN)
+    same = rerank(WHEN, fused, pipeline.table, pipeline.reranker("extractive"), 0.0)
+    assert [p.id for p in same] == [p.id for p in fused]
+
+
+def test_the_llm_mode_sees_the_fused_order(pipeline):
+    assert pipeline.reranker("llm") is None
+    fused = _candidates(pipeline, WHEN)
+    assert [p.id for p in pipeline.retrieve(WHEN, k=len(fused), mode="llm")] == [p.id for p in fused]
+    assert [p.id for p in pipeline.retrieve(WHEN, k=len(fused), reranked=False)] == [p.id for p in fused]
 
 
 def test_pipeline_retrieve_is_what_answering_sees(pipeline):
@@ -44,25 +57,6 @@ def test_pipeline_retrieve_is_what_answering_sees(pipeline):
     answer = pipeline.ask(WHEN)
     assert "March 26, 2025" in answer.text
     assert any(c.quote == BYLINE for c in answer.citations)
-
-
-def test_answering_reuses_a_merit_only_for_the_question_it_was_computed_for(pipeline, embedder, monkeypatch):
-    answerer = ExtractiveAnswerer(pipeline.config, embedder)
-    question = "How many inmates can CECOT hold?"
-    reranked = answerer.rerank(question, _candidates(pipeline, question), pipeline.table)
-    calls = []
-    real = answerer.merit
-    monkeypatch.setattr(answerer, "merit", lambda *a: calls.append(1) or real(*a))
-    reused = answerer.answer(question, reranked, pipeline.table)
-    assert not calls and "40,000" in reused.text
-    # Passages straight from retrieval carry no merit: answering computes it.
-    fresh = answerer.answer(question, _candidates(pipeline, question), pipeline.table)
-    assert calls and fresh.text == reused.text
-    # Passages reranked for another question: their merits are not trusted.
-    calls.clear()
-    other = answerer.rerank(WHEN, _candidates(pipeline, question), pipeline.table)
-    assert answerer.answer(question, other, pipeline.table).text == reused.text
-    assert calls
 
 
 def test_an_extractive_answerer_that_cannot_rerank_leaves_the_fused_order(pipeline):

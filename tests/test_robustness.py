@@ -81,7 +81,7 @@ def test_python_api(pipeline, case):
         a = pipeline.ask(case.raw if case.raw is not None else case.question)
         texts = {d: pipeline.corpus_text(d) for d in pipeline.status()["titles"]}
         _check_answer(case, a.text, a.refused, [c.to_dict() for c in a.citations], texts)
-        assert len(a.question) <= pipeline.config.max_question_chars
+        assert len(a.question) <= pipeline.config.answering.max_question_chars
     assert time.perf_counter() - t0 < BOUND_S
 
 

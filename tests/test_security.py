@@ -14,7 +14,7 @@ import pytest
 
 from rag import Pipeline
 from rag.corpus import scan
-from rag.indexing import SentenceRow
+from rag.types import SentenceRow
 from rag.llm import format_passages, messages_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,8 +64,8 @@ def test_no_pickle_eval_or_exec_in_our_code(path):
 
 def test_the_index_folder_holds_no_pickled_data(config, embedder):
     Pipeline(config, embedder=embedder).index()
-    files = [p for p in Path(config.home).rglob("*") if p.is_file()]
-    assert any(p.suffix == ".npy" for p in files) and (Path(config.home) / "manifest.json") in files
+    files = [p for p in Path(config.index.home).rglob("*") if p.is_file()]
+    assert any(p.suffix == ".npy" for p in files) and (Path(config.index.home) / "manifest.json") in files
     for p in files:
         assert p.suffix not in (".pkl", ".pickle", ".joblib"), p
         head = p.read_bytes()[:2]
@@ -118,7 +118,7 @@ QUESTIONS = [
 
 
 def test_instructions_in_a_corpus_document_do_not_steer_extractive_answers(config, embedder):
-    (config.corpus_dir / "reader-note.md").write_text(INJECTION, encoding="utf-8")
+    (config.index.corpus_dir / "reader-note.md").write_text(INJECTION, encoding="utf-8")
     p = Pipeline.load(config, embedder=embedder)
     assert p.status()["documents"] == 2  # the note is indexed: it is data like any other
     for question, fact in QUESTIONS:

@@ -35,7 +35,7 @@ def chroma_server(tmp_path):
 def test_index_and_ask_through_a_chroma_server(chroma_server, corpus_dir, tmp_path, embedder):
     from rag import Pipeline
 
-    cfg = Config(corpus_dir=corpus_dir, home=tmp_path / "home", chroma_url=chroma_server)
+    cfg = Config().with_(corpus_dir=corpus_dir, home=tmp_path / "home", chroma_url=chroma_server)
     p = Pipeline.load(cfg, embedder=embedder)
     assert not (tmp_path / "home" / "chroma").exists()  # nothing embedded locally
     assert p.store.count() > 0
@@ -48,7 +48,7 @@ def test_index_and_ask_through_a_chroma_server(chroma_server, corpus_dir, tmp_pa
 
 def test_bad_chroma_url_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="http://host:port"):
-        make_client(Config(home=tmp_path, chroma_url="localhost:8000"))
+        make_client(Config().with_(home=tmp_path, chroma_url="localhost:8000").index)
 
 
 def test_direct_adds_keep_llama_index_document_deletes_working(tmp_path):
@@ -57,7 +57,7 @@ def test_direct_adds_keep_llama_index_document_deletes_working(tmp_path):
 
     from rag.store import SentenceStore, VectorRecord
 
-    store = SentenceStore(Config(home=tmp_path))
+    store = SentenceStore(Config().with_(home=tmp_path).index)
     rng = np.random.default_rng(0)
     v = rng.standard_normal((3, 384)).astype(np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)

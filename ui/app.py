@@ -15,7 +15,8 @@ import time
 from typing import Any, Iterator
 
 from rag import Config, InvalidQuestion, Pipeline
-from rag.answer import Answer
+from rag.chat import Turn
+from rag.types import Answer
 
 EXAMPLES = [
     "How many inmates can CECOT hold?",
@@ -88,7 +89,10 @@ def render_answer_text(text: str, refused: bool) -> str:
 
 def _paragraph_with_mark(pipe: Pipeline, doc: str, start: int, end: int, quote: str) -> str:
     """The paragraph around ``doc[start:end]``, escaped, with that span in <mark>."""
-    text = pipe.table.texts.get(doc, "")
+    try:
+        text = pipe.corpus_text(doc)
+    except KeyError:  # removed from the index since it was cited
+        text = ""
     if text[start:end] != quote:
         # Re-indexed between the answer and this rendering: the answer quotes the text
         # it was answered from, so show the quote alone rather than a wrong paragraph.
@@ -174,13 +178,7 @@ def build_app(pipe: Pipeline) -> Any:
             time.sleep(0.03)  # let the browser paint each verified sentence
         assert answer is not None
         chat[-1] = {"role": "assistant", "content": render_answer_text(answer.text, answer.refused)}
-        turns.append(
-            {
-                "question": answer.rewritten_query or answer.question,
-                "answer": "" if answer.refused else answer.text,
-                "cited": [[c.doc, c.start, c.end] for c in answer.citations],
-            }
-        )
+        turns.append(Turn.from_answer(answer).to_dict())
         yield chat, turns, render_sources(pipe, answer), status_line(pipe, answer), ""
 
     def clear() -> tuple:
@@ -206,13 +204,13 @@ def build_app(pipe: Pipeline) -> Any:
                 with gr.Row():
                     box = gr.Textbox(
                         placeholder="Ask about the article…", show_label=False, elem_id="question", scale=8,
-                        max_length=pipe.config.max_question_chars, submit_btn=False,
+                        max_length=pipe.config.answering.max_question_chars, submit_btn=False,
                     )
                     send = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=1, min_width=80)
                     clear_btn = gr.Button("Clear", elem_id="clear-btn", scale=1, min_width=80)
                 gr.Examples(EXAMPLES, inputs=box, label="Examples")
                 with gr.Accordion("Settings", open=False):
-                    top_k = gr.Slider(3, 10, value=pipe.config.top_k, step=1, label="Passages to retrieve (top-k)")
+                    top_k = gr.Slider(3, 10, value=pipe.config.retrieval.top_k, step=1, label="Passages to retrieve (top-k)")
                     mode = gr.Radio(modes, value=modes[0], label="Answer mode")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
@@ -240,6 +238,9 @@ def launch_kwargs() -> dict[str, Any]:
 
 def serve(config: Config | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> int:
     """Index if needed, then serve the chat until interrupted."""
+    from rag.cli import offline_env
+
+    offline_env()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     pipe = Pipeline.load(config or Config.from_env())
     pipe.ask("warm up")  # load the model before the first user waits for it

@@ -1,0 +1,251 @@
+"""The data every stage shares, and the small interfaces between stages.
+
+This module is the bottom floor: it imports nothing from the rest of the package,
+so the read side, retrieval, answering, grounding and the pipeline can all use
+these types without importing one another.
+
+    Passage   a retrieved sentence and the signals that ranked it
+    Citation  ``[n]`` in an answer: the exact words it rests on
+    Related   a closest passage shown beside a refusal (not a citation)
+    Answer    what the pipeline returns for one question
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from .table import SentenceTable
+
+class InvalidQuestion(ValueError):
+    """The question (or its history) cannot be asked; the message says why, for the user."""
+
+
+#: The fixed refusal text. One place, so answerers, the UI and the eval agree on it.
+REFUSAL = "The article does not say."
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    """A sentence as the query side sees it: its place, its section and its chunk."""
+
+    id: str
+    doc: str
+    start: int
+    end: int
+    section: str
+    paragraph: int
+    chunk: int
+    position: int  # index within its document
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved sentence with the signals that ranked it."""
+
+    row: SentenceRow
+    text: str
+    score: float  # fused score in [0, 1]
+    dense: float  # max cosine(question, sentence or one of its clauses)
+    window: float  # cosine(question, sentence with its neighbours)
+    sparse: float  # raw BM25 score; 0 if BM25 did not return it
+    dense_rank: int | None
+    sparse_rank: int | None
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Span:
+    """An exact slice of a document: ``document[start:end] == text``."""
+
+    doc: str
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """``[n]`` in an answer: the exact words it rests on.
+
+    >>> Citation(1, "a.txt", "", 0, 5, "Hello").to_dict()["quote"]
+    'Hello'
+    """
+
+    n: int
+    doc: str
+    section: str
+    start: int
+    end: int
+    quote: str
+
+    @classmethod
+    def of(cls, n: int, passage: Passage) -> "Citation":
+        """Cite ``passage`` as ``[n]``: its whole sentence is the quote."""
+        r = passage.row
+        return cls(n=n, doc=r.doc, section=r.section, start=r.start, end=r.end, quote=passage.text)
+
+    def renumbered(self, n: int) -> "Citation":
+        return replace(self, n=n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Related:
+    """A closest passage shown beside a refusal: related, not cited."""
+
+    doc: str
+    section: str
+    start: int
+    end: int
+    quote: str
+    score: float
+
+    @classmethod
+    def of(cls, passage: Passage) -> "Related":
+        r = passage.row
+        return cls(doc=r.doc, section=r.section, start=r.start, end=r.end, quote=passage.text, score=round(passage.score, 4))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What the pipeline returns for one question."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    related: list[Related] = field(default_factory=list)
+    rewritten_query: str = ""
+    mode: str = "extractive"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence: float = 0.0  # calibrated answerability in [0, 1]
+    signals: dict[str, Any] = field(default_factory=dict)  # what the confidence was computed from
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # LLM sentences the gate removed
+    # The part of a cited quote that answers (a sub-span of citation ``answer_n``).
+    answer_span: Span | None = None
+    answer_n: int | None = None
+
+    @classmethod
+    def refusal(
+        cls, question: str, related: Sequence[Passage] = (), *, confidence: float = 0.0, mode: str = "extractive"
+    ) -> "Answer":
+        """The fixed refusal, with up to three closest passages shown as related."""
+        return cls(
+            question=question,
+            text=REFUSAL,
+            refused=True,
+            related=[Related.of(p) for p in related][:3],
+            mode=mode,
+            confidence=confidence,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "related": [r.to_dict() for r in self.related],
+            "answer_span": (
+                {"n": self.answer_n, **self.answer_span.to_dict()} if self.answer_span is not None else None
+            ),
+            "rewritten_query": self.rewritten_query,
+            "mode": self.mode,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+        if self.dropped:
+            d["dropped"] = self.dropped
+        return d
+
+    def sentences(self) -> list[tuple[str, list[int]]]:
+        """The answer split into (sentence, cited numbers) pairs."""
+        return split_cited(self.text)
+
+
+_MARKERS = re.compile(r"(?:\s*\[\d+\])+")
+_NUM = re.compile(r"\[(\d+)\]")
+
+
+def split_cited(text: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into sentences at its citation markers.
+
+    >>> split_cited("A. [1] B, C. [2][3]")
+    [('A.', [1]), ('B, C.', [2, 3])]
+
+    Text after the last marker is a sentence with no citations.
+    """
+    out: list[tuple[str, list[int]]] = []
+    pos = 0
+    for m in _MARKERS.finditer(text):
+        sentence = text[pos : m.start()].strip()
+        nums = [int(x) for x in _NUM.findall(m.group(0))]
+        if sentence:
+            out.append((sentence, nums))
+        elif out:  # markers right after markers: attach to the previous sentence
+            out[-1] = (out[-1][0], out[-1][1] + nums)
+        pos = m.end()
+    tail = text[pos:].strip()
+    if tail:
+        out.append((tail, []))
+    return out
+
+
+# --- the interfaces between stages ---------------------------------------------
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors."""
+
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> "np.ndarray":
+        """Vectors for ``texts``; ``progress(n)`` gets the count embedded so far."""
+        ...
+
+    def embed_query(self, text: str) -> "np.ndarray":
+        """The vector for a search query."""
+        ...
+
+
+class Retriever(Protocol):
+    """Finds the sentences most likely to answer a query."""
+
+    def retrieve(self, query: str, k: int | None = None, query_vector: "np.ndarray | None" = None) -> list[Passage]: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Scores retrieved sentences by how well each can answer the question.
+
+    Returns one score per passage, in their order; it changes nothing it is given.
+    The retrieval stage :func:`rag.retrieval.rerank` turns scores into an order.
+    """
+
+    def scores(self, question: str, passages: Sequence[Passage], table: "SentenceTable") -> list[float]: ...
+
+
+class Answerer(Protocol):
+    """Turns a question and retrieved passages into an :class:`Answer`."""
+
+    name: str
+
+    def answer(self, question: str, passages: Sequence[Passage], table: "SentenceTable") -> Answer: ...
