@@ -71,7 +71,8 @@ def machine() -> str:
 
 
 def questions() -> list[str]:
-    items = [json.loads(line) for line in (ROOT / "evals" / "dataset.jsonl").read_text(encoding="utf-8").splitlines()]
+    items = [json.loads(line) for line in (ROOT / "evals" / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    items = [it for it in items if it.get("document") == "noem-cecot-2025.txt"]
     return [it["question"] for it in items if not it["history"]][:40]
 
 
@@ -247,7 +248,8 @@ def bench_light_scheme(work: Path) -> dict[str, Any]:
         shutil.copytree(ROOT / "corpus", corpus)
         cfg = Config().with_(corpus_dir=corpus, home=corpus.parent / ".rag").with_(**limits)
         pipe = Pipeline.load(cfg)
-        items = load_dataset(ROOT / "evals" / "dataset.jsonl", {d["id"]: pipe.corpus_text(d["id"]) for d in pipe.documents()})
+        texts = {d["id"]: pipe.corpus_text(d["id"]) for d in pipe.documents()}
+        items = [it for it in load_dataset(ROOT / "evals" / "dev.jsonl") if it["document"] in texts]
         agg = evaluate(pipe, items, progress=False)["aggregate"]
         out[name] = {k: agg[k] for k in ("hit@1", "hit@3", "answer_correctness", "refusal_recall",
                                          "false_refusal_rate", "groundedness")}
@@ -331,7 +333,7 @@ def write_results(res: dict[str, Any], path: Path, plot: Path) -> None:
          "The CPU is shared with other jobs: each section gives the load average (1/5/15 min) before -> after it.", ""]
     a = res["ask"]
     L += ["## 1. Warm `Pipeline.ask` vs plain LlamaIndex retrieve", "",
-          f"{a['questions']} questions from evals/dataset.jsonl, median of {a['rounds']} rounds each, the two "
+          f"{a['questions']} article questions from evals/dev.jsonl, median of {a['rounds']} rounds each, the two "
           "interleaved question by question; baseline: SentenceSplitter(128 tokens) + VectorStoreIndex over Chroma + "
           "the same MiniLM through LlamaIndex's HuggingFaceEmbedding, `retriever.retrieve` (top 5). "
           f"Our query encoder: {a.get('encoder', 'sentence-transformers')}. Load: {a.get('load', '?')}.", "",
@@ -410,7 +412,7 @@ def write_results(res: dict[str, Any], path: Path, plot: Path) -> None:
               "Goal 100k chunks ask p50 <= 60 ms: **not measured** (see the trend above)."]
     lt = res.get("light_scheme")
     if lt:
-        L += ["", "Quality cost of the large-corpus schemes, measured on the article (evals/dataset.jsonl, "
+        L += ["", "Quality cost of the large-corpus schemes, measured on the article (its questions in evals/dev.jsonl, "
               "thresholds forced to 0). light: sentence + window vectors; derived: the same with each window "
               "averaged from its sentences' vectors instead of encoded. Caveat: only 11 of the article's 24 "
               "sentences share a paragraph with another, so only 11 windows differ between light and derived; "

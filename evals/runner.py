@@ -61,7 +61,25 @@ def validate_checker(checker: Any, path: Path) -> dict[str, Any]:
 
 
 def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k: int = 5) -> dict[str, Any]:
-    """Run every item through ``pipe`` and compute all metrics (no files written)."""
+    """Run every item through ``pipe`` and compute all metrics (no files written).
+
+    Besides the whole set, the aggregate of each document's items (``per_document``).
+    """
+    records = run_items(pipe, items, progress=progress, k=k)
+    result = aggregate(pipe, records)
+    docs = sorted({r["document"] for r in records if r.get("document")})
+    if len(docs) > 1:
+        result["per_document"] = {d: aggregate(pipe, [r for r in records if r.get("document") == d])["aggregate"]
+                                  for d in docs}
+    return result
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def run_items(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k: int = 5) -> list[dict[str, Any]]:
+    """Ask every item; one record per item with the answer and what was retrieved."""
     from tqdm import tqdm
 
     records = []
@@ -74,16 +92,35 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
         fused = pipe.retrieve(query, k=k, reranked=False)  # before it: retrieval alone
         texts = {c.doc: pipe.corpus_text(c.doc) for c in a.citations}
         bad_offsets = [c.n for c in a.citations if texts[c.doc][c.start : c.end] != c.quote]
+        span_errors = [] if a.answer_span is None else _span_errors(a, pipe.corpus_text(a.answer_span.doc))
         supports = [] if a.refused else pipe.checker.check(a.text, {c.n: c.quote for c in a.citations})
         records.append({
-            "id": it["id"], "category": it["category"], "question": it["question"], "history": it.get("history") or [],
+            "id": it["id"], "category": it["category"], "document": it.get("document"),
+            "question": it["question"], "history": it.get("history") or [],
             "answerable": it["answerable"], "reference_answer": it["reference_answer"], "key_facts": it["key_facts"],
             "gold": it["gold"], "answer": a.to_dict(), "confidence": a.confidence, "signals": a.signals,
-            "latency_ms": ms, "bad_citation_offsets": bad_offsets,
+            "latency_ms": ms, "bad_citation_offsets": bad_offsets, "answer_span_errors": span_errors,
             "supports": [s.to_dict() for s in supports],
             "retrieved": [{"doc": p.row.doc, "start": p.row.start, "end": p.row.end, "text": p.text, "id": p.id} for p in retrieved],
             "retrieved_fused": [{"doc": p.row.doc, "start": p.row.start, "end": p.row.end, "text": p.text, "id": p.id} for p in fused],
         })
+    return records
+
+
+def _span_errors(a: Any, text: str) -> list[str]:
+    """What is wrong with an answer's answer phrase: it must slice to its text and lie
+    inside the quote of the citation it names."""
+    s, errors = a.answer_span, []
+    if text[s.start : s.end] != s.text:
+        errors.append("answer_span does not slice to its text")
+    cited = next((c for c in a.citations if c.n == a.answer_n), None)
+    if cited is None or cited.doc != s.doc or not (cited.start <= s.start < s.end <= cited.end):
+        errors.append(f"answer_span is not inside citation [{a.answer_n}]")
+    return errors
+
+
+def aggregate(pipe: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """All metrics over ``records`` (adds ``correct`` and ``cited_gold`` to each)."""
 
     ans = [r for r in records if r["answerable"]]
     gold = [[{**g, "text": g["quote"]} for g in r["gold"]] for r in ans]
@@ -99,16 +136,22 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
          for r in records if not r["answer"]["refused"]],
         support,
     )
-    answers = [r["answer"]["answer"] if not r["answer"]["refused"] else "" for r in ans]
-    facts = metrics.key_fact_match(answers, [r["key_facts"] for r in ans])
+    answers = [_collapse(r["answer"]["answer"]) if not r["answer"]["refused"] else "" for r in ans]
+    facts = metrics.key_fact_match(answers, [[_collapse(f) for f in r["key_facts"]] for r in ans])
     correct = [float(f == 1.0) for f in facts["per_item"]]
+    for r in ans:
+        spans = [{**g, "text": g["quote"]} for g in r["gold"]]
+        cited = [{"doc": c["doc"], "start": c["start"], "end": c["end"], "text": c["quote"]} for c in r["answer"]["citations"]]
+        r["cited_gold"] = any(metrics.span_matches(c, g) for c in cited for g in spans)
+    # The issue's "answered right": the key facts in the answer AND a citation of a gold sentence.
+    right_cited = [float(f == 1.0 and r["cited_gold"]) for f, r in zip(facts["per_item"], ans)]
     refusal = metrics.refusal_metrics([r["answer"]["refused"] for r in records], [r["answerable"] for r in records])
     grounded = metrics.groundedness([[s["supported"] for s in r["supports"]] for r in records])
     lat = metrics.latency([r["latency_ms"] for r in records])
 
     for r, f in zip(ans, facts["per_item"]):
         r["key_fact_share"] = f
-        r["correct"] = f == 1.0 and not r["answer"]["refused"]
+        r["correct"] = f == 1.0 and not r["answer"]["refused"] and r["cited_gold"]
     for r in records:
         if not r["answerable"]:
             r["correct"] = r["answer"]["refused"]
@@ -134,6 +177,7 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
         "hit@3_before_rerank": metrics.hit_at_k(ret_fused, gold, 3)["score"],
         "recall@5": metrics.recall_at_k(ret, gold, 5)["score"],
         "answer_correctness": sum(correct) / len(correct) if correct else 0.0,
+        "answered_right_and_cited": sum(right_cited) / len(right_cited) if right_cited else 0.0,
         "key_fact_recall": facts["score"],
         "token_f1": metrics.token_f1(answers, [r["reference_answer"] for r in ans])["score"],
         "refusal_precision": refusal["precision"],
@@ -142,6 +186,9 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
         "latency_p50_ms": lat["p50"],
         "latency_p95_ms": lat["p95"],
         "bad_citation_offsets": sum(len(r["bad_citation_offsets"]) for r in records),
+        "answer_span_errors": sum(len(r.get("answer_span_errors", [])) for r in records),
+        "answers_with_span": sum(r["answer"].get("answer_span") is not None for r in records if not r["answer"]["refused"])
+        / max(1, sum(not r["answer"]["refused"] for r in records)),
         **_llm_aggregates(records),
         "unsupported_sentences": sum(not s["supported"] for r in records for s in r["supports"]),
     }
@@ -203,6 +250,8 @@ def gate_failures(result: dict[str, Any], thresholds: dict[str, Any]) -> list[st
         fails.append(f"{agg['unsupported_sentences']} answer sentences are not supported by their citations")
     if agg["bad_citation_offsets"]:
         fails.append(f"{agg['bad_citation_offsets']} citations do not slice to their quote")
+    if agg.get("answer_span_errors"):
+        fails.append(f"{agg['answer_span_errors']} answer phrases do not slice to their text inside their citation")
     if result.get("checker", {}).get("missed_swaps"):
         fails.append(f"the grounding checker missed {result['checker']['missed_swaps']} number/date/name swaps")
     return fails
@@ -281,33 +330,128 @@ def _chart(path: Path, cats: dict[str, dict[str, float]]) -> None:
     plt.close(fig)
 
 
-def run_eval(config: Any, dataset: Path, out: Path, thresholds_path: Path | None = None, progress: bool = True) -> int:
-    """The `rag eval` command; returns the process exit code."""
+SPLITS = ("dev", "test")
+# Printed for every split and document; the full list is in results.json.
+HEADLINE = ("items", "answered_right_and_cited", "refusal_recall", "false_refusal_rate", "hit@3", "hit@3_before_rerank",
+            "groundedness", "bad_citation_offsets", "latency_p50_ms")
+
+
+def split_config(config: Any, split: str, out: Path) -> Any:
+    """The split's own corpus folder (evals/corpora/<split>) and index folder (under ``out``)."""
+    return config.with_(corpus_dir=HERE / "corpora" / split, home=out / f"index-{split}")
+
+
+def run_eval(
+    config: Any,
+    out: Path,
+    dataset: Path | None = None,
+    thresholds_path: Path | None = None,
+    progress: bool = True,
+    splits: tuple[str, ...] = SPLITS,
+) -> int:
+    """The `rag eval` command; returns the process exit code.
+
+    By default both splits, each indexed from its own corpus folder: ``dev`` (what the
+    answerer is tuned on) and ``test`` (held out; the gate in ``thresholds.toml`` is on
+    test). With ``dataset``, that one file against ``config``'s corpus instead.
+    """
     from rag import Pipeline
 
     thresholds_path = thresholds_path or HERE / "thresholds.toml"
     thresholds = tomllib.loads(thresholds_path.read_text(encoding="utf-8"))
-    pipe = Pipeline.load(config)
-    items = load_dataset(dataset, {d["id"]: pipe.corpus_text(d["id"]) for d in pipe.documents()})
-    t0 = time.perf_counter()
-    result = evaluate(pipe, items, progress=progress)
-    result["checker"] = validate_checker(pipe.checker, HERE / "grounding_cases.jsonl")
-    result["thresholds"] = thresholds
-    result["seconds"] = time.perf_counter() - t0
-    agg = result["aggregate"]
-    fails = gate_failures(result, thresholds)
-    result["failures"] = fails
-    write_report(out, result, fails)
-    width = max(len(k) for k in agg)
-    print(f"{'metric':<{width}}  value")
-    for key, value in agg.items():
-        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    c = result["checker"]
-    print(f"grounding checker: precision {c['precision']:.3f} recall {c['recall']:.3f} "
-          f"(tp {c['tp']} fn {c['fn']} fp {c['fp']} tn {c['tn']}), missed swaps {c['missed_swaps']}")
-    print(f"report: {out / 'report.md'}")
+    runs: list[tuple[str, Any, Path]] = (
+        [("dataset", config, dataset)] if dataset is not None
+        else [(name, split_config(config, name, out), HERE / f"{name}.jsonl") for name in splits]
+    )
+    embedder = None
+    summary: dict[str, Any] = {}
+    fails: list[str] = []
+    checker = None
+    for name, cfg, path in runs:
+        pipe = Pipeline.load(cfg, embedder=embedder) if embedder is not None else Pipeline.load(cfg)
+        embedder = pipe.embedder  # one model for every split
+        items = load_dataset(path, {d["id"]: pipe.corpus_text(d["id"]) for d in pipe.documents()})
+        t0 = time.perf_counter()
+        result = evaluate(pipe, items, progress=progress)
+        checker = checker or validate_checker(pipe.checker, HERE / "grounding_cases.jsonl")
+        result["checker"] = checker
+        result["thresholds"] = thresholds
+        result["seconds"] = time.perf_counter() - t0
+        gated = name in ("test", "dataset")
+        split_fails = gate_failures(result, thresholds if gated else {})
+        result["failures"] = split_fails
+        fails += [f"{name}: {f}" for f in split_fails]  # on dev: only grounding and offsets
+        write_report(out / name if dataset is None else out, result, split_fails)
+        summary[name] = {"aggregate": result["aggregate"], "per_document": result.get("per_document", {})}
+    cv = HERE / "answerer_cv.json"
+    summary["leave_one_document_out"] = json.loads(cv.read_text(encoding="utf-8")) if cv.exists() else None
+    summary["targets"] = thresholds.get("target", {})
+    _print_summary(summary, checker)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out / "summary.md").write_text(_summary_md(summary, checker, fails), encoding="utf-8")
+    print(f"report: {out / 'summary.md'}")
     if fails:
         print("EVAL FAILED: " + "; ".join(fails), file=sys.stderr)
         return 1
     print("eval passed")
     return 0
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _rows(summary: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    rows = []
+    for name, res in summary.items():
+        if name in ("leave_one_document_out", "targets") or res is None:
+            continue
+        rows.append((name, "all", res["aggregate"]))
+        rows += [(name, doc, agg) for doc, agg in res["per_document"].items()]
+    return rows
+
+
+def _print_summary(summary: dict[str, Any], checker: Any) -> None:
+    cols = [c for c in HEADLINE]
+    print("split  document                 " + "  ".join(f"{c[:12]:>12}" for c in cols))
+    for name, doc, agg in _rows(summary):
+        print(f"{name:<6} {doc[:24]:<24} " + "  ".join(f"{_fmt(agg.get(c, float('nan'))):>12}" for c in cols))
+    if checker:
+        print(f"grounding checker: precision {checker['precision']:.3f} recall {checker['recall']:.3f} "
+              f"(tp {checker['tp']} fn {checker['fn']} fp {checker['fp']} tn {checker['tn']}), missed swaps {checker['missed_swaps']}")
+
+
+def _summary_md(summary: dict[str, Any], checker: Any, fails: list[str]) -> str:
+    lines = ["# Evaluation summary", "",
+             "`dev` is what the answerer was tuned and trained on; `test` was written before the answerer changed, "
+             "by someone who never saw the code, and is only measured. The gate is on test.", "",
+             f"Gate: {'PASSED' if not fails else 'FAILED: ' + '; '.join(fails)}", "",
+             "| split | document | " + " | ".join(HEADLINE) + " |", "|---|---|" + "---|" * len(HEADLINE)]
+    for name, doc, agg in _rows(summary):
+        lines.append(f"| {name} | {doc} | " + " | ".join(_fmt(agg.get(c, "")) for c in HEADLINE) + " |")
+    targets, test = summary.get("targets") or {}, summary.get("test")
+    if targets and test:
+        lines += ["", "## Targets (test split)", "", "| metric | target | measured | |", "|---|---|---|---|"]
+        for key, goal in targets.items():
+            got = test["aggregate"].get(key, 0.0)
+            ok = got <= goal if key == "false_refusal_rate" else got >= goal
+            lines.append(f"| {key} | {goal} | {got:.3f} | {'met' if ok else f'missed by {abs(goal - got):.3f}'} |")
+    cv = summary.get("leave_one_document_out")
+    if cv:
+        lines += ["", "## Leave-one-document-out (dev)", "",
+                  "The answer selector and answerability model trained on the dev documents but one, measured on "
+                  "that one (see `evals/train_answerer.py`).", "",
+                  "| held-out document | items | answered right + cited | unanswerable refused | false refusals |",
+                  "|---|---|---|---|---|"]
+        for doc, m in cv.get("folds", {}).items():
+            lines.append(f"| {doc} | {m['items']} | {_fmt(m['right_and_cited'])} | {_fmt(m['refusal_recall'])} | "
+                         f"{_fmt(m['false_refusal_rate'])} |")
+        if cv.get("reliability"):
+            lines += ["", "Reliability of the answerability probability (dev, out of fold):", "",
+                      "| predicted | items | answerable share |", "|---|---|---|"]
+            lines += [f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['n']} | {_fmt(b['rate'])} |" for b in cv["reliability"]]
+    if checker:
+        lines += ["", f"Grounding checker: precision {checker['precision']:.3f}, recall {checker['recall']:.3f}, "
+                  f"missed swaps {checker['missed_swaps']}."]
+    return "\n".join(lines) + "\n"

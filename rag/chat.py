@@ -4,12 +4,12 @@ Entity carry-over: the previous turn's question and answer are searched for the
 person or thing a pronoun points back to, by the grammatical role the previous
 question gave it:
 
-* "Who is Vicki Gass?" -> "Where is her group headquartered?": the person asked about.
-* "Who accompanied Noem on the tour?" -> "What is his job title?": the new person the
-  answer introduced (the question's "who" was the subject).
-* "Who did Noem thank?" -> "What was she standing in front of?": the subject of
+* "Who is Ana Lopez?" -> "Where is her group headquartered?": the person asked about.
+* "Who accompanied the mayor on the tour?" -> "What is his job title?": the new person
+  the answer introduced (the question's "who" was the subject).
+* "Who did Ana Lopez thank?" -> "What was she standing in front of?": the subject of
   the previous question ("who" was the object).
-* "it/its" -> the first non-person name of the previous question ("CECOT").
+* "it/its" -> the first non-person name of the previous question ("the Riverside Library").
 
 What cannot be resolved this way (or elliptical follow-ups such as "And Mexico?")
 is given the previous question as context, in brackets, so retrieval still sees it.

@@ -97,6 +97,10 @@ def _print_answer(answer: Any, as_json: bool) -> None:
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
+    if answer.answer_span is not None:
+        # The answer phrase leads, in bold on a terminal (** ** when piped, as Markdown).
+        bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
+        print(f"{bold[0]}{' '.join(answer.answer_span.text.split())}{bold[1]} [{answer.answer_n}]\n")
     print(answer.text)
     if answer.citations:
         print("\nSources:")
@@ -167,7 +171,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evals.runner import run_eval
 
     thresholds = Path(args.thresholds) if args.thresholds else None
-    return run_eval(_config(args), dataset=Path(args.dataset), out=Path(args.out), thresholds_path=thresholds)
+    dataset = Path(args.dataset) if args.dataset else None
+    splits = tuple(args.split) if args.split else ("dev", "test")
+    return run_eval(_config(args), dataset=dataset, out=Path(args.out), thresholds_path=thresholds, splits=splits)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -221,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="run the evaluation suite (a CI gate)")
     common(p)
-    p.add_argument("--dataset", default="evals/dataset.jsonl")
+    p.add_argument("--split", action="append", choices=["dev", "test"],
+                   help="which split (default both; the gate is on test), each over evals/corpora/<split>")
+    p.add_argument("--dataset", help="one dataset file against --corpus instead of the splits")
     p.add_argument("--out", default="evals/out")
     p.add_argument("--thresholds", help="gate file (default evals/thresholds.toml)")
     answer_options(p)

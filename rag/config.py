@@ -95,7 +95,7 @@ class ChunkingConfig:
     chunk_max_chars: int = 900  # ... and stops growing past this many characters
     heading_max_words: int = 12  # longer unpunctuated lines are text, not headings
     # Each sentence is embedded as itself, its clauses and its window (~4.5 vectors a
-    # sentence; hit@3 0.92 vs 0.86 for the sentence alone on evals/dataset.jsonl). Once
+    # sentence; hit@3 0.92 vs 0.86 for the sentence alone on the article questions of evals/dev.jsonl). Once
     # the corpus holds more sentences than this, newly indexed documents get sentence +
     # window vectors only (2 a sentence): at 100k chunks (~290k sentences) the full
     # scheme means ~1.3M vectors, hours of embedding on 2 cores.
@@ -116,15 +116,18 @@ class RetrievalConfig:
     candidate_k: int = 10  # sentences the answerer may choose from (>= top_k)
     dense_k: int = 30  # sentences wanted from Chroma before fusion (x4 vectors fetched)
     sparse_k: int = 30  # candidates from BM25 before fusion
-    # Relative-score fusion weight of dense vs BM25; 0.7 measured best on evals/dataset.jsonl
+    # Relative-score fusion weight of dense vs BM25; 0.7 measured best on the article questions of evals/dev.jsonl
     # (0.5: hit@3 0.86, 0.7: 0.92, 0.8: 0.90).
     dense_weight: float = 0.7
     # Retrieved sentences are reordered by ``score + w * (merit - score)``, merit being
     # the reranker's score of a sentence (for the extractive answerer: the kind of value
     # asked for, the thing asked about, the question's words). 0 keeps the fused order.
-    # Measured on evals/dataset.jsonl over the top ``candidate_k``: hit@3 0.921 at 0,
+    # Measured on the article questions of evals/dev.jsonl over the top ``candidate_k``: hit@3 0.921 at 0,
     # 0.937 at 0.3-0.4, 0.952 at 0.5-0.7, 0.937 at 0.8-1.0; hit@1 0.714 -> 0.810 at 0.6.
-    rerank_weight: float = 0.6
+    rerank_weight: float = 1.0
+    # A follow-up is also retrieved with the previous question joined to it, and the two
+    # lists fused: a wrong earlier answer then cannot steer retrieval alone.
+    follow_up_joined: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,30 +136,10 @@ class AnsweringConfig:
 
     mode: str = "extractive"  # "extractive" (no LLM) or "llm"
     max_answer_sentences: int = 3
-    # How the answerer ranks candidate sentences: fused retrieval score plus these
-    # bonuses for holding the kind of value asked for, mentioning the counted thing,
-    # and sharing the question's words. Chosen on evals/dataset.jsonl (see README).
-    selection_weights: dict[str, float] = field(
-        default_factory=lambda: {"type": 0.15, "anchored_type": 0.6, "focus": 0.15, "coverage": 0.1}
-    )
-    # A further sentence joins the answer only if its score is at least this share of the best.
-    second_sentence_ratio: float = 0.80
-    # A question sharing no word with the corpus is off-topic unless some sentence is at
-    # least this close in meaning (measured: off-topic <= 0.18, zero-overlap paraphrases >= 0.26).
-    offtopic_max_dense: float = 0.22
-    # "how many X": X must be in the answer, or a word at least this similar (MiniLM).
-    focus_similarity: float = 0.6
     max_question_chars: int = 2000  # longer questions are truncated before embedding
-    # Answerability: hard gates (see answer.py), then a logistic model over the chosen
-    # sentences' dense cosine and question-term coverage; weights and threshold fitted on
-    # evals/dataset.jsonl by `python -m evals.calibrate` (the fit finds dense adds nothing
-    # once the gates have run: the near-topic unanswerables score as high as answers).
-    answerability_weights: dict[str, float] = field(
-        default_factory=lambda: {"bias": -0.006, "dense": 0.0, "coverage": 0.011}
-    )
-    # 0.0: on today's dataset no threshold refuses more without pushing false refusals of
-    # answerable questions past 5 %; the gates do the refusing (see evals/calibrate.py).
-    answerability_threshold: float = 0.0
+    # Which sentence answers and whether any does are decided by models fitted on the
+    # dev split (rag/answering/models.json, `python -m evals.train_answerer`), with the
+    # refusal threshold chosen there; they are data, not settings.
 
 
 @dataclass(frozen=True)

@@ -60,10 +60,10 @@ def default_model_path() -> str:
 
 #: Texts the export is checked on: short, accented, numeric, and past 256 tokens.
 PROBE_TEXTS = (
-    "How many inmates can CECOT hold?",
-    "Héctor Gustavo Villatoro joined Sec. Noem on Wednesday; 40,000 inmates, €3.5m.",
+    "How many people can the hall hold?",
+    "José Ñúñez joined Sec. Lee on Wednesday; 40,000 seats, €3.5m.",
     "x",
-    " ".join(["The prison was opened in 2022 and is notorious among rights groups."] * 40),
+    " ".join(["The hall was opened in 2022 and is famous among concert goers."] * 40),
 )
 MIN_COSINE = 1 - 1e-4  # export accepted only if every probe vector agrees this well
 
@@ -120,6 +120,27 @@ class OnnxEncoder:
         # spinning, 7-20 ms with it while other jobs ran).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Per text: its word pieces and their L2-normalised contextual vectors (the
+        model's last layer, before pooling; ``[CLS]``/``[SEP]`` left out)."""
+        enc = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        width = int(mask.sum(axis=1).max()) if len(enc) else 0
+        out: list[tuple[list[str], np.ndarray]] = []
+        step = max(1, ATTENTION_BUDGET // max(1, width) ** 2)
+        for i in range(0, len(ids), step):
+            m = mask[i : i + step, :width]
+            hidden = self.session.run(
+                None, {"input_ids": ids[i : i + step, :width], "attention_mask": m, "token_type_ids": np.zeros_like(m)}
+            )[0]
+            for j, h in enumerate(hidden):
+                n = int(m[j].sum())
+                vecs = h[1 : n - 1]
+                vecs = vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+                out.append((enc[i + j].tokens[1 : n - 1], vecs.astype(np.float32)))
+        return out
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         enc = self.tokenizer.encode_batch(list(texts))
@@ -322,6 +343,20 @@ class MiniLMEmbedder:
             out[idx] = self._encode([texts[i] for i in idx])
             if progress:
                 progress(start + len(idx))
+        return out
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Per text: word pieces and their normalised contextual vectors, for late
+        interaction (ColBERT-style MaxSim) between a question and a sentence."""
+        fast = self.onnx
+        if fast is not None:
+            return fast.encode_tokens(texts)
+        st = self.sentence_transformer
+        out = []
+        for text, vecs in zip(texts, st.encode(list(texts), output_value="token_embeddings", show_progress_bar=False)):
+            tokens = st.tokenizer.convert_ids_to_tokens(st.tokenizer(text, truncation=True, max_length=st.max_seq_length)["input_ids"])
+            v = np.asarray(vecs.cpu() if hasattr(vecs, "cpu") else vecs, dtype=np.float32)[1 : len(tokens) - 1]
+            out.append((tokens[1:-1], v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)))
         return out
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Is each sentence of an answer supported by the passages it cites?
 
     from rag.grounding import check
-    check("CECOT can hold up to 40,000 inmates. [1]", {1: passage_text})
-    -> [Support(sentence="CECOT can hold up to 40,000 inmates.", supported=True, score=..., reason=...)]
+    check("The hall can hold up to 800 people. [1]", {1: passage_text})
+    -> [Support(sentence="The hall can hold up to 800 people.", supported=True, score=..., reason=...)]
 
 Used at answer time (the gate every answer passes) and by the evaluation. Per
 sentence, in order:
@@ -244,4 +244,7 @@ def gate(answer: Answer, checker: Checker) -> Answer:
             renumber.setdefault(n, len(renumber) + 1)
         parts.append(sentence + " " + "".join(f"[{renumber[n]}]" for n in dict.fromkeys(nums)))
     citations = [by_n[old].renumbered(new) for old, new in sorted(renumber.items(), key=lambda kv: kv[1])]
-    return replace(answer, text=" ".join(parts), citations=citations, dropped=dropped)
+    # The answer phrase stays with its citation, or goes with it.
+    span_n = renumber.get(answer.answer_n) if answer.answer_n is not None else None
+    return replace(answer, text=" ".join(parts), citations=citations, dropped=dropped,
+                   answer_n=span_n, answer_span=answer.answer_span if span_n is not None else None)

@@ -86,7 +86,7 @@ def vector_records(
     clause (and each pair of adjacent clauses) gets a vector too; and a short
     sentence is ambiguous alone, so the sentence within its neighbours gets one.
     Search scores a sentence by max(sentence, clauses) + window (see retrieval).
-    Measured on evals/dataset.jsonl: hit@3 0.86 with the sentence alone, 0.92 with these.
+    Measured on the article questions of evals/dev.jsonl: hit@3 0.86 with the sentence alone, 0.92 with these.
     ``clauses=False`` (large corpora, see ``Config.clause_views_max_sentences``) keeps
     only the sentence and its window: 2 vectors a sentence instead of ~4.5.
     ``derive_windows=True`` (larger still, ``Config.encoded_windows_max_sentences``)
@@ -341,7 +341,7 @@ class Indexer:
             for i, row in enumerate(rows):
                 # The sentence with its paragraph neighbours: BM25's length
                 # normalisation otherwise favours any short sentence that repeats
-                # one query word (measured: +1 answer right on evals/dataset.jsonl).
+                # one query word (measured: +1 answer right on the article questions of evals/dev.jsonl).
                 lo = rows[i - 1] if i and rows[i - 1][4] == row[4] else row
                 hi = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][4] == row[4] else row
                 nodes.append(TextNode(id_=row[0], text=text[lo[1] : hi[2]]))

@@ -2,7 +2,7 @@
 
     from rag import Pipeline, Config
     p = Pipeline.load(Config())      # indexes ./corpus if the index is missing or stale
-    a = p.ask("How many inmates can CECOT hold?")
+    a = p.ask("How long is the warranty?")
     print(a.text, a.citations)
 
 Construction is cheap; the embedding model, Chroma client and BM25 index load on
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
-from .answer import ExtractiveAnswerer, refusal
+from .answering import ExtractiveAnswerer, is_content
 from .chat import HistoryItem, Resolution, Turn, parse_history, persons, resolve
 from .config import Config, IndexConfig
 from .embedding import MiniLMEmbedder
@@ -303,23 +303,15 @@ class Pipeline:
         turns = self._turns(parse_history(history))
         t1 = time.perf_counter()
         k = max(top_k or self.config.retrieval.top_k, self.config.retrieval.candidate_k)
-        # This question is answered from one view alone (the texts stay with it; only
-        # the search needs the old vectors to still be there).
-        with self._searching() as snap:
-            resolution = resolve(question, turns, self._known_people(snap, turns)) if turns else Resolution(question)
-            qv = self.embedder.embed_query(resolution.query)
-            t2 = time.perf_counter()
-            passages = snap.retriever.retrieve(resolution.query, k + len(resolution.exclude), query_vector=qv)
-        if resolution.exclude:
-            passages = [p for p in passages if (p.row.doc, p.row.start, p.row.end) not in resolution.exclude]
-        passages = self._rerank(resolution.query, passages[:k], snap.table, mode)
+        resolution, passages, table, t2 = self._candidates(question, turns, k)
+        passages = self._rerank(resolution.query, passages, table, mode)
         t3 = time.perf_counter()
-        answer = self.answerer(mode).answer(resolution.query, passages, snap.table)
+        answer = self.answerer(mode).answer(resolution.query, passages, table)
         if answer.signals.get("fallback"):
             # The LLM wrote nothing its citations support: answer extractively instead,
             # from the order extractive answering sees, and say so.
-            ordered = self._rerank(resolution.query, passages, snap.table, "extractive")
-            fallback = self.answerer("extractive").answer(resolution.query, ordered, snap.table)
+            ordered = self._rerank(resolution.query, passages, table, "extractive")
+            fallback = self.answerer("extractive").answer(resolution.query, ordered, table)
             fallback.mode = f"{answer.mode}-fallback-extractive"
             fallback.dropped = answer.dropped
             fallback.signals = {**fallback.signals, **answer.signals}
@@ -328,7 +320,8 @@ class Pipeline:
         # Every answer passes the grounding gate, whichever answerer wrote it.
         answer = gate(answer, self.checker)
         if not answer.refused and not answer.citations:
-            answer = refusal(question, passages[: self.config.retrieval.top_k], 0.0, mode=answer.mode)
+            shown = [p for p in passages[: self.config.retrieval.top_k] if is_content(p.text)]
+            answer = Answer.refusal(question, shown, mode=answer.mode)
         t5 = time.perf_counter()
         answer.question = question
         answer.rewritten_query = resolution.query
@@ -341,6 +334,46 @@ class Pipeline:
             "total": (t5 - t0) * 1000,
         }
         return answer
+
+    def _candidates(
+        self, question: str, turns: list[Turn], k: int
+    ) -> tuple[Resolution, list[Passage], SentenceTable, float]:
+        """What answering chooses from: the resolved query and the ``k`` best sentences
+        by fused score (before the rerank stage), from one view of the index.
+
+        A follow-up is retrieved twice, with the resolved question and with the previous
+        question joined to this one, and the two lists fused (each sentence keeps its
+        better score): a wrong earlier answer can steer the resolved query, not both.
+        """
+        retrieval = self.config.retrieval
+        # This question is answered from one view alone (the texts stay with it; only
+        # the search needs the old vectors to still be there).
+        with self._searching() as snap:
+            resolution = resolve(question, turns, self._known_people(snap, turns)) if turns else Resolution(question)
+            qv = self.embedder.embed_query(resolution.query)
+            t2 = time.perf_counter()
+            want = k + len(resolution.exclude)
+            passages = snap.retriever.retrieve(resolution.query, want, query_vector=qv)
+            if turns and retrieval.follow_up_joined:
+                joined = f"{turns[-1].question} {question}"
+                best = {p.id: p for p in passages}
+                for p in snap.retriever.retrieve(joined, want):
+                    if p.id not in best or p.score > best[p.id].score:
+                        best[p.id] = p
+                passages = sorted(best.values(), key=lambda p: (-p.score, p.row.doc, p.row.start))
+        if resolution.exclude:
+            passages = [p for p in passages if (p.row.doc, p.row.start, p.row.end) not in resolution.exclude]
+        return resolution, passages[:k], snap.table, t2
+
+    def candidates(self, question: str, history: Sequence[HistoryItem] | None = None) -> tuple[str, list[Passage], SentenceTable]:
+        """The query answering sees, its candidate sentences (fused order) and the table
+        they come from: exactly what :meth:`ask` hands the answerer (before reranking).
+        For fitting and inspecting answerers."""
+        question = clean_question(question, self.config.answering.max_question_chars)
+        turns = self._turns(parse_history(history))
+        k = max(self.config.retrieval.top_k, self.config.retrieval.candidate_k)
+        resolution, passages, table, _ = self._candidates(question, turns, k)
+        return resolution.query, passages, table
 
     def stream(
         self, question: str, history: Sequence[HistoryItem] | None = None, **kwargs: Any

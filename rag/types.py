@@ -26,7 +26,7 @@ class InvalidQuestion(ValueError):
 
 
 #: The fixed refusal text. One place, so answerers, the UI and the eval agree on it.
-REFUSAL = "The article does not say."
+REFUSAL = "The documents do not say."
 
 
 @dataclass(frozen=True)

@@ -150,3 +150,15 @@ def served(tmp_path_factory):
     proc = start_server(work, port)
     yield {"url": f"http://127.0.0.1:{port}/", "corpus": corpus, "port": port, "proc": proc, "log": work / "serve.log"}
     stop(proc)
+
+
+@pytest.fixture(scope="session")
+def gpl_pipeline(tmp_path_factory, embedder):
+    """A pipeline over a hard-wrapped licence text (not the article), indexed once."""
+    from rag import Config, Pipeline
+
+    tmp = tmp_path_factory.mktemp("gpl")
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "evals" / "corpora" / "test" / "gpl-3.txt", corpus / "gpl-3.txt")
+    return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)

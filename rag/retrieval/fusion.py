@@ -5,7 +5,7 @@ Each list is min-max normalised over the candidate set and mixed
 
 Why not reciprocal-rank fusion through LlamaIndex's ``QueryFusionRetriever``: on a
 short document every sentence appears in both candidate lists, and RRF then
-flattens the scores (measured on evals/dataset.jsonl: hit@3 0.86 for RRF against
+flattens the scores (measured on the article questions of evals/dev.jsonl: hit@3 0.86 for RRF against
 0.92 for relative scores); RRF also discards the raw dense cosine and BM25 score
 that answering uses. QueryFusionRetriever's own "relative_score" mode is this same
 fusion, but it cannot merge several vectors of one sentence.

@@ -1,0 +1,196 @@
+"""The extractive answerer: a learned selector picks the sentence, a learned model decides to answer.
+
+For each question, the retrieved sentences are scored by the selector (a logistic
+regression over :data:`.features.SELECTION_FEATURES`); the best one, with its
+neighbours, gives the answerability model its features; below the threshold chosen
+on dev the answer is the fixed refusal, with the closest passages shown as related.
+Otherwise the answer quotes the best sentence (and a second one that covers what the
+first leaves out), each followed by its ``[n]``, and marks the answer phrase inside
+the first quote (:mod:`.span`). Every quote *is* the document slice, so every
+citation resolves to ``document[start:end] == quote``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import nlp
+from ..config import AnsweringConfig
+from ..table import SentenceTable
+from ..types import Answer, Citation, Embedder, Passage, Span
+from . import features as F
+from .model import Models, check_features, load_models
+from .question import Question, analyze
+from .span import answer_phrase
+
+# An instruction is not a question (general English, no document's words).
+_INJECTION = re.compile(
+    r"""(?ix)
+    \b(ignore|disregard|forget|override|bypass)\b[^.?!]{0,40}\b(instructions?|above|previous|prior|context|rules|document|prompt|system)\b
+    | \b(pretend|roleplay|role-play|act\ as|you\ are\ now|from\ now\ on)\b
+    | \b(system|developer|admin)\s*(prompt|mode|message)\b
+    | ^\s*(system|assistant)\s*:
+    | \bjailbreak\b
+    | \b(tell\ me\ a\ (joke|story|poem)|write\ (me\ )?a\ (poem|story|song|joke))\b
+    """
+)
+
+
+# A question none of whose words the corpus uses is off-topic unless some sentence is at
+# least this close in meaning (the article questions of evals/dev.jsonl: off-topic
+# questions <= 0.18, paraphrases sharing no word >= 0.26).
+OFF_TOPIC_MAX_DENSE = 0.22
+
+
+def _off_corpus(d: dict[str, Any]) -> bool:
+    a = dict(zip(F.ANSWERABILITY_FEATURES, d["a"]))
+    return a["terms_in_corpus"] == 0 and a["dense"] < OFF_TOPIC_MAX_DENSE
+
+
+def is_content(text: str) -> bool:
+    """A bare link, a handle or a lone heading word is not an answer on its own."""
+    return sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3
+
+
+def collapse(text: str) -> str:
+    """White space folded to single spaces: a hard-wrapped quote reads as one line."""
+    return " ".join(text.split())
+
+
+def candidates_of(passages: Sequence[Passage]) -> list[Passage]:
+    """The passages an answer may quote: content sentences, each wording once
+    (the same words can stand twice: a post quoted, then embedded)."""
+    out, seen = [], set()
+    for p in passages:
+        key = " ".join(nlp.tokens(p.text))
+        if is_content(p.text) and key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def featurize(
+    question: str, passages: Sequence[Passage], table: SentenceTable, tokens: F.TokenCache, stats: F.CorpusStats
+) -> tuple[Question, np.ndarray]:
+    """The question's analysis and one selection-feature row per passage.
+
+    Rows do not depend on the order ``passages`` come in (rank is by fused score), so a
+    reranked list and the fused one give each passage the same features.
+    """
+    q = analyze(question)
+    ordered = sorted(range(len(passages)), key=lambda i: -passages[i].score)
+    by_rank = [passages[i] for i in ordered]
+    vecs = tokens.get([question, F.subject_of(q), *(p.text for p in by_rank)])
+    x_ranked = F.selection_features(q, by_rank, table, stats, vecs)
+    x = np.empty_like(x_ranked)
+    x[ordered] = x_ranked
+    return q, x
+
+
+class ExtractiveAnswerer:
+    """Answers with verbatim source sentences chosen by the learned selector; refuses below
+    the answerability threshold. Also the :class:`rag.types.Reranker` of extractive mode."""
+
+    name = "extractive"
+
+    def __init__(self, config: AnsweringConfig, embedder: Embedder | None = None, models: Models | None = None) -> None:
+        self.config = config
+        self.models = models or load_models()
+        check_features(self.models.selector, F.SELECTION_FEATURES)
+        check_features(self.models.answerability, F.ANSWERABILITY_FEATURES)
+        embed_tokens = getattr(embedder, "embed_tokens", None)
+        self.tokens = F.TokenCache(embed_tokens)
+        self._stats: weakref.WeakKeyDictionary[SentenceTable, F.CorpusStats] = weakref.WeakKeyDictionary()
+        self._stats_lock = threading.Lock()
+
+    def stats(self, table: SentenceTable) -> F.CorpusStats:
+        with self._stats_lock:
+            s = self._stats.get(table)
+            if s is None:
+                s = self._stats[table] = F.CorpusStats(table)
+            return s
+
+    # --- scoring ------------------------------------------------------------------
+
+    def featurize(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> tuple[Question, np.ndarray]:
+        """See :func:`featurize`."""
+        return featurize(question, passages, table, self.tokens, self.stats(table))
+
+    def scores(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[float]:
+        """Each passage's probability of being the answer's sentence (a Reranker)."""
+        if not passages:
+            return []
+        _, x = self.featurize(question, passages, table)
+        probs = self.models.selector.probability(x)
+        return [float(p) if is_content(ps.text) else 0.0 for p, ps in zip(probs, passages)]
+
+    # --- answering ----------------------------------------------------------------
+
+    def decide(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> dict[str, Any]:
+        """Everything the answer is decided from: candidates, their selection
+        probabilities, the best one, its answerability features and probability."""
+        q = analyze(question)
+        cands = candidates_of(passages)
+        if not cands:
+            return {"q": q, "cands": [], "probs": np.zeros(0), "best": None, "a": None, "p_answer": 0.0}
+        q, x = self.featurize(question, cands, table)
+        probs = self.models.selector.probability(x)
+        best = int(np.argmax(probs))
+        around = F.window_text(cands[best], table)
+        a = F.answerability_features(q, x, probs, best, table, around, self.stats(table))
+        p_answer = float(self.models.answerability.probability(a[None, :])[0])
+        return {"q": q, "cands": cands, "x": x, "probs": probs, "best": best, "a": a, "p_answer": p_answer}
+
+    def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
+        d = self.decide(question, passages, table)
+        q, cands, probs, best = d["q"], d["cands"], d["probs"], d["best"]
+        signals: dict[str, Any] = {"expects": q.expects, "p_answer": round(d["p_answer"], 4),
+                                   "threshold": self.models.threshold}
+        if d["a"] is not None:
+            signals["answerability"] = F.describe(F.ANSWERABILITY_FEATURES, d["a"])
+        gate = (
+            "instruction, not a question" if _INJECTION.search(question)
+            else "nothing retrieved" if best is None
+            else "about something the documents never mention" if _off_corpus(d)
+            else "below the answerability threshold" if d["p_answer"] < self.models.threshold
+            else ""
+        )
+        signals["gate"] = gate
+        if gate:
+            refused = Answer.refusal(question, [p for p in passages if is_content(p.text)],
+                                     confidence=d["p_answer"], mode=self.name)
+            refused.signals = signals
+            return refused
+        chosen = [cands[best]]
+        covered = set(nlp.stems(cands[best].text))
+        for i in np.argsort(-probs):
+            if len(chosen) >= self.config.max_answer_sentences or i == best:
+                continue
+            if probs[i] < self.models.second_ratio * probs[best]:
+                break
+            new_terms = [t for t in q.terms if t in nlp.stems(cands[i].text) and t not in covered]
+            if new_terms:  # a further sentence must answer a part the others do not
+                chosen.append(cands[int(i)])
+                covered |= nlp.stems(cands[int(i)].text)
+        lead = chosen[0]
+        chosen.sort(key=lambda p: (p.row.doc, p.row.start))
+        citations = [Citation.of(n, p) for n, p in enumerate(chosen, start=1)]
+        n_lead = chosen.index(lead) + 1
+        a, b = answer_phrase(q, lead.text)
+        span = Span(lead.row.doc, lead.row.start + a, lead.row.start + b, lead.text[a:b])
+        return Answer(
+            question=question,
+            text=" ".join(f"{collapse(p.text)} [{n}]" for n, p in enumerate(chosen, start=1)),
+            refused=False,
+            citations=citations,
+            mode=self.name,
+            confidence=d["p_answer"],
+            signals=signals,
+            answer_span=span,
+            answer_n=n_lead,
+        )

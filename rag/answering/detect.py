@@ -1,0 +1,88 @@
+"""General detectors of the kinds of value a question can ask for, in any English text.
+
+Dates, numbers, person names, places, reasons and quotations: what "when", "how many",
+"who", "where", "why" and "who said" are answered by. Built on :mod:`rag.nlp` (tokens,
+names) and the GeoNames gazetteer (places); no word of any particular document.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .. import nlp
+
+_DATE = re.compile(
+    r"\b(1[5-9]\d\d|20\d\d)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(19|20)\d\d-\d\d-\d\d\b"
+    r"|\b(jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?\s+\d{1,2}\b",
+    re.I,
+)
+_REASON = re.compile(
+    r"\b(because|due to|in order to|so that|so as to|as a result|owing to|thanks to|the reason|purpose|aims? to|intended to|in an effort to)\b",
+    re.I,
+)
+_QUOTE = re.compile(r"[\"“”]|(?:^|\s)['‘][A-Z]")
+_MONEY = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:dollars|euros|pounds|usd|eur|gbp)\b|\b(?:million|billion)\s+(?:dollars|euros|pounds)\b|\bfree of charge\b|\bno charge\b", re.I)
+_AGE = re.compile(r"\b\d{1,3}[-\s]years?[-\s]old\b|\baged?\s+\d{1,3}\b|\bage\s+of\s+\d{1,3}\b|\b\d{1,3}\s+years\s+of\s+age\b", re.I)
+_MANNER = re.compile(r"\b(by|through|using|via|with|run|type|use|install|configure|build|set|enter|press|follow)\b", re.I)
+
+
+def has_date(text: str) -> bool:
+    """A year, a calendar date, a month or a weekday."""
+    return bool(_DATE.search(text)) or bool(nlp.dates(text))
+
+
+def has_number(text: str) -> bool:
+    """A quantity in digits or words ("40,000", "three")."""
+    return bool(nlp.numbers(text))
+
+
+def has_person(text: str) -> bool:
+    """A person-like name (two capitalised words, or a titled name)."""
+    return bool(nlp.persons(text))
+
+
+@lru_cache(maxsize=16384)
+def has_place(text: str) -> bool:
+    """A country or city the gazetteer knows."""
+    return any(nlp.is_place(n) for n in nlp.names(text))
+
+
+def has_reason(text: str) -> bool:
+    return bool(_REASON.search(text))
+
+
+def has_quote(text: str) -> bool:
+    return bool(_QUOTE.search(text))
+
+
+def has_manner(text: str) -> bool:
+    return bool(_MANNER.search(text))
+
+
+def has_money(text: str) -> bool:
+    """An amount of money ("$4.2 million", "300 euros")."""
+    return bool(_MONEY.search(text))
+
+
+def has_age(text: str) -> bool:
+    """Someone's age ("52-year-old", "aged 40")."""
+    return bool(_AGE.search(text))
+
+
+_DETECT = {
+    "money": has_money,
+    "age": has_age,
+    "number": has_number,
+    "date": has_date,
+    "person": has_person,
+    "place": has_place,
+    "reason": has_reason,
+    "manner": has_manner,
+}
+
+
+def holds(expects: str, text: str) -> bool:
+    """Does ``text`` hold a value of the kind ``expects``? (True for kinds no detector covers.)"""
+    detect = _DETECT.get(expects)
+    return True if detect is None else detect(text)

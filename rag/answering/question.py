@@ -1,0 +1,88 @@
+"""What a question asks for, from general English only (question words, not any document's words).
+
+    >>> analyze("How many people can the hall hold?").expects
+    'number'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .. import nlp
+
+# The kind of value a question expects, by its opening words. Order matters: the
+# first pattern that matches decides ("how many" before "how").
+_EXPECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.I))
+    for kind, pattern in (
+        ("age", r"\bhow\s+old\b|\b(what|which)\s+age\b"),
+        ("money", r"\bhow\s+much\b.*\b(cost|costs|pay|paid|paying|spend|spent|charge|charged|earn|earns|worth|price|fund|funding)\b|\b(salary|wage|wages|price|fee|fees|budget|cost)\b"),
+        ("number", r"\bhow\s+(many|much|long|far|big|large|often)\b|\b(what|which)\s+(number|percentage|amount|size|fee|price|cost)\b|\bnumber\s+of\b"),
+        ("date", r"\bwhen\b|\b(what|which)\s+(year|date|day|month|time|version)\b|\bwhat\s+time\b|\bsince\s+when\b"),
+        ("person", r"\bwho(m|se)?\b|\b(what|which)\s+(person|people|man|woman|official|officials|author|journalist|writer|"
+                   r"spokesperson|lawyer|attorney|judge|ceo|president|director|manager|maintainer|reviewer|founder|"
+                   r"chair|chairman|chairwoman|mayor|senator|minister|secretary|member|members|customer|engineer)\b"),
+        ("place", r"\bwhere\b|\b(what|which)\s+(country|countries|city|cities|place|state|town|location|region)\b"),
+        ("reason", r"\bwhy\b|\bwhat\s+(is|was|were|are)\s+the\s+(reason|purpose|goal)\b|\bfor\s+what\s+reason\b"),
+        ("manner", r"\bhow\b"),
+        ("yesno", r"^\s*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b"),
+        ("what", r"\b(what|which|whats|what's|wat|wut)\b"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question's text, the kind of value it expects, and its content words."""
+
+    text: str
+    expects: str  # number, date, person, place, reason, manner, yesno, what, or keyword
+    terms: tuple[str, ...]  # content stems, in order
+    names: tuple[str, ...]  # capitalised names written in the question
+    numbers: frozenset[str]  # numbers and years written in the question
+    focus: tuple[str, ...] = ()  # the words naming what is asked for ("party" in "which party")
+
+
+@lru_cache(maxsize=4096)
+def analyze(text: str) -> Question:
+    """The :class:`Question` for ``text``; a query with no question word is a keyword search."""
+    low = nlp.normalize(text).lower()
+    expects = next((kind for kind, pattern in _EXPECTS if pattern.search(low)), "keyword")
+    terms = tuple(dict.fromkeys(nlp.stem(t) for t in nlp.content_terms(text)))
+    # The first word is capitalised anyway: alone, it is not a name.
+    names = tuple(n for n in nlp.names(text) if len(n.split()) > 1 or not text.lstrip().startswith(n))
+    return Question(text=text, expects=expects, terms=terms, names=names, numbers=frozenset(nlp.numbers(text)),
+                    focus=focus_words(text))
+
+
+_AUX = frozenset("is are was were be been do does did can could will would shall should may might must has have had".split())
+_FOCUS_AFTER = re.compile(r"\b(?:which|what|whose|how\s+many|how\s+much|what\s+kind\s+of|what\s+type\s+of)\s+((?:[\w'-]+\s+){0,2}[\w'-]+)", re.I)
+_OF = re.compile(r"\b(?:what|who)(?:'s|\s+(?:is|are|was|were))\s+(?:the\s+|a\s+|an\s+)?([\w-]+)\s+(?:of|for|at|in)\b", re.I)
+_THE = re.compile(r"\bwhat(?:'s|\s+(?:is|are|was|were))\s+(?:the|a|an)\s+((?:[\w-]+\s+){0,1}[\w-]+)", re.I)
+_POSSESSIVE = re.compile(r"['’]s\s+([\w-]+)", re.I)
+
+
+def focus_words(text: str) -> tuple[str, ...]:
+    """The words that name what is asked for: "party" in "Which political party does
+    she belong to?", "salary" in "What is the mayor's salary?", "days" in "How many
+    days ...". Empty when the question names no such thing ("Who ...", "When ...").
+
+    >>> focus_words("Which political party does she belong to?")
+    ('political', 'party')
+    """
+    low = nlp.normalize(text).lower()
+    stop = nlp.stopwords()
+    m = _OF.search(low) or (_POSSESSIVE.search(low) if re.search(r"\bwhat\b", low) else None)
+    if m:
+        return tuple(w for w in [m.group(1)] if w not in stop and w not in _AUX)
+    m = _THE.search(low) or _FOCUS_AFTER.search(low)
+    if not m:
+        return ()
+    out = []
+    for w in m.group(1).split():
+        if w in _AUX or w in stop:
+            break
+        out.append(w)
+    return tuple(out)

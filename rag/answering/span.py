@@ -1,0 +1,108 @@
+"""The answer phrase: the part of a quoted sentence that answers, with exact offsets.
+
+For "how many" the number with what it counts ("up to 40,000 inmates"), for "when"
+the date, for "who" a name the question does not already give, for "where" a place;
+otherwise the clause of the sentence that says most beyond the question's own words.
+Offsets are into the sentence text, so ``sentence[start:end]`` is the phrase.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .. import nlp
+from ..chunking import split_clauses
+from .question import Question
+
+_QUANT = r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|more than|over|at least|at most|fewer than|less than|some)\s+)?"
+_NUMBER = re.compile(
+    _QUANT + r"(?:[$€£]\s?)?\d[\d,.]*\d?(?:\s?(?:%|percent|million|billion|thousand|hundred))?(?:[\s-]+(?!and\b|or\b|of\b|to\b|in\b|the\b)[a-z][\w-]*){0,2}"
+    r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b(?:[\s-]+[a-z][\w-]*){0,2}",
+    re.I,
+)
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+_DATE = re.compile(
+    rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?"
+    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:1[5-9]|20)\d\d\b"
+    r"|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
+)
+
+
+_MONEY = re.compile(
+    _QUANT + r"(?:[$€£¥]\s?\d[\d,.]*\d?(?:\s?(?:million|billion|thousand|[mbk]n?)\b)?|\d[\d,.]*\s*(?:million\s+|billion\s+)?(?:dollars|euros|pounds))",
+    re.I,
+)
+_AGE = re.compile(r"\b\d{1,3}[-\s]years?[-\s]old\b|\baged?\s+\d{1,3}\b|\b\d{1,3}\s+years\s+of\s+age\b", re.I)
+
+
+def _first(pattern: re.Pattern[str], text: str, avoid: set[str]) -> tuple[int, int] | None:
+    best = None
+    for m in pattern.finditer(text):
+        phrase = m.group(0).strip(" ,.;:")
+        if not phrase or nlp.numbers(phrase) & avoid and not (nlp.numbers(phrase) - avoid):
+            continue  # the question's own number is not the answer
+        start = m.start() + m.group(0).find(phrase)
+        if best is None or len(phrase) > best[1] - best[0]:
+            best = (start, start + len(phrase))
+    return best
+
+
+def _name_span(names: list[str], text: str, asked: tuple[str, ...]) -> tuple[int, int] | None:
+    asked_words = {w for n in asked for w in nlp.tokens(n)}
+    for n in names:
+        if set(nlp.tokens(n)) <= asked_words:
+            continue
+        at = text.find(n)
+        if at >= 0:
+            return at, at + len(n)
+    return None
+
+
+def answer_phrase(q: Question, text: str) -> tuple[int, int]:
+    """``(start, end)`` of the answering part of ``text`` (the whole sentence when nothing narrower fits).
+
+    >>> from rag.answering.question import analyze
+    >>> s = "The hall, built in 1920, can seat up to 800 people."
+    >>> a, b = answer_phrase(analyze("How many people can the hall seat?"), s)
+    >>> s[a:b]
+    'up to 800 people'
+    """
+    span = None
+    if q.expects == "money":
+        span = _first(_MONEY, text, set(q.numbers)) or _first(_NUMBER, text, set(q.numbers))
+    elif q.expects == "age":
+        span = _first(_AGE, text, set(q.numbers)) or _first(_NUMBER, text, set(q.numbers))
+    elif q.expects == "number":
+        span = _first(_NUMBER, text, set(q.numbers))
+    elif q.expects == "date":
+        span = _first(_DATE, text, set(q.numbers))
+    elif q.expects == "person":
+        span = _name_span(nlp.persons(text), text, q.names)
+    elif q.expects == "place":
+        span = _name_span([n for n in nlp.names(text) if nlp.is_place(n)], text, q.names)
+    if span is not None:
+        return span
+    return _best_clause(q, text)
+
+
+def _best_clause(q: Question, text: str) -> tuple[int, int]:
+    clauses = split_clauses(text, 0, len(text))
+    if len(clauses) <= 1:
+        return _trim(text, 0, len(text))
+    asked = set(q.terms)
+
+    def worth(span: tuple[int, int]) -> float:
+        stems = nlp.stems(text[span[0] : span[1]])
+        new = [s for s in stems if s not in asked and s not in nlp.stopwords()]
+        return len(stems & asked) + 0.5 * min(len(new), 4)
+
+    return _trim(text, *max(clauses, key=worth))
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Without surrounding white space and trailing punctuation."""
+    while start < end and (text[start].isspace() or text[start] in ",;:—–-\"“”'‘’("):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:.—–-\"“”'‘’)"):
+        end -= 1
+    return (start, end) if end > start else (0, len(text))
