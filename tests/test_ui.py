@@ -50,6 +50,23 @@ def test_ask_endpoint_through_gradio_client(server):
         client.predict("   ", [], api_name="/ask")
 
 
+@pytest.mark.server
+def test_api_page_documents_the_answer_shape(server):
+    """The "Use via API" page: a typed answer (not `Any`) and described parameters."""
+    import json
+    import urllib.request
+
+    info = json.load(urllib.request.urlopen(server["url"] + "gradio_api/info", timeout=30))
+    ask_info = info["named_endpoints"]["/ask"]
+    returned = ask_info["returns"][0]["python_type"]["type"]
+    assert returned.startswith("dict(question: str, answer: str, refused: bool, citations: list[dict(n: int, doc: str")
+    assert [p["parameter_name"] for p in ask_info["parameters"]] == ["question", "history"]
+    assert "`history` (2nd, optional), the earlier questions" in ask_info["description"]
+    assert "document[start:end] == quote" in ask_info["description"]
+    # The chat's own events are not offered as API endpoints.
+    assert list(info["named_endpoints"]) == ["/ask"]
+
+
 def test_rendering_escapes_everything_and_links_citations():
     from ui.app import escape, render_partial
 
@@ -136,7 +153,7 @@ def test_long_question_notice_and_uploads_are_checked(tmp_path):
     assert (corpus / "uploads" / "My-notes.md").read_text(encoding="utf-8").startswith("# Notes")
     cases = {
         "a.pdf": (b"%PDF-1.4", "not a text document"),
-        "big.txt": (b"a" * 1_000_001, "the limit is 1.0 MB"),
+        "big.txt": (b"a" * (1 << 20 | 1), "the limit is 1.0 MB"),
         "bin.txt": (b"ab\x00cd", "binary"),
         "latin.txt": ("café".encode("latin-1"), "not UTF-8"),
         "empty.md": (b"  \n", "empty"),

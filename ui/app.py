@@ -46,7 +46,7 @@ EXAMPLES = [
 #: of the corpus folder (only documents there can be removed from the page: the page
 #: never deletes a file the owner put into the corpus folder).
 UPLOAD_TYPES = (".txt", ".md")
-UPLOAD_MAX_BYTES = 1_000_000
+UPLOAD_MAX_BYTES = 1 << 20  # 1 MB (MiB), as Gradio's own size check counts it
 UPLOAD_DIR = "uploads"
 #: The reader shows every document while they are this small together; past it, the
 #: cited ones (and the first), so a large corpus does not ship itself to every page.
@@ -522,7 +522,7 @@ def save_upload(corpus_dir: Path, src: Path, name: str | None = None, max_bytes:
         raise UploadRejected(f"“{name}” is not a text document: upload .txt or .md files")
     size = src.stat().st_size
     if size > max_bytes:
-        raise UploadRejected(f"“{name}” is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
+        raise UploadRejected(f"“{name}” is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB")
     data = src.read_bytes()
     if b"\x00" in data:
         raise UploadRejected(f"“{name}” is not text (it holds binary data)")
@@ -599,6 +599,19 @@ class AnswerJSON(TypedDict):
     rewritten_query: str
     mode: str
     timings_ms: dict[str, float]
+
+
+ASK_DESCRIPTION = (
+    "Answer a question about the documents; every sentence of the answer is quoted from them and cited. "
+    "Parameters: `question` (1st), the question in plain words (over 2,000 characters are cut); "
+    "`history` (2nd, optional), the earlier questions of the conversation, oldest first, so that follow-ups "
+    "such as \"What is his job?\" are understood. "
+    "Returns Answer.to_dict(): `answer` (text with [n] markers), `refused` (true when the documents do not say; "
+    "then `related` lists the closest passages), `citations` (n, doc, section, start, end, quote, with "
+    "document[start:end] == quote), `answer_span` (the phrase that answers, inside citation n, or null), "
+    "`rewritten_query` (the question as resolved from the history), `mode`, `timings_ms`. "
+    "An empty or unusable question is an error whose message starts with \"invalid question\"."
+)
 
 
 # --- the app --------------------------------------------------------------------------------------
@@ -726,20 +739,16 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
             render_reader(pipe, list(state or [])), f"Removed “{title}”.",
         )
 
-    def ask(question: str, history: list[str] | None = None) -> AnswerJSON:
-        """Answer a question about the documents, every sentence cited.
-
-        Parameters:
-            question: the question, in plain words (at most 2,000 characters are used)
-            history: earlier questions of the conversation, oldest first, for follow-ups such as "What is his job?"
-        Returns:
-            Answer.to_dict(): the answer text with [n] markers, each citation's document, offsets and exact quote (document[start:end] == quote), related passages when refused
-        """
+    def ask(question: str, history: Optional[list[str]] = None) -> AnswerJSON:
         try:
             return pipe.ask(question, history=list(history or [])).to_dict()  # type: ignore[return-value]
         except InvalidQuestion as exc:
             # The caller's mistake, said to the caller: no traceback in the server's log.
             raise gr.Error(f"invalid question: {exc}", print_exception=False) from exc
+
+    # Gradio reads the endpoint's types from the annotations as objects; this module's
+    # `from __future__ import annotations` leaves them strings, which it would type `Any`.
+    ask.__annotations__ = {"question": str, "history": Optional[list[str]], "return": AnswerJSON}
 
     with gr.Blocks(title="Ask the documents", analytics_enabled=False) as app:
         gr.Markdown(
@@ -769,7 +778,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
                     docs_html = gr.HTML("", js_on_load=None)
                     if uploads:
                         upload = gr.File(
-                            label=f"Add a document (.txt or .md, up to {UPLOAD_MAX_BYTES / 1e6:.0f} MB)",
+                            label=f"Add a document (.txt or .md, up to {UPLOAD_MAX_BYTES / 2**20:.0f} MB)",
                             file_types=list(UPLOAD_TYPES), type="filepath", elem_id="upload", height=110,
                         )
                         with gr.Row():
@@ -799,7 +808,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
                 on_remove, [remove_dd, state], [docs_html, remove_dd, reader, notice], api_visibility="private",
                 js="(doc, state) => (doc && !confirm('Remove this document from the corpus?')) ? [null, state] : [doc, state]",
             )
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", api_description=ASK_DESCRIPTION)
     return app
 
 
