@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import itertools
 import os
 import re
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional, TypedDict
@@ -48,6 +51,12 @@ EXAMPLES = [
 UPLOAD_TYPES = (".txt", ".md")
 UPLOAD_MAX_BYTES = 1 << 20  # 1 MB (MiB), as Gradio's own size check counts it
 UPLOAD_DIR = "uploads"
+#: An answer not ready this soon shows its question first (a frame of its own).
+SHOW_QUESTION_AFTER_S = 0.15
+# Runs the answering of a question while its session waits for it (as many as the queue's
+# concurrency: a session waits on its own future only).
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rag-answer")
+
 #: The reader shows every document while they are this small together; past it, the
 #: cited ones (and the first), so a large corpus does not ship itself to every page.
 READER_ALL_DOCS_CHARS = 300_000
@@ -648,7 +657,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
     skip = gr.skip
 
     def respond(message: str, state: list[Exchange], mode: str) -> Iterator[tuple]:
-        """Stream one answer: the question at once, then each verified sentence, then its sources."""
+        """Stream one answer: the question (with its first sentence when that is quick), each verified sentence, its sources."""
         state = list(state or [])
         try:
             clean_question(message, max_chars)
@@ -659,18 +668,29 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
         tt = titles()
         turn = len(state) + 1
         chat = messages(state, tt) + [{"role": "user", "content": escape(message)}]
-        yield chat, skip(), skip(), "", "", notice, gr.update(visible=False)
+        first_frame = (skip(), skip(), "", "", notice, gr.update(visible=False))
         text = ""
         answer: Answer | None = None
         try:
-            for i, piece in enumerate(pipe.stream(message, history=history(state), mode=mode)):
+            pieces = pipe.stream(message, history=history(state), mode=mode)
+            # A fast answer arrives with its question in one frame (one render less before
+            # the first words); a slow one shows the question first, then its sentences.
+            pending = _pool.submit(next, pieces)
+            try:
+                first = pending.result(timeout=SHOW_QUESTION_AFTER_S)
+            except FutureTimeout:
+                yield (chat, *first_frame)
+                first_frame = (skip(),) * 6
+                first = pending.result()
+            for i, piece in enumerate(itertools.chain([first], pieces)):
                 if isinstance(piece, Answer):
                     answer = piece
                     break
                 if i:
                     time.sleep(0.02)  # let the browser paint each verified sentence
                 text += piece
-                yield chat + [{"role": "assistant", "content": render_partial(text, turn)}], skip(), skip(), skip(), skip(), skip(), skip()
+                yield (chat + [{"role": "assistant", "content": render_partial(text, turn)}], *first_frame)
+                first_frame = (skip(),) * 6
         except InvalidQuestion as exc:  # a history the pipeline cannot use
             yield messages(state, tt), skip(), skip(), skip(), message, f"Could not ask that: {exc}.", skip()
             return
