@@ -139,7 +139,13 @@ def test_ui_state_is_the_turn_format_and_else_follow_up_is_answered(pipeline):
 
 
 def test_long_question_notice_and_uploads_are_checked(tmp_path):
-    from ui.app import UploadRejected, _cut_notice, is_loopback, remove_upload, save_upload
+    from ui.app import (
+        UploadRejected,
+        _cut_notice,
+        is_loopback,
+        remove_upload,
+        save_upload,
+    )
 
     assert _cut_notice("x " * 3000, 2000) == (
         "Your question was 5,999 characters long; only its first 2,000 characters were used."
@@ -169,6 +175,24 @@ def test_long_question_notice_and_uploads_are_checked(tmp_path):
     remove_upload(corpus, "uploads/My-notes.md")
     assert not (corpus / "uploads" / "My-notes.md").exists()
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0") and not is_loopback("example.org")
+
+
+def test_uploads_are_off_unless_loopback_or_asked_for(pipeline):
+    from rag.cli import build_parser
+    from ui.app import build_app, uploads_allowed
+
+    assert uploads_allowed("127.0.0.1") and uploads_allowed("localhost") and uploads_allowed("::1")
+    assert not uploads_allowed("0.0.0.0") and not uploads_allowed("192.168.1.5")
+    assert not uploads_allowed("127.0.0.1", share=True)  # a public link is not loopback
+    assert uploads_allowed("0.0.0.0", allow_upload=True)
+    assert build_parser().parse_args(["serve", "--host", "0.0.0.0", "--allow-upload"]).allow_upload
+    assert not build_parser().parse_args(["serve"]).allow_upload
+
+    def elem_ids(app):
+        return {c.get("props", {}).get("elem_id") for c in app.get_config_file()["components"]}
+
+    assert {"upload", "remove-btn"} <= elem_ids(build_app(pipeline, uploads=True))
+    assert not {"upload", "remove-btn"} & elem_ids(build_app(pipeline, uploads=False))
 
 
 # --- the page in a real browser ---------------------------------------------------
@@ -251,6 +275,8 @@ def reader_mark_in_view(page, ref: str) -> str:
 
 def hover_popover(page, link) -> str:
     """Hover ``link`` and read the popover it opens (re-hovered if the chat scrolled under the mouse)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     for _ in range(3):
         link.scroll_into_view_if_needed()
         page.wait_for_timeout(200)  # let the chat's own scrolling settle
@@ -259,7 +285,7 @@ def hover_popover(page, link) -> str:
             handle = page.wait_for_function("() => { const p = document.getElementById('cite-pop'); return p && p.innerText; }",
                                             timeout=3000)
             return handle.json_value()
-        except Exception:
+        except PlaywrightTimeout:
             continue
     raise AssertionError("hovering [n] showed no popover")
 
@@ -290,6 +316,10 @@ def test_follow_ups_and_each_answers_own_citations(browser, server, size, theme,
         pg.screenshot(path=str(tmp_path / f"hover-{size}-{theme}.png"))
         link.click()
         assert reader_mark_in_view(pg, "t1-1") == first_quote
+        # Every citation of that answer is marked in the reader, and only those.
+        on = pg.evaluate("[...document.querySelectorAll('#reader mark.on')].map(m => m.innerText)")
+        cited = [q.strip("“”") for q in bots.nth(0).locator(".answer-sources li .src-quote").all_inner_texts()]
+        assert sorted(on) == sorted(set(cited)) and len(on) >= 1
         pg.screenshot(path=str(tmp_path / f"reader-{size}-{theme}.png"))
         if size == "phone":  # the reader is a sheet over the chat, with a way back
             pg.locator("#reader .reader-back").click()

@@ -5,8 +5,6 @@ Its own `rag serve` over a temporary corpus (the shared server's corpus stays un
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from .conftest import free_port, make_corpus, start_server, stop

@@ -25,11 +25,12 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, TypedDict
+from typing import Any, TypedDict
 
 import gradio as gr
 
@@ -290,7 +291,7 @@ class Exchange:
     turn: dict[str, Any]
 
     @classmethod
-    def of(cls, question: str, answer: Answer) -> "Exchange":
+    def of(cls, question: str, answer: Answer) -> Exchange:
         return cls(question, answer, Turn.from_answer(answer).to_dict())
 
 
@@ -396,11 +397,6 @@ def render_partial(text: str, turn: int) -> str:
     if text.strip() == REFUSAL:
         return f'<div class="answer refused" data-turn="{turn}"><div class="answer-text refusal">⚠ {escape(text.strip())}</div></div>'
     return f'<div class="answer" data-turn="{turn}"><div class="answer-text">{_linked(text, turn)}</div></div>'
-
-
-def render_answer_text(text: str, refused: bool) -> str:
-    """The text of a bubble alone (links to citations of answer 1); kept for callers of the old page."""
-    return render_partial(text, 1) if not refused else f'<span class="refusal">⚠ {escape(text)}</span>'
 
 
 def messages(state: list[Exchange], titles: dict[str, str]) -> list[dict[str, str]]:
@@ -604,7 +600,7 @@ class AnswerJSON(TypedDict):
     refused: bool
     citations: list[CitationJSON]
     related: list[RelatedJSON]
-    answer_span: Optional[AnswerSpanJSON]
+    answer_span: AnswerSpanJSON | None
     rewritten_query: str
     mode: str
     timings_ms: dict[str, float]
@@ -730,7 +726,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
         state = list(state or [])
         return render_reader(pipe, state), render_documents(pipe), gr.update(choices=uploaded_choices(pipe), value=None)
 
-    def on_upload(path: str | None, state: list[Exchange], progress: gr.Progress = gr.Progress()) -> tuple:
+    def on_upload(path: str | None, state: list[Exchange], progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008 (Gradio's way)
         if not path:
             return skip(), skip(), skip(), skip(), skip()
         try:
@@ -759,7 +755,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
             render_reader(pipe, list(state or [])), f"Removed “{title}”.",
         )
 
-    def ask(question: str, history: Optional[list[str]] = None) -> AnswerJSON:
+    def ask(question: str, history: list[str] | None = None) -> AnswerJSON:
         try:
             return pipe.ask(question, history=list(history or [])).to_dict()  # type: ignore[return-value]
         except InvalidQuestion as exc:
@@ -768,9 +764,10 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
 
     # Gradio reads the endpoint's types from the annotations as objects; this module's
     # `from __future__ import annotations` leaves them strings, which it would type `Any`.
-    ask.__annotations__ = {"question": str, "history": Optional[list[str]], "return": AnswerJSON}
+    ask.__annotations__ = {"question": str, "history": list[str] | None, "return": AnswerJSON}
 
-    with gr.Blocks(title="Ask the documents", analytics_enabled=False) as app:
+    # Uploaded files sit in Gradio's cache until copied into the corpus: purge them hourly.
+    with gr.Blocks(title="Ask the documents", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(
             "## Ask the documents\nEvery sentence of an answer is quoted from the documents and cited: "
             "hover [n] to see its quote, click it to read it in place.",
@@ -861,6 +858,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def uploads_allowed(host: str, share: bool = False, allow_upload: bool = False) -> bool:
+    """Whether visitors may add documents: on loopback (and not shared), or when asked for.
+
+    >>> uploads_allowed("127.0.0.1"), uploads_allowed("0.0.0.0"), uploads_allowed("0.0.0.0", allow_upload=True)
+    (True, False, True)
+    """
+    return allow_upload or (is_loopback(host) and not share)
+
+
 def serve(
     config: Config | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
     allow_upload: bool = False,
@@ -876,8 +882,7 @@ def serve(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     pipe = Pipeline.load(config or Config.from_env())
     pipe.ask("warm up")  # load the model before the first user waits for it
-    uploads = allow_upload or (is_loopback(host) and not share)
-    app = build_app(pipe, uploads=uploads)
+    app = build_app(pipe, uploads=uploads_allowed(host, share, allow_upload))
     app.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, share=share, show_error=True, **launch_kwargs()
     )
