@@ -126,6 +126,7 @@ strong.ans-span { font-weight: 800; }
     border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); color: var(--body-text-color);
     box-shadow: 0 2px 10px rgba(0,0,0,.2); font-size: 14px; }
   #open-reader.hide { display: none; }
+  #chat-col.under-sheet .scroll-down-button-container { display: none; }
 }
 """
 
@@ -141,6 +142,8 @@ HEAD = r"""
     if (col) col.classList.toggle('open', open);
     var btn = document.getElementById('open-reader');
     if (btn) btn.classList.toggle('hide', open);
+    var chat = document.getElementById('chat-col');  // its floating buttons stay under the sheet
+    if (chat) chat.classList.toggle('under-sheet', open);
   }
   window.ragSetReaderOpen = setReaderOpen;
   function marksOf(ref) { return document.querySelectorAll('#reader mark[data-refs~="' + ref + '"]'); }
