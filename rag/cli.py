@@ -179,7 +179,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    return serve(_config(args), host=args.host, port=args.port, share=args.share)
+    return serve(_config(args), host=args.host, port=args.port, share=args.share, allow_upload=args.allow_upload)
 
 
 def answer_options(p: argparse.ArgumentParser) -> None:
@@ -240,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--share", action="store_true", help="ask Gradio for a public link (off by default)")
+    p.add_argument("--allow-upload", dest="allow_upload", action="store_true",
+                   help="let visitors add documents even when --host is not loopback (on by default only for loopback)")
     answer_options(p)
     p.set_defaults(func=cmd_serve)
     return parser

@@ -50,19 +50,157 @@ def test_ask_endpoint_through_gradio_client(server):
         client.predict("   ", [], api_name="/ask")
 
 
+@pytest.mark.server
+def test_api_page_documents_the_answer_shape(server):
+    """The "Use via API" page: a typed answer (not `Any`) and described parameters."""
+    import json
+    import urllib.request
+
+    info = json.load(urllib.request.urlopen(server["url"] + "gradio_api/info", timeout=30))
+    ask_info = info["named_endpoints"]["/ask"]
+    returned = ask_info["returns"][0]["python_type"]["type"]
+    assert returned.startswith("dict(question: str, answer: str, refused: bool, citations: list[dict(n: int, doc: str")
+    assert [p["parameter_name"] for p in ask_info["parameters"]] == ["question", "history"]
+    assert "`history` (2nd, optional), the earlier questions" in ask_info["description"]
+    assert "document[start:end] == quote" in ask_info["description"]
+    # The chat's own events are not offered as API endpoints.
+    assert list(info["named_endpoints"]) == ["/ask"]
+
+
 def test_rendering_escapes_everything_and_links_citations():
-    from ui.app import escape, render_answer_text
+    from ui.app import escape, render_partial
 
     assert escape("<img src=x onerror=alert(1)> a_b *c* [1] El Salvador's") == (
         "&lt;img src=x onerror=alert(1)&gt; a&#95;b &#42;c&#42; &#91;1&#93; El Salvador&#39;s"
     )
-    html = render_answer_text("It holds <40,000>. [1] And more. [2]", refused=False)
-    assert '<a class="cite" href="#src-1"' in html and '<a class="cite" href="#src-2"' in html
+    html = render_partial("It holds <40,000>. [1] And more. [2]", turn=3)
+    assert '<a class="cite" href="#t3-1"' in html and '<a class="cite" href="#t3-2"' in html
     assert "&lt;40,000&gt;" in html and "<40" not in html
-    assert 'class="refusal"' in render_answer_text("The article does not say.", refused=True)
+    # A refusal is styled as one from its first frame.
+    assert 'class="answer-text refusal"' in render_partial("The article does not say.", turn=1)
+
+
+def _fake_answer(span: bool):
+    from rag.types import Answer, Citation, Span
+
+    text = "Doc one. It opened in 2022 under a new law."
+    c1 = Citation(1, "a.txt", "History", 9, 43, text[9:43])
+    c2 = Citation(2, "a.txt", "History", 0, 8, text[:8])
+    a = Answer("When did it open?", "It opened in 2022 under a new law. [1] Doc one. [2]", False, [c1, c2])
+    if span:
+        a.answer_span, a.answer_n = Span("a.txt", 22, 26, "2022"), 1
+    return a, text
+
+
+@pytest.mark.parametrize("span", [True, False])
+def test_answer_phrase_is_bold_in_its_quote_and_reader(span):
+    """The answer span (when the answerer gives one) is bold inside its own cited quote only."""
+    from ui.app import _marked, plain_text, render_answer
+
+    a, text = _fake_answer(span)
+    html = render_answer(a, 2, {"a.txt": "Doc A"})
+    assert 'href="#t2-1"' in html and 'href="#t2-2"' in html
+    assert '<li value="1">' in html and "History · Doc A" in html
+    if span:
+        assert html.count('<strong class="ans-span">') == 1
+        assert '“It opened in <strong class="ans-span">2022</strong> under a new law.”' in html
+    else:
+        assert "ans-span" not in html
+        assert "“It opened in 2022 under a new law.”" in html
+    marks = [(9, 43, ["t2-1"], a.answer_span), (0, 8, ["t2-2"], None)]
+    reader = _marked(text, sorted(marks))
+    assert reader.count("<mark ") == 2 and ('<strong class="ans-span">2022</strong>' in reader) == span
+    # Copy yields plain text: [n] kept, sources listed below, no markup.
+    plain = plain_text(a, {"a.txt": "Doc A"})
+    assert plain.startswith("It opened in 2022 under a new law. [1] Doc one. [2]\n\nSources:\n[1] ")
+    assert "<" not in plain and "&" not in plain
+
+
+def test_a_span_outside_its_quote_is_ignored():
+    from rag.types import Span
+    from ui.app import render_answer
+
+    a, _ = _fake_answer(True)
+    a.answer_span = Span("a.txt", 22, 26, "1999")  # disagrees with the quote: shown plain
+    assert "ans-span" not in render_answer(a, 1)
+
+
+def test_ui_state_is_the_turn_format_and_else_follow_up_is_answered(pipeline):
+    """The UI hands back Turn.to_dict() (cited spans as lists) and the 'else' follow-up works."""
+    from ui.app import Exchange, history
+
+    first = pipeline.ask("Who went with Noem on the tour?")
+    state = [Exchange.of("Who went with Noem on the tour?", first)]
+    assert isinstance(history(state)[0]["cited"][0], list)
+    second = pipeline.ask("Who else was there?", history=history(state))
+    assert second.text
+    first_spans = {(c.doc, c.start, c.end) for c in first.citations}
+    assert not first_spans & {(c.doc, c.start, c.end) for c in second.citations}
+
+
+def test_long_question_notice_and_uploads_are_checked(tmp_path):
+    from ui.app import (
+        UploadRejected,
+        _cut_notice,
+        is_loopback,
+        remove_upload,
+        save_upload,
+    )
+
+    assert _cut_notice("x " * 3000, 2000) == (
+        "Your question was 5,999 characters long; only its first 2,000 characters were used."
+    )
+    assert _cut_notice("short", 2000) == ""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good = tmp_path / "notes.md"
+    good.write_text("# Notes\n\nThe lighthouse was painted red in 1931.\n", encoding="utf-8")
+    assert save_upload(corpus, good, "../../etc/My notes.md") == "uploads/My-notes.md"
+    assert (corpus / "uploads" / "My-notes.md").read_text(encoding="utf-8").startswith("# Notes")
+    cases = {
+        "a.pdf": (b"%PDF-1.4", "not a text document"),
+        "big.txt": (b"a" * (1 << 20 | 1), "the limit is 1.0 MB"),
+        "bin.txt": (b"ab\x00cd", "binary"),
+        "latin.txt": ("café".encode("latin-1"), "not UTF-8"),
+        "empty.md": (b"  \n", "empty"),
+    }
+    for name, (data, message) in cases.items():
+        f = tmp_path / name
+        f.write_bytes(data)
+        with pytest.raises(UploadRejected, match=message):
+            save_upload(corpus, f)
+    assert sorted(p.name for p in (corpus / "uploads").iterdir()) == ["My-notes.md"]
+    with pytest.raises(UploadRejected):
+        remove_upload(corpus, "noem-cecot-2025.txt")  # only uploaded documents
+    remove_upload(corpus, "uploads/My-notes.md")
+    assert not (corpus / "uploads" / "My-notes.md").exists()
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0") and not is_loopback("example.org")
+
+
+def test_uploads_are_off_unless_loopback_or_asked_for(pipeline):
+    from rag.cli import build_parser
+    from ui.app import build_app, uploads_allowed
+
+    assert uploads_allowed("127.0.0.1") and uploads_allowed("localhost") and uploads_allowed("::1")
+    assert not uploads_allowed("0.0.0.0") and not uploads_allowed("192.168.1.5")
+    assert not uploads_allowed("127.0.0.1", share=True)  # a public link is not loopback
+    assert uploads_allowed("0.0.0.0", allow_upload=True)
+    assert build_parser().parse_args(["serve", "--host", "0.0.0.0", "--allow-upload"]).allow_upload
+    assert not build_parser().parse_args(["serve"]).allow_upload
+
+    def elem_ids(app):
+        return {c.get("props", {}).get("elem_id") for c in app.get_config_file()["components"]}
+
+    assert {"upload", "remove-btn"} <= elem_ids(build_app(pipeline, uploads=True))
+    assert not {"upload", "remove-btn"} & elem_ids(build_app(pipeline, uploads=False))
 
 
 # --- the page in a real browser ---------------------------------------------------
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
+BOT = '#chat [data-testid="bot"]'
 
 
 @pytest.fixture(scope="module")
@@ -72,71 +210,204 @@ def browser():
     exe = shutil.which("chromium")
     assert exe, "Debian's chromium is installed by .ci/run"
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=exe,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
-        )
+        b = p.chromium.launch(executable_path=exe, args=ARGS)
         yield b
         b.close()
 
 
+def open_page(browser, url: str, size: str = "desktop", theme: str = "light"):
+    w, h = SIZES[size]
+    context = browser.new_context(viewport={"width": w, "height": h}, color_scheme=theme,
+                                  is_mobile=size == "phone", has_touch=size == "phone")
+    pg = context.new_page()
+    pg.requests, pg.dialogs, pg.errors = [], [], []  # type: ignore[attr-defined]
+    pg.accept_dialogs = False  # type: ignore[attr-defined]  (a test that confirms something sets it)
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.accept() if pg.accept_dialogs else d.dismiss()))
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(url + ("?__theme=dark" if theme == "dark" else ""), wait_until="load")
+    pg.wait_for_selector("#question textarea", timeout=60_000)
+    return pg
+
+
 @pytest.fixture
 def page(browser, server, tmp_path):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.requests = []  # type: ignore[attr-defined]
-    pg.dialogs = []  # type: ignore[attr-defined]
-    pg.on("request", lambda r: pg.requests.append(r.url))
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-    pg.goto(server["url"], wait_until="load")
-    pg.wait_for_selector("#question textarea", timeout=60_000)
+    pg = open_page(browser, server["url"])
     yield pg
     pg.screenshot(path=str(tmp_path / "final.png"), full_page=True)
-    context.close()
+    pg.context.close()
 
 
-def _ask(page, question: str, expect_bubbles: int) -> None:
+def ask(page, question: str) -> None:
+    """Type a question, press Enter, wait until its answer (with its sources) is complete."""
+    n = page.locator(f"{BOT} .answer .plain").count()
     box = page.locator("#question textarea")
     box.fill(question)
-    page.click("#ask-btn")
+    box.press("Enter")
     page.wait_for_function(
-        "n => document.querySelectorAll('#chat [data-testid=\"bot\"]').length >= n "
-        "&& document.querySelector('#status').innerText.includes('answered in')",
-        arg=expect_bubbles, timeout=60_000,
+        "n => document.querySelectorAll('#chat [data-testid=\"bot\"] .answer .plain').length > n",
+        arg=n, timeout=60_000,
     )
-    page.wait_for_timeout(300)
+
+
+def no_errors(page) -> None:
+    """No red error boxes, no error toasts, no script errors."""
+    assert page.locator(".toast-body.error, .error").filter(has_text="Error").count() == 0
+    assert "Error" not in page.locator("#chat").inner_text()
+    assert page.errors == []
+
+
+def reader_mark_in_view(page, ref: str) -> str:
+    """The reader's focused mark for ``ref``: it must be visible on screen; returns its text."""
+    page.wait_for_function("document.querySelector('#reader mark.focus') !== null", timeout=5000)
+    info = page.evaluate(
+        """ref => { const m = document.querySelector('#reader mark.focus');
+        const r = m.getBoundingClientRect(); const box = m.closest('.doc').getBoundingClientRect();
+        return {refs: m.dataset.refs.split(' '), text: m.innerText, top: r.top, bottom: r.bottom,
+                boxTop: box.top, boxBottom: box.bottom, h: innerHeight, w: r.width}; }""",
+        ref,
+    )
+    assert ref in info["refs"], info
+    assert info["w"] > 0 and info["top"] >= max(0, info["boxTop"]) - 1, info
+    assert info["top"] < min(info["h"], info["boxBottom"]), info  # its first line is on screen
+    return info["text"]
+
+
+def hover_popover(page, link) -> str:
+    """Hover ``link`` and read the popover it opens (re-hovered if the chat scrolled under the mouse)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        link.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)  # let the chat's own scrolling settle
+        link.hover()
+        try:
+            handle = page.wait_for_function("() => { const p = document.getElementById('cite-pop'); return p && p.innerText; }",
+                                            timeout=3000)
+            return handle.json_value()
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError("hovering [n] showed no popover")
 
 
 @pytest.mark.browser
-def test_answer_streams_with_footnotes_and_highlighted_source(page, tmp_path):
-    _ask(page, "How many inmates can CECOT hold?", 1)
-    bot = page.locator('#chat [data-testid="bot"]').last
-    assert "40,000" in bot.inner_text()
-    cite = bot.locator("a.cite").first
-    assert cite.inner_text() == "[1]"
-    mark = page.locator("#src-1 mark")
-    assert "can hold up to 40,000 inmates" in mark.inner_text()
-    assert page.locator("#src-1 .src-head").inner_text() == "[1] Noem tours El Salvador's CECOT prison"
-    page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_follow_ups_and_each_answers_own_citations(browser, server, size, theme, tmp_path):
+    """"else" follow-up without error; [1] of the first answer after a second answer opens the
+    first answer's quote (hover popover and reader), in both themes and both widths."""
+    pg = open_page(browser, server["url"], size, theme)
+    try:
+        ask(pg, "Who went with Noem on the tour?")
+        ask(pg, "Who else was there?")
+        no_errors(pg)
+        bots = pg.locator(f"{BOT} .answer")
+        assert bots.count() == 2
+        first_quote = bots.nth(0).locator(".answer-sources li").first.locator(".src-quote").inner_text().strip("“”")
+        second_quote = bots.nth(1).locator(".answer-sources li").first.locator(".src-quote").inner_text().strip("“”")
+        assert "Villatoro" in first_quote
+        assert first_quote != second_quote  # "else" excluded what the first answer cited
+        text = (server["corpus"] / DOC).read_text(encoding="utf-8")
+        assert first_quote in text and second_quote in text
+        link = bots.nth(0).locator("a.cite").first
+        assert link.inner_text() == "[1]"
+        pop = hover_popover(pg, link)
+        assert first_quote in pop and "CECOT" in pop.split(first_quote)[-1]  # the quote, then where it stands
+        pg.screenshot(path=str(tmp_path / f"hover-{size}-{theme}.png"))
+        link.click()
+        assert reader_mark_in_view(pg, "t1-1") == first_quote
+        # Every citation of that answer is marked in the reader, and only those.
+        on = pg.evaluate("[...document.querySelectorAll('#reader mark.on')].map(m => m.innerText)")
+        cited = [q.strip("“”") for q in bots.nth(0).locator(".answer-sources li .src-quote").all_inner_texts()]
+        assert sorted(on) == sorted(set(cited)) and len(on) >= 1
+        pg.screenshot(path=str(tmp_path / f"reader-{size}-{theme}.png"))
+        if size == "phone":  # the reader is a sheet over the chat, with a way back
+            pg.locator("#reader .reader-back").click()
+            pg.wait_for_function("!document.getElementById('reader-col').classList.contains('open')")
+            assert pg.locator("#question textarea").is_visible()
+            assert pg.locator("#open-reader").is_visible()
+        # The second answer's [1] opens the second answer's quote.
+        link2 = bots.nth(1).locator("a.cite").first
+        assert second_quote in hover_popover(pg, link2)
+        link2.click()
+        assert reader_mark_in_view(pg, "t2-1") == second_quote
+        no_errors(pg)
+    finally:
+        pg.context.close()
+
+
+@pytest.mark.browser
+def test_answer_with_sources_and_a_pronoun_follow_up(page):
+    ask(page, "How many inmates can CECOT hold?")
+    bot = page.locator(f"{BOT} .answer").last
+    assert "40,000" in bot.locator(".answer-text").inner_text()
+    assert "can hold up to 40,000 inmates" in bot.locator(".answer-sources li").first.inner_text()
+    assert "Noem tours El Salvador's CECOT prison" in bot.locator(".answer-sources li .src-where").first.inner_text()
+    assert "Answered in" in page.locator("#status").inner_text()
     if os.environ.get("RAG_SAVE_SCREENSHOT"):
         page.screenshot(path=os.environ["RAG_SAVE_SCREENSHOT"])
-    cite.click()
-    page.wait_for_function("document.getElementById('src-1').classList.contains('flash')", timeout=5000)
-    assert page.evaluate(
-        "(() => { const r = document.getElementById('src-1').getBoundingClientRect();"
-        " return r.top >= 0 && r.bottom <= window.innerHeight + 1; })()"
-    )
-    # A follow-up uses the conversation.
-    _ask(page, "Who accompanied Noem on the tour?", 2)
-    _ask(page, "What is his job title?", 3)
-    assert "Minister of Justice" in page.locator('#chat [data-testid="bot"]').last.inner_text()
+    ask(page, "Who accompanied Noem on the tour?")
+    ask(page, "What is his job title?")
+    assert "Minister of Justice" in page.locator(f"{BOT} .answer").last.inner_text()
+
+
+@pytest.mark.browser
+def test_examples_send_retry_undo_and_clear_clears_everything(page):
+    page.wait_for_selector("#chat .placeholder-content, #chat [class*=placeholder]", timeout=10_000)
+    assert "cannot answer what the documents do not say" in page.locator("#chat").inner_text()
+    page.locator("#chat button.example").filter(has_text="How many inmates can CECOT hold?").click()
+    page.wait_for_function(f"document.querySelectorAll('{BOT} .answer .plain').length === 1", timeout=60_000)
+    assert "40,000" in page.locator(f"{BOT} .answer").last.inner_text()
+    ask(page, "Who accompanied Noem on the tour?")
+    # Retry re-asks the last question in place.
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_timeout(1500)
+    page.wait_for_function(f"document.querySelectorAll('{BOT} .answer .plain').length === 2", timeout=60_000)
+    assert page.locator('#chat [data-testid="user"]').count() == 2
+    # Undo removes the last exchange and gives its question back to the box.
+    page.get_by_role("button", name="Undo").click()
+    page.wait_for_function(f"document.querySelectorAll('{BOT} .answer').length === 1", timeout=10_000)
+    assert page.locator("#question textarea").input_value() == "Who accompanied Noem on the tour?"
+    # Clear clears messages, reader highlights, status and memory; it can be undone.
+    page.get_by_role("button", name="Clear").click()
+    page.wait_for_selector("#restore-btn", state="visible", timeout=10_000)
+    assert page.locator(f"{BOT}").count() == 0
+    assert page.locator("#reader mark").count() == 0 and page.locator("#status").inner_text().strip() == ""
+    ask(page, "What is his job?")  # no memory of the cleared conversation: "his" resolves to nobody
+    assert "Minister of Justice" not in page.locator(f"{BOT} .answer").last.inner_text()
+    page.get_by_role("button", name="Clear").click()
+    page.locator("#restore-btn").click()
+    page.wait_for_function(f"document.querySelectorAll('{BOT} .answer').length === 1", timeout=10_000)
+    assert page.locator("#reader mark").count() >= 1
+
+
+@pytest.mark.browser
+def test_copy_yields_plain_text_and_long_paste_says_it_was_cut(browser, server):
+    pg = open_page(browser, server["url"])
+    try:
+        pg.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server["url"].rstrip("/"))
+        ask(pg, "How many inmates can CECOT hold?")
+        bot = pg.locator(f"{BOT}").last
+        bot.hover()
+        pg.locator('#chat button[aria-label="Copy message"]').last.click()
+        pg.wait_for_timeout(300)
+        copied = pg.evaluate("navigator.clipboard.readText()")
+        assert "40,000 inmates" in copied and "[1]" in copied and "\n\nSources:\n[1] " in copied
+        assert "<" not in copied and "&quot;" not in copied and "&#" not in copied
+        label = pg.evaluate("document.querySelector('#chat [data-testid=\"bot\"]').getAttribute('aria-label')")
+        assert label == copied  # what a screen reader reads: the same plain text
+        long = "How many inmates can CECOT hold? " + "very " * 4000
+        ask(pg, long)
+        notice = pg.locator("#notice").inner_text()
+        assert "20,032 characters long" in notice and "first 2,000 characters" in notice
+    finally:
+        pg.context.close()
 
 
 @pytest.mark.browser
 def test_script_in_a_question_is_shown_as_text(page):
     payload = "<img src=x onerror=alert(1)> How many inmates can CECOT hold?"
-    _ask(page, payload, 1)
+    ask(page, payload)
     user = page.locator('#chat [data-testid="user"]').last
     assert "<img src=x onerror=alert(1)>" in user.inner_text()
     assert page.locator("#chat img[src='x']").count() == 0
@@ -146,16 +417,17 @@ def test_script_in_a_question_is_shown_as_text(page):
 
 @pytest.mark.browser
 def test_refusal_looks_different_and_shows_related_passages(page):
-    _ask(page, "What is the capital of France?", 1)
-    bot = page.locator('#chat [data-testid="bot"]').last
+    ask(page, "What is the capital of France?")
+    bot = page.locator(f"{BOT} .answer").last
     assert bot.locator(".refusal").count() == 1
     assert "The article does not say." in bot.inner_text()
+    assert "related, not cited" in bot.inner_text()
     assert bot.locator("a.cite").count() == 0
 
 
 @pytest.mark.browser
 def test_page_makes_no_request_outside_localhost(page):
-    _ask(page, "When was CECOT opened?", 1)
+    ask(page, "When was CECOT opened?")
     outside = [u for u in page.requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert outside == []
@@ -164,19 +436,82 @@ def test_page_makes_no_request_outside_localhost(page):
 @pytest.mark.browser
 def test_script_in_a_corpus_document_is_shown_as_text(page, server):
     """The payload document's heading and cited sentence carry <script> and <img onerror>."""
-    _ask(page, "What does the prison gift shop sell?", 1)
-    bot = page.locator('#chat [data-testid="bot"]').last
-    assert "<img src=x onerror=alert('img')>" in bot.inner_text()  # the quote, as text
-    card = page.locator("#src-1")
-    assert PAYLOAD_DOC in card.inner_text()
-    assert "<script>alert('heading')</script>" in card.locator(".src-head").inner_text()
-    assert "<script>alert('quote')</script>" in card.locator("mark").inner_text()
-    # Nothing was turned into an element: no <img> from the corpus, no script added.
-    assert page.locator("#chat img[src='x'], #sources img").count() == 0
+    ask(page, "What does the prison gift shop sell?")
+    bot = page.locator(f"{BOT} .answer").last
+    assert "<img src=x onerror=alert('img')>" in bot.locator(".answer-text").inner_text()
+    src = bot.locator(".answer-sources li").first
+    assert "<script>alert('quote')</script>" in src.inner_text()
+    assert "<script>alert('heading')</script>" in src.locator(".src-where").inner_text()
+    bot.locator("a.cite").first.click()
+    mark = reader_mark_in_view(page, "t1-1")
+    assert "<script>alert('quote')</script>" in mark
+    assert page.locator("#chat img[src='x'], #reader img").count() == 0
     assert page.evaluate("[...document.scripts].filter(s => s.textContent.includes('alert(')).length") == 0
     page.wait_for_timeout(500)
     assert page.dialogs == []
     text = (server["corpus"] / PAYLOAD_DOC).read_text(encoding="utf-8")
-    d = page.evaluate("() => [...document.querySelectorAll('#src-1 mark')].map(m => [+m.dataset.start, +m.dataset.end, m.innerText])")
-    for start, end, quote in d:
+    marks = page.evaluate("() => [...document.querySelectorAll('#reader mark')].map(m => [+m.dataset.start, +m.dataset.end, m.innerText])")
+    assert marks
+    for start, end, quote in marks:
         assert text[start:end] == quote
+
+
+# Every element the page styles itself, and the theme's text around them.
+STYLED = ("#intro, #notice, #status, #chat .answer-text, #chat .answer-sources li, #chat .src-where, a.cite, "
+          ".refusal, .related-list, #cite-pop, #cite-pop .pop-where, #reader .doc-title, #reader .doc-text, "
+          "#reader mark.on, #reader mark.focus, #reader strong.ans-span, #reader button.doc-tab, #reader button.reader-back, "
+          "#docs .doc-list, #open-reader, #chat [data-testid=\"user\"]")
+CONTRAST_JS = """sel => {
+  function rgba(s) { const m = s.match(/[\\d.]+/g) || []; return m.map(Number).concat([1]).slice(0, 4); }
+  function lum(c) { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); }
+  function over(top, under) { const a = top[3]; return [0,1,2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]); }
+  function background(el) {  // composite the backgrounds from the page down to the element
+    const chain = []; for (let e = el; e; e = e.parentElement) chain.push(rgba(getComputedStyle(e).backgroundColor));
+    let bg = [255, 255, 255, 1]; const root = chain.pop(); if (root[3] > 0) bg = over(root, bg);
+    while (chain.length) { const c = chain.pop(); if (c[3] > 0) bg = over(c, bg); } return bg; }
+  const out = [];
+  for (const el of document.querySelectorAll(sel)) {
+    if (!el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
+    if (!(el.innerText || '').trim()) continue;
+    const st = getComputedStyle(el); const bg = background(el);
+    const fg = over(rgba(st.color), bg); const a = lum(fg), b = lum(bg);
+    out.push({el: el.id || el.className || el.tagName, text: el.innerText.slice(0, 40), ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05), fg: st.color, bg: bg.join(',')});
+  }
+  return out; }"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_contrast_of_every_custom_style(browser, server, theme, size):
+    """Text/background contrast >= 4.5:1 (WCAG AA) from computed styles, in both themes."""
+    pg = open_page(browser, server["url"], size, theme)
+    try:
+        seen = {}
+
+        def measure():
+            for r in pg.evaluate(CONTRAST_JS, STYLED):
+                seen.setdefault((r["el"], r["text"]), r)
+
+        measure()
+        ask(pg, "How many inmates can CECOT hold?")
+        ask(pg, "What is the capital of France?")
+        link = pg.locator(f"{BOT} .answer").first.locator("a.cite").first
+        hover_popover(pg, link)
+        measure()
+        link.click()
+        pg.wait_for_selector("#reader mark.focus")
+        pg.mouse.move(0, 0)
+        measure()
+        if size == "desktop":
+            pg.locator("#docs").get_by_text("Documents").first.click()
+            pg.wait_for_selector("#docs .doc-list", state="visible")
+            measure()
+        kinds = {r["el"] for r in seen.values()}
+        for needed in ("answer-text", "refusal", "cite", "cite-pop", "focus", "doc-text"):
+            assert any(needed in k for k in kinds), (needed, kinds)
+        low = [r for r in seen.values() if r["ratio"] < 4.5]
+        assert low == [], low
+    finally:
+        pg.context.close()

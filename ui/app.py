@@ -1,22 +1,43 @@
-"""The web chat (Gradio 6): streaming cited answers beside a sources panel.
+"""The web chat (Gradio 6): streamed cited answers beside a reader of the cited document.
 
 A thin adapter over :class:`rag.Pipeline`: no retrieval or answering logic lives
-here, only rendering. Everything shown from the corpus or the user is HTML-escaped
-before it reaches the page; the page loads no fonts or scripts from the internet.
+here, only rendering, conversation bookkeeping and uploads into the corpus folder.
+Everything shown from the corpus or the user is HTML-escaped before it reaches the
+page; the page loads no fonts or scripts from the internet.
 
-    rag serve [--host 127.0.0.1] [--port 7860]      # or: python -m ui
+    rag serve [--host 127.0.0.1] [--port 7860] [--allow-upload]     # or: python -m ui
+
+What the page does:
+
+* every answer keeps its own citations: ``[n]`` of answer ``t`` links to ``#t{t}-{n}``,
+  its quote is listed under the answer and marked in the reader with that same ref,
+  so an earlier answer's ``[1]`` never opens a later answer's source;
+* hovering or focusing ``[n]`` shows its quote; clicking opens the reader at it;
+* the copy button copies plain text (``[n]`` and the sources listed below).
 """
 
 from __future__ import annotations
 
+import html
+import ipaddress
+import itertools
 import os
 import re
+import tempfile
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+import gradio as gr
 
 from rag import Config, InvalidQuestion, Pipeline
 from rag.chat import Turn
-from rag.types import Answer
+from rag.pipeline import clean_question
+from rag.types import REFUSAL, Answer
 
 EXAMPLES = [
     "How many inmates can CECOT hold?",
@@ -25,35 +46,211 @@ EXAMPLES = [
     "When was the prison opened?",
 ]
 
+#: Uploads: the types the corpus reader indexes, at most this size, into this subfolder
+#: of the corpus folder (only documents there can be removed from the page: the page
+#: never deletes a file the owner put into the corpus folder).
+UPLOAD_TYPES = (".txt", ".md")
+UPLOAD_MAX_BYTES = 1 << 20  # 1 MB (MiB), as Gradio's own size check counts it
+UPLOAD_DIR = "uploads"
+#: An answer not ready this soon shows its question first (a frame of its own).
+SHOW_QUESTION_AFTER_S = 0.15
+# Runs the answering of a question while its session waits for it (as many as the queue's
+# concurrency: a session waits on its own future only).
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rag-answer")
+
+#: The reader shows every document while they are this small together; past it, the
+#: cited ones (and the first), so a large corpus does not ship itself to every page.
+READER_ALL_DOCS_CHARS = 300_000
+
+WELCOME = (
+    "**Ask about the documents.** Every sentence of an answer is quoted word for word from "
+    "them and marked [n]; hover [n] for its quote, click it to read it in place.\n\n"
+    "It cannot answer what the documents do not say (it says so and shows the closest "
+    "passages), and it does not browse the web or give opinions."
+)
+
+# Colours are the theme's variables except for highlights, which are set for both
+# themes; tests/test_ui_look.py checks text/background contrast of each in both.
 CSS = """
-#sources { max-height: 640px; overflow-y: auto; }
-.src-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 12px; margin-bottom: 10px; background: #fff; }
-.src-card.flash { box-shadow: 0 0 0 3px #f5c542; }
-.src-head { font-weight: 600; margin-bottom: 6px; }
-.src-meta { color: #57606a; font-size: 0.85em; margin-bottom: 6px; }
-.src-card mark { background: #fff3b0; padding: 0 1px; }
-.related-card { border-style: dashed; background: #f6f8fa; }
-.related-card mark { background: #e8e8e8; }
-.refusal { color: #9a6700; }
-.cite { text-decoration: none; font-weight: 600; }
-.empty { color: #57606a; }
+#chat .answer-text { line-height: 1.55; }
+#chat .answer-sources { margin: 8px 0 0; padding: 8px 0 0 1.6em; border-top: 1px solid var(--border-color-primary); font-size: 0.92em; }
+#chat .answer-sources li { margin: 2px 0 6px; color: var(--body-text-color); }
+.src-where { color: var(--body-text-color); opacity: 1; font-style: italic; }
+.plain { display: none !important; }
+a.cite { text-decoration: none; font-weight: 700; color: #0b5cad; padding: 0 1px; border-radius: 3px; cursor: pointer; }
+a.cite:hover, a.cite:focus { text-decoration: underline; outline: 2px solid #0b5cad; outline-offset: 1px; }
+.dark a.cite { color: #8cc4ff; }
+.dark a.cite:hover, .dark a.cite:focus { outline-color: #8cc4ff; }
+.refusal { color: #8a5a00; font-weight: 600; }
+.dark .refusal { color: #f5c86a; }
+.related-list { font-size: 0.92em; margin-top: 6px; color: var(--body-text-color); }
+strong.ans-span { font-weight: 800; }
+#cite-pop { position: fixed; z-index: 1000; max-width: min(420px, 90vw); padding: 10px 12px; border-radius: 8px;
+  background: #ffffff; color: #1f2328; border: 1px solid #8c959f; box-shadow: 0 4px 16px rgba(0,0,0,.18);
+  font-size: 14px; line-height: 1.45; pointer-events: none; }
+.dark #cite-pop { background: #1c2128; color: #e6edf3; border-color: #6e7681; }
+#cite-pop .pop-where { display: block; margin-top: 6px; font-size: 12.5px; color: #424a53; }
+.dark #cite-pop .pop-where { color: #c9d1d9; }
+#reader .reader { display: flex; flex-direction: column; max-height: calc(100vh - 140px); }
+#reader .reader-bar { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-bottom: 6px; }
+#reader .reader-back { display: none; }
+#reader button.doc-tab, #reader button.reader-back { border: 1px solid var(--border-color-primary); border-radius: 6px;
+  padding: 3px 10px; background: var(--background-fill-secondary); color: var(--body-text-color); cursor: pointer; font-size: 0.9em; }
+#reader button.doc-tab[aria-selected="true"] { background: var(--background-fill-primary); font-weight: 700; border-color: var(--body-text-color); }
+#reader .doc { overflow-y: auto; padding: 4px 14px 14px 2px; }
+#reader .doc[hidden] { display: none; }
+#reader .doc-title { margin: 4px 0 10px; font-size: 1.15em; color: var(--body-text-color); }
+#reader .doc-text { white-space: pre-wrap; line-height: 1.65; font-size: 15px; color: var(--body-text-color); max-width: 70ch; }
+#reader mark { background: transparent; color: inherit; }
+#reader mark.on { background: #fff1a8; color: #1f2328; border-radius: 2px; }
+#reader mark.on strong.ans-span { background: #ffd33d; color: #1f2328; }
+#reader mark.focus { background: #ffd33d; color: #1f2328; box-shadow: 0 0 0 2px #bf8700; }
+.dark #reader mark.on { background: #5a4a00; color: #ffffff; }
+.dark #reader mark.on strong.ans-span { background: #8a6a00; color: #ffffff; }
+.dark #reader mark.focus { background: #7a5e00; color: #ffffff; box-shadow: 0 0 0 2px #e3b341; }
+#reader .reader-empty { color: var(--body-text-color); }
+#docs .doc-list { margin: 0 0 8px; padding-left: 1.2em; color: var(--body-text-color); }
+#docs .doc-list .doc-size { font-size: 0.9em; }
+#notice, #status { color: var(--body-text-color); font-size: 0.9em; min-height: 0; }
+#notice p, #status p { margin: 2px 0; }
+#open-reader { display: none; }
+@media (max-width: 760px) {
+  #chat { height: 62vh !important; }
+  #reader-col { display: none !important; }
+  #reader-col.open { display: flex !important; position: fixed !important; left: 0; right: 0; bottom: 0; top: 8vh;
+    z-index: 900; margin: 0 !important; padding: 10px 12px !important; background: var(--background-fill-primary);
+    border-top: 2px solid var(--border-color-primary); box-shadow: 0 -8px 24px rgba(0,0,0,.25); overflow: hidden; }
+  #reader-col.open #reader .reader { max-height: calc(92vh - 30px); }
+  #reader .reader-back { display: inline-block; }
+  #open-reader { display: block; position: fixed; right: 14px; bottom: 14px; z-index: 800; padding: 8px 14px; border-radius: 20px;
+    border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); color: var(--body-text-color);
+    box-shadow: 0 2px 10px rgba(0,0,0,.2); font-size: 14px; }
+  #open-reader.hide { display: none; }
+  #chat-col.under-sheet .scroll-down-button-container { display: none; }
+}
 """
 
-# Clicking [n] in an answer scrolls its source into view and flashes it. Event
-# delegation on the document, because chat messages are re-rendered while streaming.
-HEAD = """
+# Page behaviour, by event delegation on the document (chat messages and the reader are
+# re-rendered while answers stream, so nothing binds to one element).
+HEAD = r"""
 <script>
-document.addEventListener("click", function (event) {
-  const link = event.target.closest("a.cite");
-  if (!link) return;
-  event.preventDefault();
-  const id = (link.getAttribute("href") || "").replace("#", "");
-  const card = document.getElementById(id);
-  if (!card) return;
-  card.scrollIntoView({behavior: "smooth", block: "center"});
-  card.classList.add("flash");
-  setTimeout(function () { card.classList.remove("flash"); }, 1500);
-}, true);
+(function () {
+  // Gradio scopes the page's CSS to its container, so the sheet's state is a class on
+  // the reader column itself (not on <body>).
+  function setReaderOpen(open) {
+    var col = document.getElementById('reader-col');
+    if (col) col.classList.toggle('open', open);
+    var btn = document.getElementById('open-reader');
+    if (btn) btn.classList.toggle('hide', open);
+    var chat = document.getElementById('chat-col');  // its floating buttons stay under the sheet
+    if (chat) chat.classList.toggle('under-sheet', open);
+  }
+  window.ragSetReaderOpen = setReaderOpen;
+  function marksOf(ref) { return document.querySelectorAll('#reader mark[data-refs~="' + ref + '"]'); }
+  function showDoc(doc) {
+    document.querySelectorAll('#reader .doc').forEach(function (a) { a.hidden = a.dataset.doc !== doc; });
+    document.querySelectorAll('#reader .doc-tab').forEach(function (b) {
+      b.setAttribute('aria-selected', b.dataset.doc === doc ? 'true' : 'false'); });
+  }
+  function activateTurn(turn) {
+    document.querySelectorAll('#reader mark').forEach(function (m) {
+      var on = (m.dataset.refs || '').split(' ').some(function (r) { return r.split('-')[0] === turn; });
+      m.classList.toggle('on', on);
+    });
+  }
+  function openRef(ref) {
+    var marks = marksOf(ref);
+    if (!marks.length) return false;
+    activateTurn(ref.split('-')[0]);
+    var mark = marks[0];
+    showDoc(mark.closest('.doc').dataset.doc);
+    setReaderOpen(true);
+    document.querySelectorAll('#reader mark.focus').forEach(function (m) { m.classList.remove('focus'); });
+    mark.classList.add('focus');
+    var box = mark.closest('.doc');
+    // Scroll the reader only: the chat stays where the reader left it.
+    box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 3;
+    return true;
+  }
+  window.ragOpenRef = openRef;
+  var pop = null;
+  function hidePop() { if (pop) { pop.remove(); pop = null; } }
+  function showPop(link) {
+    hidePop();
+    var ref = (link.getAttribute('href') || '').replace('#', '');
+    var answer = link.closest('.answer');
+    // The chat's sanitiser keeps no data- attributes: an answer's sources are found by
+    // the list item's number, inside that same answer.
+    var src = answer && answer.querySelector('.answer-sources li[value="' + ref.split('-')[1] + '"]');
+    if (!src) return;
+    pop = document.createElement('div');
+    pop.id = 'cite-pop';
+    pop.setAttribute('role', 'tooltip');
+    var q = document.createElement('span');
+    q.className = 'pop-quote';
+    q.textContent = src.querySelector('.src-quote').textContent;
+    var w = document.createElement('span');
+    w.className = 'pop-where';
+    w.textContent = src.querySelector('.src-where').textContent;
+    pop.appendChild(q); pop.appendChild(w);
+    document.body.appendChild(pop);
+    var r = link.getBoundingClientRect();
+    var top = r.bottom + 6;
+    if (top + pop.offsetHeight > window.innerHeight - 8) top = Math.max(8, r.top - pop.offsetHeight - 6);
+    var left = Math.min(Math.max(8, r.left - 20), window.innerWidth - pop.offsetWidth - 8);
+    pop.style.top = top + 'px'; pop.style.left = left + 'px';
+  }
+  document.addEventListener('mouseover', function (e) {
+    var link = e.target.closest && e.target.closest('a.cite');
+    if (link) showPop(link); else if (pop && !(e.target.closest && e.target.closest('#cite-pop'))) hidePop();
+  });
+  document.addEventListener('focusin', function (e) {
+    var link = e.target.closest && e.target.closest('a.cite');
+    if (link) showPop(link); else hidePop();
+  });
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape') { hidePop(); setReaderOpen(false); }
+  });
+  function plainOf(el) {
+    var p = el && el.querySelector('.plain');
+    return p ? p.textContent : null;
+  }
+  document.addEventListener('click', function (e) {
+    var t = e.target;
+    if (!t.closest) return;
+    var link = t.closest('a.cite');
+    if (link) {
+      e.preventDefault(); e.stopPropagation();
+      hidePop();
+      openRef((link.getAttribute('href') || '').replace('#', ''));
+      return;
+    }
+    var tab = t.closest('#reader .doc-tab');
+    if (tab) { showDoc(tab.dataset.doc); return; }
+    if (t.closest('#reader .reader-back')) { setReaderOpen(false); return; }
+    if (t.closest('#open-reader')) { setReaderOpen(true); return; }
+    // The chat's copy button copies the message's plain text ([n] and its sources),
+    // not the HTML it is rendered from.
+    var btn = t.closest('#chat button');
+    if (btn && /copy/i.test((btn.getAttribute('aria-label') || '') + ' ' + (btn.getAttribute('title') || ''))) {
+      var row = btn.closest('.message-row') || btn.closest('[class*="message"]');
+      var plain = null;
+      while (row && plain === null) { plain = plainOf(row); row = row.parentElement && row.parentElement.closest('[class*="message"]'); }
+      if (plain !== null && navigator.clipboard) {
+        e.preventDefault(); e.stopPropagation();
+        navigator.clipboard.writeText(plain).catch(function () {});
+        btn.setAttribute('data-copied', '1');
+      }
+    }
+  }, true);
+  // Screen readers read a message's aria-label: make it the plain text, not markup.
+  new MutationObserver(function () {
+    document.querySelectorAll('#chat [aria-label]').forEach(function (el) {
+      var plain = plainOf(el);
+      if (plain !== null && el.getAttribute('aria-label') !== plain) el.setAttribute('aria-label', plain);
+    });
+  }).observe(document.documentElement, {subtree: true, childList: true});
+})();
 </script>
 """
 
@@ -63,88 +260,380 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _ENTITIES = {
     "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
     "*": "&#42;", "_": "&#95;", "`": "&#96;", "[": "&#91;", "]": "&#93;", "#": "&#35;", "~": "&#126;",
-    "|": "&#124;", "\\": "&#92;",
+    "|": "&#124;", "\\": "&#92;", "$": "&#36;",
 }
 
 
 def escape(text: str) -> str:
-    """Escape for HTML and neutralise Markdown, so text is shown exactly as written."""
+    """Escape for HTML and neutralise Markdown, so text is shown exactly as written.
+
+    >>> escape("<b>*x*</b>")
+    '&lt;b&gt;&#42;x&#42;&lt;/b&gt;'
+    """
     return "".join(_ENTITIES.get(ch, ch) for ch in text)
 
 
-def render_answer_text(text: str, refused: bool) -> str:
-    """The chat bubble: escaped text with each ``[n]`` as a footnote link to its source."""
-    if refused:
-        return f'<span class="refusal">⚠ {escape(text)}</span>'
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+# --- conversation state ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One question and its answer, as a session keeps them.
+
+    ``turn`` is :meth:`rag.chat.Turn.to_dict` of the answer: what the pipeline is handed
+    back as history (``rag.chat.parse_history`` validates it), so the UI's stored format
+    is the one the follow-up logic is tested with.
+    """
+
+    question: str
+    answer: Answer
+    turn: dict[str, Any]
+
+    @classmethod
+    def of(cls, question: str, answer: Answer) -> Exchange:
+        return cls(question, answer, Turn.from_answer(answer).to_dict())
+
+
+def history(state: list[Exchange]) -> list[dict[str, Any]]:
+    """The follow-up history the pipeline is asked with, oldest first."""
+    return [e.turn for e in state]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _doc_title(titles: dict[str, str], doc: str) -> str:
+    return titles.get(doc) or doc
+
+
+def _where(section: str, title: str) -> str:
+    """Where a quote stands: its section, then its document's title (once if they are the same)."""
+    return " · ".join(dict.fromkeys(x for x in (section, title) if x))
+
+
+def _quote_html(quote: str, start: int, span: Any) -> str:
+    """The quote, escaped, with the answer phrase in bold when the span lies inside it."""
+    if span is None:
+        return escape(quote)
+    lo, hi = span.start - start, span.end - start
+    if not (0 <= lo < hi <= len(quote)) or quote[lo:hi] != span.text:
+        return escape(quote)
+    return escape(quote[:lo]) + f'<strong class="ans-span">{escape(quote[lo:hi])}</strong>' + escape(quote[hi:])
+
+
+def _linked(text: str, turn: int) -> str:
+    """Escaped text with each ``[n]`` as a link to citation n of answer ``turn``."""
     parts = []
     pos = 0
     for m in _MARKER.finditer(text):
         parts.append(escape(text[pos : m.start()]))
         n = m.group(1)
-        parts.append(f'<a class="cite" href="#src-{n}" title="source {n}">&#91;{n}&#93;</a>')
+        parts.append(f'<a class="cite" href="#t{turn}-{n}" aria-label="source {n}">&#91;{n}&#93;</a>')
         pos = m.end()
     parts.append(escape(text[pos:]))
     return "".join(parts)
 
 
-def _paragraph_with_mark(pipe: Pipeline, doc: str, start: int, end: int, quote: str) -> str:
-    """The paragraph around ``doc[start:end]``, escaped, with that span in <mark>."""
-    try:
-        text = pipe.corpus_text(doc)
-    except KeyError:  # removed from the index since it was cited
-        text = ""
-    if text[start:end] != quote:
-        # Re-indexed between the answer and this rendering: the answer quotes the text
-        # it was answered from, so show the quote alone rather than a wrong paragraph.
-        return f'<mark data-start="{start}" data-end="{end}">{escape(quote)}</mark>'
-    lo = text.rfind("\n", 0, start) + 1
-    hi = text.find("\n", end)
-    hi = len(text) if hi == -1 else hi
+def plain_text(answer: Answer, titles: dict[str, str] | None = None) -> str:
+    """What the copy button yields: the answer with ``[n]``, then its sources listed.
+
+    >>> from rag.types import Answer, Citation
+    >>> a = Answer("q", "It opened in 2022. [1]", False, [Citation(1, "a.txt", "", 0, 17, "It opened in 2022.")])
+    >>> print(plain_text(a, {"a.txt": "A"}))
+    It opened in 2022. [1]
+    <BLANKLINE>
+    Sources:
+    [1] "It opened in 2022." (A)
+    """
+    titles = titles or {}
+    lines = [answer.text]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            where = _where(c.section, _doc_title(titles, c.doc))
+            lines.append(f'[{c.n}] "{c.quote}" ({where})')
+    elif answer.related:
+        lines += ["", "Closest passages (related, not cited):"]
+        lines += [f'- "{r.quote}" ({_doc_title(titles, r.doc)})' for r in answer.related]
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer, turn: int, titles: dict[str, str] | None = None) -> str:
+    """An answer's bubble: its text with linked ``[n]``, then its own sources.
+
+    A refusal is styled as one and lists the closest passages as related, not cited.
+    """
+    titles = titles or {}
+    # Newlines as entities: the chat's Markdown would turn a bare one into <br>, which
+    # the copied text would lose.
+    plain = f'<span class="plain">{escape(plain_text(answer, titles)).replace(chr(10), "&#10;")}</span>'
+    if answer.refused:
+        body = f'<div class="answer-text refusal">⚠ {escape(answer.text)}</div>'
+        if answer.related:
+            items = "".join(
+                f'<li><span class="src-quote">“{escape(r.quote)}”</span> '
+                f'<span class="src-where">— {escape(_doc_title(titles, r.doc))}</span></li>'
+                for r in answer.related
+            )
+            body += f'<div class="related-list">Closest passages (related, not cited):<ul>{items}</ul></div>'
+        return f'<div class="answer refused" data-turn="{turn}">{body}{plain}</div>'
+    items = []
+    for c in answer.citations:
+        span = answer.answer_span if answer.answer_n == c.n else None
+        where = _where(c.section, _doc_title(titles, c.doc))
+        items.append(
+            f'<li value="{c.n}"><span class="src-quote">“{_quote_html(c.quote, c.start, span)}”</span> '
+            f'<span class="src-where">— {escape(where)}</span></li>'
+        )
     return (
-        escape(text[lo:start])
-        + f'<mark data-start="{start}" data-end="{end}">{escape(text[start:end])}</mark>'
-        + escape(text[end:hi])
+        f'<div class="answer" data-turn="{turn}"><div class="answer-text">{_linked(answer.text, turn)}</div>'
+        f'<ol class="answer-sources" aria-label="Sources">{"".join(items)}</ol>{plain}</div>'
     )
 
 
-def render_sources(pipe: Pipeline, answer: Answer | None) -> str:
-    """The sources panel: cited passages, or a refusal's closest passages."""
-    if answer is None:
-        return '<div class="empty">Sources of the answer appear here, each quote highlighted in its paragraph.</div>'
-    cards = []
-    if answer.citations:
-        for c in answer.citations:
-            cards.append(
-                f'<div class="src-card" id="src-{c.n}">'
-                f'<div class="src-head">[{c.n}] {escape(c.section or "(no section)")}</div>'
-                f'<div class="src-meta">{escape(c.doc)} · characters {c.start}–{c.end}</div>'
-                f"<div>{_paragraph_with_mark(pipe, c.doc, c.start, c.end, c.quote)}</div></div>"
-            )
-        return "".join(cards)
-    if answer.related:
-        cards.append('<div class="src-meta">The article does not answer this. Closest passages (related, not cited):</div>')
-        for r in answer.related:
-            cards.append(
-                f'<div class="src-card related-card">'
-                f'<div class="src-head">{escape(r.section or "(no section)")}</div>'
-                f'<div class="src-meta">{escape(r.doc)} · characters {r.start}–{r.end}</div>'
-                f"<div>{_paragraph_with_mark(pipe, r.doc, r.start, r.end, r.quote)}</div></div>"
-            )
-        return "".join(cards)
-    return '<div class="empty">No passages.</div>'
+def render_partial(text: str, turn: int) -> str:
+    """A bubble while the answer streams in: the sentences so far (a refusal styled as one)."""
+    if text.strip() == REFUSAL:
+        return f'<div class="answer refused" data-turn="{turn}"><div class="answer-text refusal">⚠ {escape(text.strip())}</div></div>'
+    return f'<div class="answer" data-turn="{turn}"><div class="answer-text">{_linked(text, turn)}</div></div>'
 
 
-def status_line(pipe: Pipeline, answer: Answer | None = None) -> str:
-    s = pipe.status()
-    base = f"Index: {s['documents']} document{'s' * (s['documents'] != 1)}, {s['sentences']} sentences"
-    if answer is not None:
-        base += f" · answered in {answer.timings_ms.get('total', 0):.0f} ms · mode {answer.mode}"
-    return base
+def messages(state: list[Exchange], titles: dict[str, str]) -> list[dict[str, str]]:
+    """The chatbot's messages for a conversation."""
+    out = []
+    for i, e in enumerate(state, start=1):
+        out.append({"role": "user", "content": escape(e.question)})
+        out.append({"role": "assistant", "content": render_answer(e.answer, i, titles)})
+    return out
 
 
-def build_app(pipe: Pipeline) -> Any:
-    """The Gradio Blocks app over ``pipe``."""
-    import gradio as gr
+def _reader_docs(documents: list[dict[str, Any]], cited: list[str]) -> list[str]:
+    ids = [d["id"] for d in documents]
+    if sum(d["characters"] for d in documents) <= READER_ALL_DOCS_CHARS:
+        return ids
+    return [d for d in ids if d in cited or d == ids[0]]
+
+
+def _marked(text: str, marks: list[tuple[int, int, list[str], Any]]) -> str:
+    """``text`` escaped, each (start, end, refs, span) wrapped in <mark data-refs>."""
+    out, pos = [], 0
+    for start, end, refs, span in marks:
+        if start < pos or text[start:end] == "":
+            continue  # overlapping spans of different sentences cannot happen; skip rather than nest
+        out.append(escape(text[pos:start]))
+        inner = _quote_html(text[start:end], start, span)
+        out.append(f'<mark data-refs="{_attr(" ".join(refs))}" data-start="{start}" data-end="{end}">{inner}</mark>')
+        pos = end
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
+def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = None) -> str:
+    """The document reader: the documents with every citation of the conversation marked.
+
+    Marks carry the refs (``t{turn}-{n}``) that cite them; those of answer ``active``
+    (default: the latest) are highlighted, its first cited document is shown, and the
+    answer phrase of a citation is in bold.
+    """
+    documents = pipe.documents()
+    if not documents:
+        return '<div class="reader"><p class="reader-empty">No documents are indexed yet.</p></div>'
+    titles = {d["id"]: d["title"] for d in documents}
+    active = active if active is not None else len(state)
+    per_doc: dict[str, dict[tuple[int, int], tuple[list[str], Any]]] = {}
+    shown_doc = None
+    for t, e in enumerate(state, start=1):
+        a = e.answer
+        spans = [(c.doc, c.start, c.end, f"t{t}-{c.n}", a.answer_span if a.answer_n == c.n else None) for c in a.citations]
+        spans += [(r.doc, r.start, r.end, f"t{t}-r{i}", None) for i, r in enumerate(a.related, start=1)]
+        for doc, start, end, ref, span in spans:
+            refs, old_span = per_doc.setdefault(doc, {}).get((start, end), ([], None))
+            per_doc[doc][(start, end)] = (refs + [ref], span or old_span)
+            if t == active and shown_doc is None and doc in titles:
+                shown_doc = doc
+    ids = _reader_docs(documents, list(per_doc))
+    shown_doc = shown_doc or ids[0]
+    tabs = ""
+    if len(ids) > 1:
+        tabs = '<div class="doc-tabs" role="tablist" aria-label="Documents">' + "".join(
+            f'<button type="button" class="doc-tab" role="tab" data-doc="{_attr(d)}" '
+            f'aria-selected="{"true" if d == shown_doc else "false"}">{escape(titles[d])}</button>'
+            for d in ids
+        ) + "</div>"
+    articles = []
+    for d in ids:
+        try:
+            text = pipe.corpus_text(d)
+        except KeyError:  # removed since this rendering began
+            continue
+        marks = sorted(
+            (s, e_, refs, span) for (s, e_), (refs, span) in per_doc.get(d, {}).items() if text[s:e_] != "" and e_ <= len(text)
+        )
+        body = _marked(text, marks)
+        # Highlight the active answer's marks now; the page's script re-highlights on click.
+        body = re.sub(
+            r'<mark data-refs="([^"]*)"',
+            lambda m: m.group(0) + (' class="on"' if any(r.split("-")[0] == f"t{active}" for r in m.group(1).split()) else ""),
+            body,
+        )
+        hidden = "" if d == shown_doc else " hidden"
+        articles.append(
+            f'<article class="doc" data-doc="{_attr(d)}"{hidden}><h3 class="doc-title">{escape(titles[d])}</h3>'
+            f'<div class="doc-text">{body}</div></article>'
+        )
+    bar = '<div class="reader-bar"><button type="button" class="reader-back">← Back to chat</button></div>'
+    return f'<div class="reader" aria-label="Document reader">{bar}{tabs}{"".join(articles)}</div>'
+
+
+def render_documents(pipe: Pipeline) -> str:
+    """The document list: titles and sizes, uploaded ones marked."""
+    docs = pipe.documents()
+    if not docs:
+        return '<p class="doc-list">No documents yet.</p>'
+    items = "".join(
+        f'<li>{escape(d["title"])} <span class="doc-size">· {d["characters"]:,} characters'
+        f'{" · uploaded" if d["id"].startswith(UPLOAD_DIR + "/") else ""}</span></li>'
+        for d in docs
+    )
+    return f'<ul class="doc-list">{items}</ul>'
+
+
+def uploaded_choices(pipe: Pipeline) -> list[tuple[str, str]]:
+    return [(d["title"], d["id"]) for d in pipe.documents() if d["id"].startswith(UPLOAD_DIR + "/")]
+
+
+# --- uploads ---------------------------------------------------------------------------------
+
+
+class UploadRejected(ValueError):
+    """An upload the corpus cannot take; the message says why, for the user."""
+
+
+def save_upload(corpus_dir: Path, src: Path, name: str | None = None, max_bytes: int = UPLOAD_MAX_BYTES) -> str:
+    """Copy an uploaded file into ``corpus_dir/uploads/`` and return its document id.
+
+    The name is reduced to safe characters; only ``.txt``/``.md`` UTF-8 text up to
+    ``max_bytes`` is taken. Raises :class:`UploadRejected` with a message for the user.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); f = d / "My notes!.md"; _ = f.write_text("# Notes\\nHi.")
+    >>> save_upload(d / "corpus", f)
+    'uploads/My-notes-.md'
+    """
+    name = Path(name or src.name).name
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_TYPES:
+        raise UploadRejected(f"“{name}” is not a text document: upload .txt or .md files")
+    size = src.stat().st_size
+    if size > max_bytes:
+        raise UploadRejected(f"“{name}” is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB")
+    data = src.read_bytes()
+    if b"\x00" in data:
+        raise UploadRejected(f"“{name}” is not text (it holds binary data)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UploadRejected(f"“{name}” is not UTF-8 text; save it as UTF-8 and upload it again") from None
+    if not text.strip():
+        raise UploadRejected(f"“{name}” is empty")
+    stem = re.sub(r"[^\w.-]+", "-", Path(name).stem).strip(".") or "document"
+    safe = f"{stem[:80]}{suffix}"
+    folder = (corpus_dir / UPLOAD_DIR).resolve()
+    target = (folder / safe).resolve()
+    if target.parent != folder or not str(target).startswith(str(corpus_dir.resolve()) + os.sep):
+        raise UploadRejected(f"“{name}” cannot be stored under that name")
+    folder.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed, so an indexer never reads half a file.
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, target)
+    return f"{UPLOAD_DIR}/{safe}"
+
+
+def remove_upload(corpus_dir: Path, doc: str) -> None:
+    """Delete an uploaded document (only those under ``uploads/``) from the corpus folder."""
+    folder = (corpus_dir / UPLOAD_DIR).resolve()
+    target = (corpus_dir / doc).resolve()
+    if target.parent != folder or not doc.startswith(UPLOAD_DIR + "/"):
+        raise UploadRejected("only documents uploaded from this page can be removed here")
+    target.unlink(missing_ok=True)
+
+
+# --- the API endpoint's documented shape --------------------------------------------------------
+
+
+class CitationJSON(TypedDict):
+    """``[n]`` in the answer: ``document[start:end] == quote``."""
+
+    n: int
+    doc: str
+    section: str
+    start: int
+    end: int
+    quote: str
+
+
+class RelatedJSON(TypedDict):
+    doc: str
+    section: str
+    start: int
+    end: int
+    quote: str
+    score: float
+
+
+class AnswerSpanJSON(TypedDict):
+    n: int
+    doc: str
+    start: int
+    end: int
+    text: str
+
+
+class AnswerJSON(TypedDict):
+    """``Answer.to_dict()``: the answer text with [n] markers and what each cites."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[CitationJSON]
+    related: list[RelatedJSON]
+    answer_span: AnswerSpanJSON | None
+    rewritten_query: str
+    mode: str
+    timings_ms: dict[str, float]
+
+
+ASK_DESCRIPTION = (
+    "Answer a question about the documents; every sentence of the answer is quoted from them and cited. "
+    "Parameters: `question` (1st), the question in plain words (over 2,000 characters are cut); "
+    "`history` (2nd, optional), the earlier questions of the conversation, oldest first, so that follow-ups "
+    "such as \"What is his job?\" are understood. "
+    "Returns Answer.to_dict(): `answer` (text with [n] markers), `refused` (true when the documents do not say; "
+    "then `related` lists the closest passages), `citations` (n, doc, section, start, end, quote, with "
+    "document[start:end] == quote), `answer_span` (the phrase that answers, inside citation n, or null), "
+    "`rewritten_query` (the question as resolved from the history), `mode`, `timings_ms`. "
+    "An empty or unusable question is an error whose message starts with \"invalid question\"."
+)
+
+
+# --- the app --------------------------------------------------------------------------------------
+
+
+def _cut_notice(message: str, max_chars: int) -> str:
+    n = len(" ".join((message or "").split()))
+    if n > max_chars:
+        return f"Your question was {n:,} characters long; only its first {max_chars:,} characters were used."
+    return ""
+
+
+def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
+    """The Gradio Blocks app over ``pipe``; ``uploads`` lets visitors add documents to its corpus folder."""
 
     modes = ["extractive"]
     try:
@@ -153,98 +642,250 @@ def build_app(pipe: Pipeline) -> Any:
         modes.append("llm")
     except ImportError:
         pass
+    max_chars = pipe.config.answering.max_question_chars
+    corpus_dir = Path(pipe.config.index.corpus_dir)
 
-    def respond(message: str, chat: list[dict[str, Any]], turns: list[dict[str, Any]], top_k: float, mode: str) -> Iterator[tuple]:
-        chat = list(chat or [])
-        turns = list(turns or [])
+    def titles() -> dict[str, str]:
+        return {d["id"]: d["title"] for d in pipe.documents()}
+
+    def status(answer: Answer | None = None) -> str:
+        if answer is None:
+            return ""
+        return f"Answered in {answer.timings_ms.get('total', 0):.0f} ms."
+
+    skip = gr.skip
+
+    def respond(message: str, state: list[Exchange], mode: str) -> Iterator[tuple]:
+        """Stream one answer: the question (with its first sentence when that is quick), each verified sentence, its sources."""
+        state = list(state or [])
         try:
-            stream = pipe.stream(message, history=turns, top_k=int(top_k), mode=mode)
-            first = next(stream)
+            clean_question(message, max_chars)
         except InvalidQuestion as exc:
-            gr.Warning(f"Please ask a question: {exc}.")
-            yield chat, turns, gr.update(), gr.update(), gr.update()
+            yield skip(), skip(), skip(), skip(), skip(), f"Please ask a question: {exc}.", skip()
             return
-        chat.append({"role": "user", "content": escape(message)})
-        chat.append({"role": "assistant", "content": ""})
+        notice = _cut_notice(message, max_chars)
+        tt = titles()
+        turn = len(state) + 1
+        chat = messages(state, tt) + [{"role": "user", "content": escape(message)}]
+        first_frame = (skip(), skip(), "", "", notice, gr.update(visible=False))
         text = ""
         answer: Answer | None = None
-        for piece in [first, *stream]:
-            if isinstance(piece, Answer):
-                answer = piece
-                break
-            text += piece
-            chat[-1] = {"role": "assistant", "content": render_answer_text(text, refused=False)}
-            yield chat, turns, gr.update(), gr.update(), ""
-            time.sleep(0.03)  # let the browser paint each verified sentence
-        assert answer is not None
-        chat[-1] = {"role": "assistant", "content": render_answer_text(answer.text, answer.refused)}
-        turns.append(Turn.from_answer(answer).to_dict())
-        yield chat, turns, render_sources(pipe, answer), status_line(pipe, answer), ""
-
-    def clear() -> tuple:
-        return [], [], render_sources(pipe, None), status_line(pipe), ""
-
-    def ask(question: str, history: list[str] | None = None) -> dict:
-        """Answer a question about the corpus; history holds earlier questions, oldest first."""
         try:
-            return pipe.ask(question, history=list(history or [])).to_dict()
+            pieces = pipe.stream(message, history=history(state), mode=mode)
+            # A fast answer arrives with its question in one frame (one render less before
+            # the first words); a slow one shows the question first, then its sentences.
+            pending = _pool.submit(next, pieces)
+            try:
+                first = pending.result(timeout=SHOW_QUESTION_AFTER_S)
+            except FutureTimeout:
+                yield (chat, *first_frame)
+                first_frame = (skip(),) * 6
+                first = pending.result()
+            for i, piece in enumerate(itertools.chain([first], pieces)):
+                if isinstance(piece, Answer):
+                    answer = piece
+                    break
+                if i:
+                    time.sleep(0.02)  # let the browser paint each verified sentence
+                text += piece
+                yield (chat + [{"role": "assistant", "content": render_partial(text, turn)}], *first_frame)
+                first_frame = (skip(),) * 6
+        except InvalidQuestion as exc:  # a history the pipeline cannot use
+            yield messages(state, tt), skip(), skip(), skip(), message, f"Could not ask that: {exc}.", skip()
+            return
+        assert answer is not None
+        state.append(Exchange.of(message, answer))
+        yield messages(state, tt), state, render_reader(pipe, state), status(answer), skip(), skip(), skip()
+
+    def on_example(evt: gr.SelectData, state: list[Exchange], mode: str) -> Iterator[tuple]:
+        value = evt.value
+        text = value.get("text", "") if isinstance(value, dict) else str(value)
+        yield from respond(text, state, mode)
+
+    def on_retry(state: list[Exchange], mode: str) -> Iterator[tuple]:
+        state = list(state or [])
+        if not state:
+            return
+        last = state.pop()
+        yield from respond(last.question, state, mode)
+
+    def on_undo(state: list[Exchange]) -> tuple:
+        state = list(state or [])
+        if not state:
+            return skip(), skip(), skip(), skip(), skip()
+        last = state.pop()
+        return messages(state, titles()), state, render_reader(pipe, state), "", last.question
+
+    def on_clear(state: list[Exchange]) -> tuple:
+        # Everything goes (messages, memory, reader, status); the old conversation is
+        # kept aside until the next question, so the clear can be undone.
+        return [], [], render_reader(pipe, []), "", "", list(state or []), gr.update(visible=bool(state))
+
+    def on_restore(saved: list[Exchange]) -> tuple:
+        saved = list(saved or [])
+        return messages(saved, titles()), saved, render_reader(pipe, saved), "", [], gr.update(visible=False)
+
+    def on_load(state: list[Exchange]) -> tuple:
+        state = list(state or [])
+        return render_reader(pipe, state), render_documents(pipe), gr.update(choices=uploaded_choices(pipe), value=None)
+
+    def on_upload(path: str | None, state: list[Exchange], progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008 (Gradio's way)
+        if not path:
+            return skip(), skip(), skip(), skip(), skip()
+        try:
+            doc = save_upload(corpus_dir, Path(path))
+        except UploadRejected as exc:
+            return skip(), skip(), skip(), f"Not added: {exc}.", None
+        progress((0, None), desc="Indexing")
+        pipe.index(progress=lambda done, total: progress((done, total), desc="Indexing", unit="sentences"))
+        title = titles().get(doc, doc)
+        return (
+            render_documents(pipe), gr.update(choices=uploaded_choices(pipe), value=None),
+            render_reader(pipe, list(state or [])), f"Added “{title}”; questions now span all documents.", None,
+        )
+
+    def on_remove(doc: str | None, state: list[Exchange]) -> tuple:
+        if not doc:
+            return skip(), skip(), skip(), "Choose an uploaded document to remove."
+        try:
+            remove_upload(corpus_dir, doc)
+        except UploadRejected as exc:
+            return skip(), skip(), skip(), f"Not removed: {exc}."
+        title = titles().get(doc, doc)
+        pipe.index()
+        return (
+            render_documents(pipe), gr.update(choices=uploaded_choices(pipe), value=None),
+            render_reader(pipe, list(state or [])), f"Removed “{title}”.",
+        )
+
+    def ask(question: str, history: list[str] | None = None) -> AnswerJSON:
+        try:
+            return pipe.ask(question, history=list(history or [])).to_dict()  # type: ignore[return-value]
         except InvalidQuestion as exc:
             # The caller's mistake, said to the caller: no traceback in the server's log.
             raise gr.Error(f"invalid question: {exc}", print_exception=False) from exc
 
-    with gr.Blocks(title="Grounded chat", analytics_enabled=False) as app:
-        gr.Markdown("## Ask the article\nEvery sentence of an answer is quoted from the article and cited; choose [n] to see it in place.")
-        turns = gr.State([])
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    label="Chat", elem_id="chat", height=520, sanitize_html=True, render_markdown=True,
-                    feedback_options=None, buttons=["copy"],
-                )
-                with gr.Row():
-                    box = gr.Textbox(
-                        placeholder="Ask about the article…", show_label=False, elem_id="question", scale=8,
-                        max_length=pipe.config.answering.max_question_chars, submit_btn=False,
-                    )
-                    send = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=1, min_width=80)
-                    clear_btn = gr.Button("Clear", elem_id="clear-btn", scale=1, min_width=80)
-                gr.Examples(EXAMPLES, inputs=box, label="Examples")
-                with gr.Accordion("Settings", open=False):
-                    top_k = gr.Slider(3, 10, value=pipe.config.retrieval.top_k, step=1, label="Passages to retrieve (top-k)")
-                    mode = gr.Radio(modes, value=modes[0], label="Answer mode")
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(render_sources(pipe, None), elem_id="sources")
-        status = gr.Markdown(status_line(pipe), elem_id="status")
+    # Gradio reads the endpoint's types from the annotations as objects; this module's
+    # `from __future__ import annotations` leaves them strings, which it would type `Any`.
+    ask.__annotations__ = {"question": str, "history": list[str] | None, "return": AnswerJSON}
 
-        outputs = [chatbot, turns, sources, status, box]
-        inputs = [box, chatbot, turns, top_k, mode]
-        send.click(respond, inputs, outputs, api_visibility="private")
-        box.submit(respond, inputs, outputs, api_visibility="private")
-        clear_btn.click(clear, None, outputs, api_visibility="private")
-        gr.api(ask, api_name="ask")
+    # Uploaded files sit in Gradio's cache until copied into the corpus: purge them hourly.
+    with gr.Blocks(title="Ask the documents", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+        gr.Markdown(
+            "## Ask the documents\nEvery sentence of an answer is quoted from the documents and cited: "
+            "hover [n] to see its quote, click it to read it in place.",
+            elem_id="intro",
+        )
+        state = gr.State([])
+        cleared = gr.State([])
+        with gr.Row(elem_id="main", equal_height=False):
+            with gr.Column(scale=3, min_width=300, elem_id="chat-col"):
+                chatbot = gr.Chatbot(
+                    elem_id="chat", show_label=False, height="62vh", sanitize_html=True, render_markdown=True,
+                    feedback_options=None, buttons=["copy"], placeholder=WELCOME, layout="bubble",
+                    examples=[{"text": q} for q in EXAMPLES], autoscroll=True,
+                )
+                box = gr.Textbox(
+                    placeholder="Ask about the documents…", show_label=False, elem_id="question",
+                    max_lines=6, submit_btn="Ask", autofocus=True,
+                )
+                notice = gr.Markdown("", elem_id="notice")
+                restore = gr.Button("Undo clear", visible=False, size="sm", elem_id="restore-btn")
+                status_md = gr.Markdown("", elem_id="status")
+                mode = gr.Radio(modes, value=modes[0], label="Answer with", visible=len(modes) > 1)
+                with gr.Accordion("Documents", open=False, elem_id="docs"):
+                    # Filled on page load (below): corpus text never sits in the page's config script.
+                    docs_html = gr.HTML("", js_on_load=None)
+                    if uploads:
+                        upload = gr.File(
+                            label=f"Add a document (.txt or .md, up to {UPLOAD_MAX_BYTES / 2**20:.0f} MB)",
+                            file_types=list(UPLOAD_TYPES), type="filepath", elem_id="upload", height=110,
+                        )
+                        with gr.Row():
+                            remove_dd = gr.Dropdown(choices=[], value=None, label="Uploaded documents",
+                                                    elem_id="remove-doc", scale=3)
+                            remove_btn = gr.Button("Remove", variant="stop", elem_id="remove-btn", scale=1, min_width=90)
+                    else:
+                        gr.Markdown("Adding documents from the page is off on this server (start it with `--allow-upload`).")
+                        remove_dd = gr.Dropdown(visible=False)
+            with gr.Column(scale=2, min_width=300, elem_id="reader-col"):
+                reader = gr.HTML("", elem_id="reader", js_on_load=None)
+        gr.HTML('<button type="button" id="open-reader">Document ▸</button>', js_on_load=None)
+
+        outputs = [chatbot, state, reader, status_md, box, notice, restore]
+        quiet: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
+        box.submit(respond, [box, state, mode], outputs, **quiet)
+        chatbot.example_select(on_example, [state, mode], outputs, **quiet)
+        chatbot.retry(on_retry, [state, mode], outputs, **quiet)
+        chatbot.undo(on_undo, [state], [chatbot, state, reader, status_md, box], **quiet)
+        chatbot.clear(on_clear, [state], [chatbot, state, reader, status_md, notice, cleared, restore], **quiet)
+        restore.click(on_restore, [cleared], [chatbot, state, reader, status_md, cleared, restore], **quiet)
+        app.load(on_load, [state], [reader, docs_html, remove_dd], **quiet)
+        if uploads:
+            upload.upload(on_upload, [upload, state], [docs_html, remove_dd, reader, notice, upload],
+                          show_progress="full", api_visibility="private")
+            remove_btn.click(
+                on_remove, [remove_dd, state], [docs_html, remove_dd, reader, notice], api_visibility="private",
+                js="(doc, state) => (doc && !confirm('Remove this document from the corpus?')) ? [null, state] : [doc, state]",
+            )
+        gr.api(ask, api_name="ask", api_description=ASK_DESCRIPTION)
     return app
 
 
 def launch_kwargs() -> dict[str, Any]:
-    """Theme and assets that keep the page offline (no Google Fonts, no CDN)."""
-    import gradio as gr
+    """Theme, assets that keep the page offline (no Google Fonts, no CDN), and the upload cap.
+
+    ``max_file_size`` limits Gradio's own upload route, whatever the page does.
+    """
 
     system = ["-apple-system", "BlinkMacSystemFont", "Segoe UI", "Helvetica", "Arial", "sans-serif"]
     mono = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
     theme = gr.themes.Default(font=system, font_mono=mono)
-    return {"theme": theme, "css": CSS, "head": HEAD, "ssr_mode": False, "footer_links": ["api"]}
+    return {
+        "theme": theme, "css": CSS, "head": HEAD, "ssr_mode": False, "footer_links": ["api"],
+        "max_file_size": UPLOAD_MAX_BYTES,
+    }
 
 
-def serve(config: Config | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> int:
-    """Index if needed, then serve the chat until interrupted."""
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` binds to this machine only.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def uploads_allowed(host: str, share: bool = False, allow_upload: bool = False) -> bool:
+    """Whether visitors may add documents: on loopback (and not shared), or when asked for.
+
+    >>> uploads_allowed("127.0.0.1"), uploads_allowed("0.0.0.0"), uploads_allowed("0.0.0.0", allow_upload=True)
+    (True, False, True)
+    """
+    return allow_upload or (is_loopback(host) and not share)
+
+
+def serve(
+    config: Config | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+    allow_upload: bool = False,
+) -> int:
+    """Index if needed, then serve the chat until interrupted.
+
+    Uploads are on when the server listens on loopback only (and not shared), or
+    when ``allow_upload`` says so.
+    """
     from rag.cli import offline_env
 
     offline_env()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     pipe = Pipeline.load(config or Config.from_env())
     pipe.ask("warm up")  # load the model before the first user waits for it
-    app = build_app(pipe)
+    app = build_app(pipe, uploads=uploads_allowed(host, share, allow_upload))
     app.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, share=share, show_error=True, **launch_kwargs()
     )

@@ -1,0 +1,111 @@
+"""Bring your own document: upload a .md from the page, ask about it, see it cited, remove it.
+
+Its own `rag serve` over a temporary corpus (the shared server's corpus stays untouched).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import free_port, make_corpus, start_server, stop
+from .test_ui import BOT, ask, no_errors, open_page, reader_mark_in_view
+
+NOTE = (
+    "# Lighthouse keeping notes\n\n"
+    "The Skerry Point lighthouse was painted red and white in 1931.\n\n"
+    "Its keeper, Agnes Morrow, logged every passing ship for forty years.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def upload_server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("serve-upload")
+    corpus = make_corpus(work)
+    port = free_port()
+    proc = start_server(work, port)
+    yield {"url": f"http://127.0.0.1:{port}/", "corpus": corpus}
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from .test_ui import ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+        yield b
+        b.close()
+
+
+def _open_documents(pg) -> None:
+    if not pg.locator("#upload").is_visible():
+        pg.locator("#docs").get_by_text("Documents").first.click()
+    pg.wait_for_selector("#upload", state="visible")
+
+
+@pytest.mark.browser
+def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
+    note = tmp_path / "lighthouse.md"
+    note.write_text(NOTE, encoding="utf-8")
+    pg = open_page(browser, upload_server["url"])
+    try:
+        _open_documents(pg)
+        pg.locator("#upload input[type=file]").set_input_files(str(note))
+        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Added')", timeout=120_000)
+        assert "Lighthouse keeping notes" in pg.locator("#docs .doc-list").inner_text()
+        stored = upload_server["corpus"] / "uploads" / "lighthouse.md"
+        assert stored.read_text(encoding="utf-8") == NOTE  # inside the corpus folder, byte for byte
+        assert sorted(p.name for p in (upload_server["corpus"] / "uploads").iterdir()) == ["lighthouse.md"]
+
+        ask(pg, "Who was the keeper of the Skerry Point lighthouse?")
+        bot = pg.locator(f"{BOT} .answer").last
+        assert "Agnes Morrow" in bot.locator(".answer-text").inner_text()
+        sources = bot.locator(".answer-sources li")
+        n = next(i for i in range(1, sources.count() + 1) if "Agnes Morrow" in sources.nth(i - 1).inner_text())
+        assert "Lighthouse keeping notes" in sources.nth(n - 1).locator(".src-where").inner_text()
+        bot.locator(f'a.cite[href="#t1-{n}"]').click()
+        assert "Agnes Morrow" in reader_mark_in_view(pg, f"t1-{n}")
+        # Questions still reach the article too.
+        ask(pg, "How many inmates can CECOT hold?")
+        assert "40,000" in pg.locator(f"{BOT} .answer").last.inner_text()
+
+        pg.locator("#remove-doc input").click()
+        pg.get_by_role("option", name="Lighthouse keeping notes").click()
+        pg.accept_dialogs = True
+        pg.locator("#remove-btn").click()
+        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Removed')", timeout=120_000)
+        assert pg.dialogs == ["Remove this document from the corpus?"]
+        assert not stored.exists()
+        assert "Lighthouse" not in pg.locator("#docs .doc-list").inner_text()
+        ask(pg, "Who was the keeper of the Skerry Point lighthouse?")
+        assert "Agnes Morrow" not in pg.locator(f"{BOT} .answer").last.locator(".answer-text").inner_text()
+        no_errors(pg)
+    finally:
+        pg.context.close()
+
+
+@pytest.mark.browser
+def test_wrong_type_and_too_big_uploads_are_refused_with_a_message(browser, upload_server, tmp_path):
+    """Gradio's own checks (max_file_size, file_types) refuse them in the page, saying why."""
+    pg = open_page(browser, upload_server["url"])
+    try:
+        _open_documents(pg)
+        big = tmp_path / "big.txt"
+        big.write_bytes(b"word " * 300_000)  # 1.4 MB, over the 1 MB limit
+        pdf = tmp_path / "scan.pdf"
+        pdf.write_bytes(b"%PDF-1.4 not a text document")
+        for f, message in ((big, 'exceed the maximum allowed size of 1.0 Mb: "big.txt"'),
+                           (pdf, "Invalid file type: scan.pdf. Only .txt, .md allowed.")):
+            pg.locator("#upload input[type=file]").set_input_files(str(f))
+            pg.wait_for_function(
+                "m => [...document.querySelectorAll('.toast-body')].some(t => t.innerText.includes(m))",
+                arg=message, timeout=30_000,
+            )
+        uploads = upload_server["corpus"] / "uploads"
+        assert not (uploads / "big.txt").exists() and not (uploads / "scan.pdf").exists()
+    finally:
+        pg.context.close()
