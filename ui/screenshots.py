@@ -38,7 +38,7 @@ def shoot(url: str, out: Path) -> list[Path]:
                 page = ctx.new_page()
                 page.goto(url + ("?__theme=dark" if theme == "dark" else ""), wait_until="load")
                 page.wait_for_selector("#question textarea", timeout=60_000)
-                _ask(page, "Who went with Noem on the tour?")
+                _ask(page, "Who accompanied Noem on the tour?")
                 _ask(page, "Who else was there?")
                 link = page.locator(f"{BOT} .answer").first.locator("a.cite").first
                 link.scroll_into_view_if_needed()
