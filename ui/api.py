@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Iterator, Literal, Optional, Union
+from typing import Any, Callable, Iterator, Literal, Optional, TypeVar, Union
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,6 +36,7 @@ from rag.chat import parse_history
 from rag.types import Answer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # --- request and response models -------------------------------------------------------
 
@@ -165,10 +167,20 @@ def _json_type(value: Any) -> str:
 BAD_INPUT = {400: {"model": ErrorOut, "description": "The question or its history cannot be asked; `error` says why."}}
 
 
-def router(pipe: Pipeline) -> APIRouter:
-    """The ``/api`` routes over ``pipe``. Add :func:`install_error_handlers` to the app too."""
+def router(pipe: Pipeline, concurrency: int | None = None) -> APIRouter:
+    """The ``/api`` routes over ``pipe``. Add :func:`install_error_handlers` to the app too.
+
+    ``concurrency``: answers computed at once by this process (the rest wait their turn
+    in order); None: as many as FastAPI's thread pool has threads (40).
+    """
     api = APIRouter(prefix="/api", tags=["api"])
     max_chars = pipe.config.answering.max_question_chars
+    limiter = anyio.CapacityLimiter(concurrency) if concurrency else None
+
+    async def answered(fn: Callable[[], T]) -> T:
+        # In a worker thread, so the event loop keeps accepting while answers are
+        # computed (Pipeline is safe to share between threads).
+        return await anyio.to_thread.run_sync(fn, limiter=limiter)
 
     def _checked(req: AskRequest) -> AskRequest:
         # The chat's textbox stops at this length; a program is told rather than silently cut.
@@ -176,13 +188,12 @@ def router(pipe: Pipeline) -> APIRouter:
             raise InvalidQuestion(f"the question is longer than {max_chars} characters")
         return req
 
-    # Plain `def` routes: FastAPI runs them in its thread pool, so the event loop keeps
-    # accepting while answers are computed (Pipeline is safe to share between threads).
     @api.post("/ask", response_model=AnswerOut, responses=BAD_INPUT, summary="Answer a question with citations")
-    def ask(req: AskRequest) -> dict[str, Any]:
+    async def ask(req: AskRequest) -> dict[str, Any]:
         """Answer ``question`` (a follow-up of ``history``), every sentence cited, or refuse."""
         req = _checked(req)
-        return pipe.ask(req.question, history=req.history, top_k=req.top_k, mode=req.mode).to_dict()
+        answer = await answered(lambda: pipe.ask(req.question, history=req.history, top_k=req.top_k, mode=req.mode))
+        return answer.to_dict()
 
     @api.post(
         "/ask/stream",
@@ -197,13 +208,13 @@ def router(pipe: Pipeline) -> APIRouter:
         },
         summary="Answer a question, one cited sentence per server-sent event",
     )
-    def ask_stream(req: AskRequest) -> EventSourceResponse:
+    async def ask_stream(req: AskRequest) -> EventSourceResponse:
         req = _checked(req)
-        pieces = pipe.stream(req.question, history=req.history, top_k=req.top_k, mode=req.mode)
-        first = next(pieces)  # the question is answered here: a bad one is a 400, not a broken stream
+        # Answered before the response starts: a bad question is a 400, not a broken stream.
+        pieces = await answered(lambda: list(pipe.stream(req.question, history=req.history, top_k=req.top_k, mode=req.mode)))
 
         def events() -> Iterator[str]:
-            for piece in [first, *pieces]:
+            for piece in pieces:
                 if isinstance(piece, Answer):
                     yield _event("answer", piece.to_dict())
                 else:

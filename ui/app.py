@@ -4,17 +4,16 @@ A thin adapter over :class:`rag.Pipeline`: no retrieval or answering logic lives
 here, only rendering. Everything shown from the corpus or the user is HTML-escaped
 before it reaches the page; the page loads no fonts or scripts from the internet.
 
-    rag serve [--host 127.0.0.1] [--port 7860]      # or: python -m ui
+    rag serve [--host 127.0.0.1] [--port 7860]      # or: python -m ui  (ui/server.py runs it)
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any, Iterator
 
-from rag import Config, InvalidQuestion, Pipeline
+from rag import InvalidQuestion, Pipeline
 from rag.chat import Turn
 from rag.types import Answer
 
@@ -235,17 +234,3 @@ def launch_kwargs() -> dict[str, Any]:
     theme = gr.themes.Default(font=system, font_mono=mono)
     return {"theme": theme, "css": CSS, "head": HEAD, "ssr_mode": False, "footer_links": ["api"]}
 
-
-def serve(config: Config | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> int:
-    """Index if needed, then serve the chat until interrupted."""
-    from rag.cli import offline_env
-
-    offline_env()
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    pipe = Pipeline.load(config or Config.from_env())
-    pipe.ask("warm up")  # load the model before the first user waits for it
-    app = build_app(pipe)
-    app.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, share=share, show_error=True, **launch_kwargs()
-    )
-    return 0

@@ -27,14 +27,19 @@ from rag import Config, Pipeline
 
 log = logging.getLogger(__name__)
 
-# How many chat events (answers) Gradio's queue runs at once in one process. Measured
-# (benchmarks/RESULTS.md, "Serving"): an answer is ~10 ms of CPU, mostly in
-# onnxruntime and numpy, which release the GIL, so two at a time keep both cores busy;
-# more only interleave the same CPU and lengthen every answer.
+# How many chat events (answers) Gradio's queue runs at once in one process: as for the
+# API, two let one answer's onnxruntime/numpy work (which releases the GIL) overlap the
+# other's Python; more only interleave the same CPU and lengthen every answer
+# (benchmarks/RESULTS.md, "Serving").
 CHAT_CONCURRENCY = 2
+# How many JSON API answers one process computes at once; the rest wait in order.
+# Measured at 32 and 128 sessions, one worker (RESULTS.md, "Serving"): 2 at a time gave
+# 48-60 answers/s and p95 1.2x p50; FastAPI's default (40 threads fighting over the GIL)
+# gave 29-64 answers/s, p95 2x p50 and p99 up to 4x.
+API_CONCURRENCY: int | None = 2
 
 
-def create_app(pipe: Pipeline, *, chat_concurrency: int = CHAT_CONCURRENCY) -> Any:
+def create_app(pipe: Pipeline, *, chat_concurrency: int = CHAT_CONCURRENCY, api_concurrency: int | None = API_CONCURRENCY) -> Any:
     """The FastAPI app: ``/api`` routes, ``/docs``, and the chat mounted at ``/``."""
     import gradio as gr
     from fastapi import FastAPI
@@ -49,7 +54,7 @@ def create_app(pipe: Pipeline, *, chat_concurrency: int = CHAT_CONCURRENCY) -> A
         docs_url="/docs",
         redoc_url=None,
     )
-    app.include_router(api.router(pipe))
+    app.include_router(api.router(pipe, api_concurrency))
     api.install_error_handlers(app)
     blocks = build_app(pipe).queue(default_concurrency_limit=chat_concurrency)
     # launch_kwargs() is written for Blocks.launch: pass on what mounting accepts too.
