@@ -220,7 +220,11 @@ def test_two_workers_answer_during_rag_index_without_a_mixed_read(tmp_path):
     threads = [threading.Thread(target=reader) for _ in range(4)]
     try:
         wait_for_http(url + "/api/health", proc, 300, "rag serve --workers 2")
-        time.sleep(3)  # both workers up
+        # Both workers up (each listens once warm): each request is a new connection.
+        deadline = time.time() + 120
+        while len({httpx.get(url + "/api/health", headers={"Connection": "close"}).json()["worker"] for _ in range(8)}) < 2:
+            assert time.time() < deadline, "the second worker never answered"
+            time.sleep(1)
         for t in threads:
             t.start()
         time.sleep(3)
