@@ -177,9 +177,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import serve
+    from ui.server import serve
 
-    return serve(_config(args), host=args.host, port=args.port, share=args.share, allow_upload=args.allow_upload)
+    if args.workers < 1 or args.chat_concurrency < 1:
+        print("error: --workers and --chat-concurrency must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return serve(
+        _config(args), host=args.host, port=args.port, share=args.share,
+        workers=args.workers, chat_concurrency=args.chat_concurrency, allow_upload=args.allow_upload,
+    )
 
 
 def answer_options(p: argparse.ArgumentParser) -> None:
@@ -235,11 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     answer_options(p)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="start the web chat")
+    p = sub.add_parser("serve", help="start the web chat and the JSON API (/api, docs at /docs)")
     common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--share", action="store_true", help="ask Gradio for a public link (off by default)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the port, each answering from the same index (default 1)")
+    p.add_argument("--chat-concurrency", type=int, dest="chat_concurrency", default=2,
+                   help="chat answers Gradio's queue runs at once per process (default 2, measured)")
+    p.add_argument("--share", action="store_true",
+                   help="ask Gradio for a public link to the chat (off by default; the JSON API is not shared)")
     p.add_argument("--allow-upload", dest="allow_upload", action="store_true",
                    help="let visitors add documents even when --host is not loopback (on by default only for loopback)")
     answer_options(p)

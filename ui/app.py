@@ -5,7 +5,7 @@ here, only rendering, conversation bookkeeping and uploads into the corpus folde
 Everything shown from the corpus or the user is HTML-escaped before it reaches the
 page; the page loads no fonts or scripts from the internet.
 
-    rag serve [--host 127.0.0.1] [--port 7860] [--allow-upload]     # or: python -m ui
+    rag serve [--host 127.0.0.1] [--port 7860] [--allow-upload]   # or: python -m ui (ui/server.py runs it)
 
 What the page does:
 
@@ -34,7 +34,7 @@ from typing import Any, TypedDict
 
 import gradio as gr
 
-from rag import Config, InvalidQuestion, Pipeline
+from rag import InvalidQuestion, Pipeline
 from rag.chat import Turn
 from rag.pipeline import clean_question
 from rag.types import REFUSAL, Answer
@@ -868,25 +868,3 @@ def uploads_allowed(host: str, share: bool = False, allow_upload: bool = False) 
     (True, False, True)
     """
     return allow_upload or (is_loopback(host) and not share)
-
-
-def serve(
-    config: Config | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
-    allow_upload: bool = False,
-) -> int:
-    """Index if needed, then serve the chat until interrupted.
-
-    Uploads are on when the server listens on loopback only (and not shared), or
-    when ``allow_upload`` says so.
-    """
-    from rag.cli import offline_env
-
-    offline_env()
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    pipe = Pipeline.load(config or Config.from_env())
-    pipe.ask("warm up")  # load the model before the first user waits for it
-    app = build_app(pipe, uploads=uploads_allowed(host, share, allow_upload))
-    app.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, share=share, show_error=True, **launch_kwargs()
-    )
-    return 0
