@@ -12,6 +12,8 @@ import time
 import httpx
 import pytest
 
+from rag import REFUSAL
+
 from .conftest import DOC, free_port, make_corpus, stop, wait_for_http
 
 pytestmark = pytest.mark.server
@@ -70,7 +72,7 @@ def test_follow_up_with_history_and_refusal(api):
             "cited": [[x["doc"], x["start"], x["end"]] for x in d["citations"]]}
     assert c.post("/api/ask", json={"question": "What is his job title?", "history": [turn]}).status_code == 200
     no = c.post("/api/ask", json={"question": "What is the capital of France?"}).json()
-    assert no["refused"] and no["answer"] == "The article does not say." and no["citations"] == []
+    assert no["refused"] and no["answer"] == REFUSAL and no["citations"] == []
 
 
 @pytest.mark.parametrize(

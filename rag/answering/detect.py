@@ -82,7 +82,24 @@ _DETECT = {
 }
 
 
-def holds(expects: str, text: str) -> bool:
-    """Does ``text`` hold a value of the kind ``expects``? (True for kinds no detector covers.)"""
+def holds(expects: str, text: str, question: str = "") -> bool:
+    """Does ``text`` hold a value of the kind ``expects``? (True for kinds no detector covers.)
+
+    For "who" and "where" the name must be one the question does not already give: the
+    lighthouse's own name does not answer "who kept the lighthouse".
+
+    >>> holds("person", "Its keeper, Ana Lopez, logged every ship.", "Who kept the Skerry Point light?")
+    True
+    >>> holds("person", "Skerry Point was painted red.", "Who kept the Skerry Point light?")
+    False
+    """
     detect = _DETECT.get(expects)
-    return True if detect is None else detect(text)
+    if detect is None:
+        return True
+    if not detect(text):
+        return False
+    if expects in ("person", "place") and question:
+        asked = set(nlp.tokens(question))
+        found = nlp.persons(text) if expects == "person" else [n for n in nlp.names(text) if nlp.is_place(n)]
+        return any(not set(nlp.tokens(n)) <= asked for n in found)
+    return True

@@ -194,13 +194,13 @@ def selection_features(
         around = window_text(p, table)
         cover = _share(q.terms, stems)
         covers.append(cover)
-        type_ok = float(detect.holds(q.expects, p.text))
+        type_ok = float(detect.holds(q.expects, p.text, q.text))
         novel = [s for s in stems if s not in q.terms and s not in nlp.stopwords()]
         rows.append([
             p.score, p.dense, p.window, p.sparse / max_sparse, 1.0 / (1 + i),
             sims[i][0], 0.0, cover, 0.0, sum(stats.idf(t) for t in q.terms if t in stems) / idf_total,
             _share(q.terms, nlp.stems(around)),
-            type_ok, float(detect.holds(q.expects, around)), typed, type_ok * cover,
+            type_ok, float(detect.holds(q.expects, around, q.text)), typed, type_ok * cover,
             len(novel) / max(1, len(stems)), math.log1p(len(p.text.split())),
             _names_share(q.names, p.text), _names_share(q.names, around), sims[i][1],
             max((stats.idf(t) for t in q.terms if t not in stems), default=0.0) / max_idf,
