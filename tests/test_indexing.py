@@ -563,3 +563,154 @@ def test_below_the_thresholds_every_view_is_encoded(config):
     expected = {r.text for d in scan(config.index.corpus_dir).documents
                 for r in vector_records(d, [s for c in chunks_of(d, config.chunking) for s in c.sentences])}
     assert set(e.seen) == expected and report.encoded == len(expected) <= report.vectors
+
+
+# --- issue 18: what a real folder throws at an indexer -----------------------------------
+
+
+def _ask_cli(config, question, **env):
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("RAG_HOME", "RAG_CHROMA_URL", "RAG_CORPUS")}
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", question, "--corpus", str(config.index.corpus_dir),
+         "--home", str(config.index.home)],
+        capture_output=True, text=True, timeout=300, env={**clean, **env},
+    )
+
+
+@pytest.mark.slow
+def test_a_fifo_in_the_corpus_neither_hangs_index_nor_ask(config, embedder):
+    import os
+
+    os.mkfifo(config.index.corpus_dir / "pipe.txt")
+    r = _cli(config, "--json")  # timeout=300 in _cli: a hang fails the test
+    assert r.returncode == 0, r.stderr
+    assert "skipped pipe.txt: not a regular file (a FIFO)" in r.stderr
+    assert json.loads(r.stdout)["documents"] == 1 and _consistent(config)
+    a = _ask_cli(config, "How many inmates can CECOT hold?")
+    assert a.returncode == 0 and "40,000" in a.stdout, a.stderr
+
+
+WRONG_SHAPES = [
+    ({"version": 1, "model": None, "docs": {}}, "no model or document table"),
+    ({"version": 1, "model": "m", "docs": []}, "no model or document table"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": 7}}, "an entry is int"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": {"sha256": "x", "sections": []}}}, "'sentences' is not a list"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": {"sha256": 5, "sections": [], "sentences": []}}}, "'sha256' is not text"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": {"sha256": "x", "sections": ["s"], "sentences": [["id", 5, 2, 0, 0, 0]]}}},
+     "points outside"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": {"sha256": "x", "sections": [], "sentences": [], "vectors": "3"}}},
+     "'vectors' is not a count"),
+    ([1, 2, 3], "not a manifest"),
+    ({"version": 2, "model": "m", "docs": {}}, "format version 2"),
+]
+
+
+@pytest.mark.parametrize("data,problem", WRONG_SHAPES, ids=lambda x: str(x)[:40])
+def test_a_manifest_of_the_wrong_shape_is_named_not_crashed_on(tmp_path, data, problem):
+    from rag.manifest import check_manifest
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    manifest, why = check_manifest(path)
+    assert manifest is None and problem in why, why
+
+
+@pytest.mark.slow
+def test_valid_json_of_the_wrong_shape_is_repaired_by_index_and_ask_with_a_message(config, embedder):
+    first = _run(config, embedder)
+    manifest = _manifest(config)
+    doc = next(iter(manifest["docs"].values()))
+    doc["sentences"] = 5  # valid JSON, wrong shape: a crash in `rag ask` and `rag index` before
+    _gen(config).manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    a = _ask_cli(config, "How many inmates can CECOT hold?")  # `rag ask` repairs it first
+    assert a.returncode == 0 and "40,000" in a.stdout and "Traceback" not in a.stderr, a.stderr
+    assert "'sentences' is not a list" in a.stderr
+    assert _consistent(config) and _manifest_vectors(config) == first.vectors
+    manifest = _manifest(config)
+    manifest["docs"]["noem-cecot-2025.txt"]["sections"] = {"not": "a list"}
+    _gen(config).manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    r = _cli(config, "--json")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "repaired: manifest" in r.stderr and "'sections' is not a list of text: rebuilt" in r.stderr
+    assert json.loads(r.stdout)["documents"] == 1 and _consistent(config)
+
+
+@pytest.mark.parametrize("damage", ["garbage_ids", "missing_ids", "short_ids", "garbage_matrix"])
+def test_a_damaged_bm25_index_is_rebuilt_with_a_message_and_nothing_re_embedded(config, embedder, damage):
+    import os
+
+    from rag.indexing import bm25_problem
+
+    first = _run(config, embedder)
+    bm25 = _gen(config).bm25_path
+    if damage == "garbage_ids":
+        (bm25 / "ids.json").write_bytes(os.urandom(300))
+    elif damage == "missing_ids":
+        (bm25 / "ids.json").unlink()
+    elif damage == "short_ids":
+        ids = json.loads((bm25 / "ids.json").read_text())
+        (bm25 / "ids.json").write_text(json.dumps(ids[:-3]))
+    else:
+        for p in bm25.glob("*.npy"):
+            p.write_bytes(os.urandom(200))
+    assert bm25_problem(bm25, _manifest(config)["docs"])
+    assert not is_fresh(config.index, model_key(None))  # so `rag ask` repairs it before answering
+    report = _run(config, embedder)
+    assert any("BM25 index" in m and "rebuilt from the manifest" in m for m in report.repaired), report.repaired
+    assert report.embedded == 0 and report.vectors == first.vectors
+    assert bm25_problem(_gen(config).bm25_path, _manifest(config)["docs"]) is None and _consistent(config)
+    assert is_fresh(config.index, model_key(None))
+
+
+class _DyingEmbedder(HashEmbedder):
+    """Raises (a kill, for this logic) after ``calls`` encode calls."""
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def embed_documents(self, texts, progress=None):
+        if self.calls == 0:
+            raise KeyboardInterrupt("killed")
+        self.calls -= 1
+        return super().embed_documents(texts, progress)
+
+
+def test_one_large_document_is_embedded_in_batches_and_a_killed_run_loses_at_most_one(tmp_path, article_text,
+                                                                                      monkeypatch):
+    import rag.indexing
+
+    monkeypatch.setattr(rag.indexing, "EMBED_GROUP", 500)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "large.txt").write_text(_article_copies(article_text, 200_000), encoding="utf-8")
+    from rag.config import Config
+
+    cfg = Config().with_(corpus_dir=corpus, home=tmp_path / ".rag", clause_views_max_sentences=0,
+                         encoded_windows_max_sentences=0)  # derived windows cross batch edges too
+    with pytest.raises(KeyboardInterrupt):
+        Indexer.from_config(cfg, _DyingEmbedder(3)).run()
+    assert current(cfg.index) is None  # nothing half-done was published
+    report = Indexer.from_config(cfg, HashEmbedder()).run()
+    assert any("resumed the index run" in m for m in report.repaired), report.repaired
+    assert report.vectors > 4 * 500 and report.embedded == report.vectors - 3 * 500  # 3 batches kept
+    assert _consistent(cfg)
+    # The resumed index holds exactly what a run without a kill computes.
+    import numpy as np
+
+    store = SentenceStore(cfg.index)
+    got = store.collection.get(include=["embeddings"])
+    resumed = dict(zip(got["ids"], np.asarray(got["embeddings"])))
+    store.close()
+    clean = Config().with_(corpus_dir=corpus, home=tmp_path / ".clean", clause_views_max_sentences=0,
+                           encoded_windows_max_sentences=0)
+    Indexer.from_config(clean, HashEmbedder()).run()
+    store = SentenceStore(clean.index)
+    got = store.collection.get(include=["embeddings"])
+    store.close()
+    assert set(got["ids"]) == set(resumed)
+    for i, v in zip(got["ids"], np.asarray(got["embeddings"])):
+        assert np.allclose(resumed[i], v, atol=1e-6), i
