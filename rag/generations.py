@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .config import IndexConfig
-from .store import StoreError
+from .manifest import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,6 @@ BUILDING = "building"  # present while a generation is being written (removed be
 SUPERSEDED = "superseded"  # written into a generation when a newer one is published
 LEASE = "lease"
 _NAME = re.compile(r"^(\d{6,})-[0-9a-f]{6}$")
-
-
-class ReadOnlyIndex(StoreError):
-    """The index folder cannot be written: it answers questions but cannot be re-indexed."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +163,6 @@ def publish(config: IndexConfig, gen: Generation) -> Generation | None:
     The pointer is written to a temporary file, flushed, and renamed over ``CURRENT``:
     a reader (in any process) reads the old name or the new one, never a mix.
     """
-    from .manifest import write_json_atomic
-
     previous = current(config)
     (gen.path / BUILDING).unlink(missing_ok=True)
     write_json_atomic(Path(config.pointer_path), {"generation": gen.name, "published": time.time()}, fsync=True)

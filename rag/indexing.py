@@ -32,7 +32,6 @@ from .config import ChunkingConfig, Config, IndexConfig
 from .corpus import Document, scan
 from .generations import (
     Generation,
-    ReadOnlyIndex,
     all_generations,
     collect,
     current,
@@ -41,7 +40,7 @@ from .generations import (
     writable,
 )
 from .manifest import BM25_IDS, MANIFEST_VERSION, check_manifest, load_manifest, model_key, recorded_vectors, write_json_atomic
-from .store import SentenceStore, VectorRecord
+from .store import ReadOnlyIndex, SentenceStore, VectorRecord
 from .types import Embedder
 
 log = logging.getLogger(__name__)
@@ -321,6 +320,9 @@ class Indexer:
             if problem:
                 report.repaired.append(f"{problem}: rebuilt from the manifest")
             elif self._unchanged(base, base_manifest, found.documents):
+                # Leftovers of a killed run (nothing to resume: the corpus is indexed) and
+                # old generations no reader holds.
+                collect(self.config, include_building=True, drop=self._drop)
                 self._fill(report, base_manifest["docs"], base.name)
                 report.skipped = len(found.documents)
                 report.seconds = time.perf_counter() - t0
@@ -443,6 +445,10 @@ class Indexer:
         for doc_id, e in docs.items():  # texts copied from an index written before generations
             if not (gen.texts_path / f"{e['sha256']}.txt").exists() and doc_id in current_docs:
                 _write_text(gen, current_docs[doc_id])
+        referenced = {f"{e['sha256']}.txt" for e in docs.values()}
+        for path in gen.texts_path.glob("*.txt"):  # texts of removed or edited documents
+            if path.name not in referenced:
+                path.unlink(missing_ok=True)
         write_json_atomic(gen.manifest_path, manifest)
         self._build_bm25(gen, docs)
         self._fill(report, docs, gen.name)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 import unicodedata
@@ -27,11 +26,11 @@ from .chat import HistoryItem, Resolution, Turn, parse_history, persons, resolve
 from .config import Config, IndexConfig
 from .embedding import MiniLMEmbedder
 from .grounding import Checker, gate
-from .generations import Generation, Lease, ReadOnlyIndex, collect, current, pointer_stamp, writable
+from .generations import Generation, Lease, collect, current, pointer_stamp, writable
 from .indexing import IndexReport, Indexer, is_fresh, store_matches_manifest
 from .manifest import model_key
 from .retrieval import HybridRetriever, SparseIndex, rerank
-from .store import SentenceStore, StoreError
+from .store import ReadOnlyIndex, SentenceStore, StoreError
 from .table import SentenceTable
 from .types import Answer, Answerer, Embedder, InvalidQuestion, Passage, Reranker
 

@@ -24,11 +24,10 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .config import IndexConfig
+from .generations import Generation, current
 
 if TYPE_CHECKING:  # pragma: no cover
     from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    from .generations import Generation
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,10 @@ SQLITE_FILE = "chroma.sqlite3"  # what an embedded Chroma keeps in its folder
 
 class StoreError(Exception):
     """The vector store could not be reached or opened."""
+
+
+class ReadOnlyIndex(StoreError):
+    """The index folder cannot be written: it answers questions but cannot be re-indexed."""
 
 
 def _can_write(path: Path) -> bool:
@@ -112,6 +115,24 @@ def make_client(config: IndexConfig, path: Path | None = None) -> Any:
 _open_lock = threading.RLock()
 
 
+def _check_sqlite(path: Path) -> None:
+    """Raise if ``path`` is not a readable SQLite database, asked through a connection of
+    our own: a client this process already holds may be reading cached pages of a file
+    that was overwritten since."""
+    import sqlite3
+
+    if not path.exists():
+        raise StoreError(f"{path} is missing")
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise ValueError("not an SQLite database")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+
+
 def copy_chroma_folder(src: Path, dest: Path) -> None:
     """Copy an embedded Chroma folder that readers may have open.
 
@@ -155,7 +176,7 @@ class SentenceStore:
     """
 
     def __init__(
-        self, config: IndexConfig, generation: "Generation | None" = None, *, writable: bool = False
+        self, config: IndexConfig, generation: Generation | None = None, *, writable: bool = False
     ) -> None:
         self.config = config
         self._generation = generation
@@ -166,10 +187,8 @@ class SentenceStore:
         self._scratch: Path | None = None  # private copy of a read-only generation
 
     @property
-    def generation(self) -> "Generation":
+    def generation(self) -> Generation:
         if self._generation is None:
-            from .generations import current
-
             gen = current(self.config)
             if gen is None:
                 raise StoreError(f"{self.config.home} holds no published index yet; run `rag index`")
@@ -347,13 +366,15 @@ class SentenceStore:
         A server that fails raises StoreError: nothing here can repair a server.
         """
         try:
+            if not self.config.chroma_url:
+                _check_sqlite(self.generation.chroma_path / SQLITE_FILE)
             self.count()
             self.collection.get(limit=1, include=[])
             return None
         except StoreError:
             if self.config.chroma_url:
                 raise
-            return f"the Chroma store of generation {self.generation.name} is missing"
+            return f"the Chroma store of generation {self.generation.name} is missing or incomplete"
         except Exception as exc:  # noqa: BLE001 - chromadb raises many kinds for a damaged store
             if self.config.chroma_url:
                 raise StoreError(f"the Chroma server at {self.config.chroma_url} failed: {exc}") from exc

@@ -149,6 +149,47 @@ def test_kill_9_mid_index_is_repaired_by_the_next_run(tmp_path, config, embedder
     assert _run(config, embedder).embedded == 0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 2.0, 5.0])
+def test_kill_9_during_an_incremental_run_leaves_the_published_index_whole(tmp_path, config, embedder, delay):
+    """Killed while copying the published generation, while embedding, or while writing
+    BM25 (depending on the machine's speed): readers keep the old generation whole, and
+    the next run finishes the job with nothing lost or duplicated."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    first = _run(config, embedder)
+    published = _gen(config)
+    for i in range(8):
+        shutil.copy(config.index.corpus_dir / "noem-cecot-2025.txt", config.index.corpus_dir / f"copy-{i:02d}.txt")
+        with open(config.index.corpus_dir / f"copy-{i:02d}.txt", "a", encoding="utf-8") as f:
+            f.write(f"\nThis is copy number {i}.\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.index.corpus_dir), "--home", str(config.index.home)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((config.index.home / "generations").iterdir())) < 2:
+        time.sleep(0.05)
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if _gen(config) == published:  # killed before it published: the old index is untouched
+        assert _consistent(config) and _manifest_vectors(config) == first.vectors
+    report = _run(config, embedder)
+    assert report.documents == 9 and _consistent(config)
+    store = SentenceStore(config.index)
+    ids = store.ids()
+    store.close()
+    assert len(ids) == len(set(ids)) == _manifest_vectors(config)
+    assert _run(config, embedder).embedded == 0
+    assert [g.name for g in __import__("rag.generations").generations.all_generations(config.index)] == [_gen(config).name]
+
+
 def test_corrupt_or_deleted_manifest_rebuilds(config, embedder):
     first = _run(config, embedder)
     _gen(config).manifest_path.write_text("{not json", encoding="utf-8")
@@ -188,6 +229,7 @@ def _consistent(config):
     store = SentenceStore(config.index)
     store.check()
     ids = store.ids()
+    store.close()
     m = _manifest(config)
     expected = {row[0] for e in m["docs"].values() for row in e["sentences"]}
     return len(ids) == len(set(ids)) == _manifest_vectors(config) and {i.split(":")[0] for i in ids} == expected
@@ -237,7 +279,7 @@ def test_chroma_folder_deleted_under_a_running_process_is_reopened_not_written_t
     assert p.ask("How many inmates can CECOT hold?").citations
     shutil.rmtree(_gen(config).chroma_path)
     report = p.index()
-    assert any("is missing; rebuilt" in m for m in report.repaired), report.repaired
+    assert any("is missing or incomplete; rebuilt" in m for m in report.repaired), report.repaired
     assert report.embedded == first.vectors
     # The vectors are on disk, not in chromadb's handle on the unlinked file: a new
     # process finds nothing to embed.
@@ -267,7 +309,7 @@ def test_deleted_collection_or_count_disagreeing_with_the_manifest_is_repaired_w
     assert _consistent(config)
     SentenceStore(config.index).client.delete_collection(config.index.collection)
     report = _run(config, embedder)
-    assert any("is missing; rebuilt" in m for m in report.repaired), report.repaired
+    assert any("is missing or incomplete; rebuilt" in m for m in report.repaired), report.repaired
     assert report.embedded == first.vectors and _consistent(config)
 
 
@@ -403,9 +445,13 @@ def test_a_10_mb_file_is_read_and_split_exactly_in_bounded_time_and_memory(tmp_p
     import subprocess
     import sys
 
+    from rag.config import Config
+
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    text = _article_copies(article_text, 10 * 1024 * 1024)
+    # Just under Config.max_file_bytes (10 MiB), the largest file the indexer reads.
+    text = _article_copies(article_text, 10 * 1024 * 1024 - 64 * 1024)
+    assert len(text.encode("utf-8")) <= Config().index.max_file_bytes
     (corpus / "huge.txt").write_text(text, encoding="utf-8")
     (corpus / "small.txt").write_text("A small note beside the huge file.", encoding="utf-8")
     r = subprocess.run([sys.executable, "-c", _SPLIT_HUGE, str(corpus)], capture_output=True, text=True,
