@@ -338,7 +338,11 @@ class Indexer:
             store = SentenceStore(self.config, gen, writable=True)
             manifest = {"version": MANIFEST_VERSION, "model": self.model, "docs": {}, "base": base.name if base else None}
             if base is not None and base_manifest is not None:
-                store.copy_from(SentenceStore(self.config, base))
+                source = SentenceStore(self.config, base)
+                try:
+                    store.copy_from(source)
+                finally:
+                    source.close()
                 manifest["docs"] = base_manifest["docs"]
                 _link_texts(base, gen, manifest["docs"])
             write_json_atomic(gen.manifest_path, manifest)
