@@ -416,35 +416,37 @@ class Indexer:
             progress(0, total)
         # Embed in groups of a few thousand vectors: one encode call sorts the whole group
         # by length, which pads far less than a call per document (measured 0.28x of raw
-        # encode throughput per document, see benchmarks/RESULTS.md); a large document is
-        # cut into several groups. The manifest is saved after every group: a kill loses
-        # at most one group's work.
-        for doc, chunks, records, n_records in todo:
-            context = {r.id: r for r in records}
-            if not records:
+        # encode throughput per document, see benchmarks/RESULTS.md), across documents; a
+        # large document is cut into several groups. The manifest is saved after every
+        # group: a kill loses at most one group's work.
+        stream = [(doc, r) for doc, _, records, _ in todo for r in records]
+        context = {r.id: r for _, r in stream}
+        needed = {doc.id: n for doc, _, _, n in todo}
+        for doc, _, records, _ in todo:
+            if not records:  # every vector already in this generation (a resumed run)
                 docs[doc.id]["sha256"] = doc.sha256
-                continue
-            for at in range(0, len(records), EMBED_GROUP):
-                part = records[at : at + EMBED_GROUP]
-                base = done
-                vectors, encoded = embed_records(
-                    self.embedder,
-                    part,
-                    progress=(lambda n: progress(base + n, total)) if progress else None,
-                    context=context,
-                    known=store.vectors,
-                )
-                report.encoded += encoded
-                store.add(part, vectors)
-                entry = docs[doc.id]
-                entry["vectors"] += len(part)
-                if entry["vectors"] == n_records:
-                    entry["sha256"] = doc.sha256
-                done += len(part)
-                report.embedded += len(part)
-                write_json_atomic(gen.manifest_path, manifest)
-                if progress:
-                    progress(done, total)
+        for at in range(0, len(stream), EMBED_GROUP):
+            part = stream[at : at + EMBED_GROUP]
+            base = done
+            vectors, encoded = embed_records(
+                self.embedder,
+                [r for _, r in part],
+                progress=(lambda n: progress(base + n, total)) if progress else None,
+                context=context,
+                known=store.vectors,
+            )
+            report.encoded += encoded
+            store.add([r for _, r in part], vectors)
+            for doc, _ in part:
+                docs[doc.id]["vectors"] += 1
+            for doc in {d.id: d for d, _ in part}.values():
+                if docs[doc.id]["vectors"] == needed[doc.id]:
+                    docs[doc.id]["sha256"] = doc.sha256  # complete: no longer re-embedded
+            done += len(part)
+            report.embedded += len(part)
+            write_json_atomic(gen.manifest_path, manifest)
+            if progress:
+                progress(done, total)
 
         for doc_id, e in docs.items():  # texts copied from an index written before generations
             if not (gen.texts_path / f"{e['sha256']}.txt").exists() and doc_id in current_docs:
