@@ -7,8 +7,9 @@
 The stages, bottom to top (each imports only from below it):
 
     types, config, nlp                       shared data types, settings, general NLP
-    corpus, chunking, embedding, store       reading files, sentences, vectors, Chroma
-    manifest, indexing | table               the index: written | read
+    manifest, generations                    what an index holds; its versions and their pointer
+    corpus, chunking, embedding, store       reading files, sentences, vectors, Chroma (per generation)
+    indexing | table                         the index: written | read
     retrieval (dense, sparse, fusion, rerank), chat (follow-ups)
     answer, llm | grounding                  answering | checking every answer sentence
     pipeline                                 composes the stages; the one facade

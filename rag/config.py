@@ -43,24 +43,30 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class IndexConfig:
-    """Where the corpus and the index live."""
+    """Where the corpus and the index live, and what the indexer will read."""
 
     corpus_dir: Path = Path("corpus")  # every .txt/.md below it is a document
-    home: Path = Path(".rag")  # index folder (Chroma, manifest, BM25); RAG_HOME
+    # Index folder; RAG_HOME. Each index run writes a new generation below it (its own
+    # Chroma folder or collection, manifest, BM25 and texts) and publishes it by
+    # renaming one pointer file, so readers never see a half-written index.
+    home: Path = Path(".rag")
     chroma_url: str | None = None  # "http://host:port" -> chromadb.HttpClient; RAG_CHROMA_URL
-    collection: str = "rag_sentences"  # Chroma collection name
+    collection: str = "rag_sentences"  # Chroma collection name (a generation's is "<name>-<generation>")
+    # Larger files are skipped with a warning naming the file and this limit: a 50 MB
+    # text is ~3 h of embedding on two cores and GBs of memory (issue 18).
+    max_file_bytes: int = 10 * 1024 * 1024
+    # An old generation is deleted once no reader holds it; one a reader still holds
+    # (a stuck process) is deleted anyway this long after it was superseded.
+    generation_grace_s: float = 3600.0
 
     @property
-    def chroma_path(self) -> Path:
-        return Path(self.home) / "chroma"
+    def generations_path(self) -> Path:
+        return Path(self.home) / "generations"
 
     @property
-    def manifest_path(self) -> Path:
-        return Path(self.home) / "manifest.json"
-
-    @property
-    def bm25_path(self) -> Path:
-        return Path(self.home) / "bm25"
+    def pointer_path(self) -> Path:
+        """The file naming the published generation (replaced by rename)."""
+        return Path(self.home) / "CURRENT"
 
     @property
     def lock_path(self) -> Path:

@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 import os
+import stat
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -47,16 +49,85 @@ class CorpusScan:
     warnings: list[str]
 
 
-def _is_binary(raw: bytes) -> bool:
-    # A NUL byte in the first 8 KiB is the same heuristic git and grep use.
-    return b"\x00" in raw[:8192]
+MAX_FILE_BYTES = 10 * 1024 * 1024  # IndexConfig.max_file_bytes' default
+# A text may hold a few control characters (a stray escape) or undecodable bytes (a
+# Latin-1 "é" in a UTF-8 file); random or binary data decoded as text is full of both:
+# ~10 % controls and ~45 % replacement characters for random bytes.
+MAX_CONTROL_RATIO = 0.05
+MAX_REPLACEMENT_RATIO = 0.30
+_BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _control(ch: str) -> bool:
+    return ch not in "\t\n\r\f\v" and unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn")
+
+
+def _utf16_without_mark(raw: bytes) -> str | None:
+    """"utf-16-le"/"utf-16-be" if NUL bytes sit in every other byte, as in mostly-ASCII UTF-16."""
+    sample = raw[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2 or len(raw) % 2:
+        return None
+    even, odd = sample[0 : 2 * pairs : 2].count(0), sample[1 : 2 * pairs : 2].count(0)
+    if odd > 0.4 * pairs and even == 0:
+        return "utf-16-le"
+    if even > 0.4 * pairs and odd == 0:
+        return "utf-16-be"
+    return None
+
+
+def decode_text(raw: bytes) -> tuple[str | None, str | None]:
+    """``(text, warning)`` for bytes that are text, ``(None, reason)`` for bytes that are not.
+
+    Text is recognised by decoding, not by looking for NUL bytes: a byte-order mark
+    selects UTF-8/16/32 (and is not part of the text); otherwise UTF-8, falling back to
+    UTF-8 with replacement characters (a warning). Either way, the text must be mostly
+    printable: 20 KB of random bytes is not a document, UTF-16 without its mark is
+    (NUL bytes in every other byte) is read as UTF-16.
+
+    >>> decode_text("héllo".encode("utf-16"))
+    ('héllo', None)
+    """
+    warning = None
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw[len(bom):].decode(codec)
+            except UnicodeDecodeError:
+                return None, f"binary file (invalid {codec.upper()} after its byte-order mark)"
+            break
+    else:
+        codec = _utf16_without_mark(raw) if b"\x00" in raw[:4096] else None
+        try:
+            text = raw.decode(codec or "utf-8")
+        except UnicodeDecodeError:
+            if codec:
+                return None, "binary file"
+            text = raw.decode("utf-8", errors="replace")
+            warning = "not valid UTF-8, decoded with replacement characters"
+    sample = text[:65536]
+    if sample and (
+        "\x00" in sample
+        or sum(map(_control, sample)) > MAX_CONTROL_RATIO * len(sample)
+        or sample.count("\ufffd") > MAX_REPLACEMENT_RATIO * len(sample)
+    ):
+        return None, "binary file"
+    return text, warning
 
 
 def iter_paths(root: Path) -> Iterator[tuple[Path, str | None]]:
     """Yield ``(path, skip_reason)`` for candidate files below ``root``, sorted.
 
     Symlinks that resolve outside ``root`` are not followed: a corpus path can never
-    escape the corpus folder.
+    escape the corpus folder. Anything that is not a regular file (a FIFO, a device,
+    a socket) is skipped without being opened: opening a FIFO for reading waits for a
+    writer forever.
     """
     root_resolved = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -70,16 +141,67 @@ def iter_paths(root: Path) -> Iterator[tuple[Path, str | None]]:
                 if not target.is_relative_to(root_resolved):
                     yield path, "symlink points outside the corpus folder"
                     continue
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                yield path, "removed while reading"
+                continue
+            if not stat.S_ISREG(mode):
+                yield path, f"not a regular file ({_kind(mode)})"
+                continue
             yield path, None
 
 
-def scan(root: str | os.PathLike[str]) -> CorpusScan:
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def _read_limited(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file, at most ``max_bytes`` (else :class:`_TooLarge`).
+
+    Opened non-blocking and checked again on the open descriptor: a file swapped for a
+    FIFO between the listing and the open must not hang the indexer (holding its lock).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotRegular(_kind(st.st_mode))
+        if st.st_size > max_bytes:
+            raise _TooLarge(st.st_size)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(max_bytes + 1)
+        if len(raw) > max_bytes:  # grew since fstat
+            raise _TooLarge(len(raw))
+        return raw
+    finally:
+        os.close(fd)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _NotRegular(Exception):
+    pass
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def scan(root: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> CorpusScan:
     """Read every document below ``root``.
 
     Raises :class:`CorpusError` if ``root`` is not a readable folder. Files that cannot
-    be used (binary, vanished, unreadable) are skipped with a warning naming them; a
-    file that is not valid UTF-8 is decoded with replacement characters, also with a
-    warning, so nothing readable is lost.
+    be used (not regular files, binary, larger than ``max_bytes``, vanished,
+    unreadable) are skipped with a warning naming them; a file that is not valid UTF-8
+    is decoded with replacement characters, also with a warning, so nothing readable
+    is lost.
     """
     root = Path(root)
     if not root.exists():
@@ -92,31 +214,36 @@ def scan(root: str | os.PathLike[str]) -> CorpusScan:
     docs: list[Document] = []
     skipped: list[tuple[str, str]] = []
     warnings: list[str] = []
+
+    def skip(rel: str, reason: str) -> None:
+        skipped.append((rel, reason))
+        warnings.append(f"skipped {rel}: {reason}")
+
     for path, reason in iter_paths(root):
         rel = path.relative_to(root).as_posix()
         if reason:
-            skipped.append((rel, reason))
-            warnings.append(f"skipped {rel}: {reason}")
+            skip(rel, reason)
             continue
         try:
-            raw = path.read_bytes()
+            raw = _read_limited(path, max_bytes)
         except FileNotFoundError:
-            skipped.append((rel, "removed while reading"))
-            warnings.append(f"skipped {rel}: removed while reading")
+            skip(rel, "removed while reading")
+            continue
+        except _TooLarge as exc:
+            skip(rel, f"{_mb(exc.args[0])} is over the {_mb(max_bytes)} limit per file (index.max_file_bytes)")
+            continue
+        except _NotRegular as exc:
+            skip(rel, f"not a regular file ({exc.args[0]})")
             continue
         except OSError as exc:
-            skipped.append((rel, f"unreadable ({exc.strerror or exc})"))
-            warnings.append(f"skipped {rel}: unreadable ({exc.strerror or exc})")
+            skip(rel, f"unreadable ({exc.strerror or exc})")
             continue
-        if _is_binary(raw):
-            skipped.append((rel, "binary file"))
-            warnings.append(f"skipped {rel}: binary file")
+        text, note = decode_text(raw)
+        if text is None:
+            skip(rel, note or "binary file")
             continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", errors="replace")
-            warnings.append(f"{rel}: not valid UTF-8, decoded with replacement characters")
+        if note:
+            warnings.append(f"{rel}: {note}")
         if not text.strip():
             skipped.append((rel, "empty file"))
             continue

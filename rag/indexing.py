@@ -1,10 +1,19 @@
-"""Incremental, idempotent indexing of a corpus folder into Chroma + BM25.
+"""Incremental, idempotent indexing of a corpus folder into Chroma + BM25, one
+generation per run.
 
-The manifest (``<home>/manifest.json``) records, per document, the content hash and
-the sentence table (ids, offsets, sections, chunks). A run compares the corpus with
-it: unchanged documents embed nothing, an edited document has exactly its vectors
-replaced, a removed document has its vectors deleted. A run also reconciles the
-manifest with what Chroma really holds, so an interrupted run is repaired by the next.
+Each run writes a new index generation (see :mod:`rag.generations`): a copy of the
+published one (its Chroma folder copied, or its server collection copied collection
+to collection: nothing unchanged is re-embedded), brought in line with the corpus,
+then published by renaming one pointer file. Readers keep answering from the old
+generation meanwhile and switch on their next question.
+
+The manifest of a generation records, per document, the content hash and the
+sentence table (ids, offsets, sections, chunks). A run compares the corpus with it:
+unchanged documents embed nothing, an edited document has exactly its vectors
+replaced, a removed document has its vectors deleted. The new generation's manifest is
+saved after every embedding batch (a few thousand vectors, even inside one large
+document), so a killed run is resumed by the next one, losing at most one batch; the
+next run also reconciles the manifest with what Chroma really holds.
 """
 
 from __future__ import annotations
@@ -21,13 +30,22 @@ import numpy as np
 from .chunking import Chunk, Sentence, chunk_document, split_clauses
 from .config import ChunkingConfig, Config, IndexConfig
 from .corpus import Document, scan
-from .manifest import BM25_IDS, MANIFEST_VERSION, load_manifest, model_key, recorded_vectors, write_json_atomic
-from .store import SentenceStore, VectorRecord
+from .generations import (
+    Generation,
+    all_generations,
+    collect,
+    current,
+    new_generation,
+    publish,
+    writable,
+)
+from .manifest import BM25_IDS, MANIFEST_VERSION, check_manifest, load_manifest, model_key, recorded_vectors, write_json_atomic
+from .store import ReadOnlyIndex, SentenceStore, VectorRecord
 from .types import Embedder
 
 log = logging.getLogger(__name__)
 
-EMBED_GROUP = 4096  # texts per encode call while indexing
+EMBED_GROUP = 4096  # vectors per encode call and per checkpoint while indexing
 
 
 @dataclass
@@ -42,6 +60,7 @@ class IndexReport:
     encoded: int = 0  # distinct texts run through the model for them (see embed_records)
     skipped: int = 0  # documents unchanged since the last run
     removed: int = 0  # documents deleted from the index
+    generation: str = ""  # the generation published (or kept, when nothing changed)
     repaired: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -109,17 +128,28 @@ def vector_records(
 
 
 def embed_records(
-    embedder: Embedder, records: list[VectorRecord], progress: Callable[[int], None] | None = None
+    embedder: Embedder,
+    records: list[VectorRecord],
+    progress: Callable[[int], None] | None = None,
+    *,
+    context: dict[str, VectorRecord] | None = None,
+    known: Callable[[list[str]], dict[str, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for ``records`` and how many texts were actually encoded.
 
     Each distinct text is encoded once (a clause equal to its sentence, a window of a
     one-sentence paragraph, a boilerplate line repeated across documents) and its
     vector reused: identical text, identical vector. Derived records (see
-    :func:`vector_records`) are the normalised mean of their parts' vectors.
+    :func:`vector_records`) are the normalised mean of their parts' vectors; a part
+    outside ``records`` (the batch ended between neighbours) is taken from ``known``
+    (already stored) or encoded from its record in ``context``.
     """
     own = [r for r in records if not r.derived_from]
-    unique = list(dict.fromkeys(r.text for r in own))
+    inside = {r.id for r in own}
+    outside = sorted({p for r in records for p in r.derived_from if p not in inside})
+    extra: dict[str, np.ndarray] = dict(known(outside)) if (outside and known) else {}
+    to_encode = [context[p] for p in outside if p not in extra and context and p in context]
+    unique = list(dict.fromkeys([r.text for r in own] + [r.text for r in to_encode]))
     scale = len(records) / max(1, len(unique))  # progress is reported in records
     encoded = embedder.embed_documents(
         unique, progress=(lambda n: progress(round(n * scale))) if progress else None
@@ -131,9 +161,11 @@ def embed_records(
         if not r.derived_from:
             out[k] = encoded[at[r.text]]
             row[r.id] = k
+    for r in to_encode:
+        extra[r.id] = encoded[at[r.text]]
     for k, r in enumerate(records):
         if r.derived_from:
-            v = out[[row[p] for p in r.derived_from]].mean(axis=0)
+            v = np.mean([out[row[p]] if p in row else extra[p] for p in r.derived_from], axis=0)
             out[k] = v / max(float(np.linalg.norm(v)), 1e-12)
     return out, len(unique)
 
@@ -151,21 +183,18 @@ def chunks_of(doc: Document, config: ChunkingConfig) -> list[Chunk]:
 
 
 class Indexer:
-    """Brings the index in line with the corpus folder."""
+    """Brings the index in line with the corpus folder, as a new generation."""
 
-    def __init__(
-        self, index: IndexConfig, chunking: ChunkingConfig, embedder: Embedder, store: SentenceStore, model: str
-    ) -> None:
+    def __init__(self, index: IndexConfig, chunking: ChunkingConfig, embedder: Embedder, model: str) -> None:
         self.config = index
         self.chunking = chunking
         self.model = model  # manifest.model_key(...) of the embedder: a change re-embeds everything
         self.embedder = embedder
-        self.store = store
 
     @classmethod
-    def from_config(cls, config: "Config", embedder: Embedder, store: SentenceStore) -> "Indexer":
+    def from_config(cls, config: "Config", embedder: Embedder) -> "Indexer":
         """An indexer with the parts of ``config`` it uses."""
-        return cls(config.index, config.chunking, embedder, store, model_key(config.embedding.embed_model))
+        return cls(config.index, config.chunking, embedder, model_key(config.embedding.embed_model))
 
     def run(
         self,
@@ -176,16 +205,101 @@ class Indexer:
     ) -> IndexReport:
         """Index the corpus; ``progress(done, total)`` is called while embedding.
 
-        Readers keep a consistent index throughout: new vectors are added beside the
-        old ones, and the old ones (of edited and removed documents) are deleted only
-        after the manifest and BM25 describe the new state and ``on_committed()`` has
-        run (the pipeline swaps its in-memory tables there).
+        Readers keep the published generation throughout; the new one is published at
+        the end with one rename, then ``on_committed()`` runs (the pipeline switches
+        to it there) and old generations no reader holds are removed.
+        Raises :class:`ReadOnlyIndex` if ``home`` cannot be written.
         """
         from filelock import FileLock
 
+        if not writable(self.config):
+            raise ReadOnlyIndex(
+                f"the index folder {self.config.home} is read-only: it answers questions but cannot be re-indexed"
+            )
         Path(self.config.home).mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.config.lock_path)):
             return self._run(rebuild=rebuild, progress=progress, on_committed=on_committed)
+
+    def _drop(self, gen: Generation) -> None:
+        SentenceStore(self.config, gen).drop()
+
+    def _base(self, rebuild: bool, report: IndexReport) -> tuple[Generation | None, dict[str, Any] | None]:
+        """The published generation to start from, with its manifest; None to start empty."""
+        base = None if rebuild else current(self.config)
+        if base is None:
+            return None, None
+        manifest, problem = check_manifest(base.manifest_path)
+        if manifest is None:
+            report.repaired.append(f"{problem or 'the manifest of generation ' + base.name + ' is missing'}: rebuilt")
+            return None, None
+        if manifest.get("model") != self.model:
+            report.repaired.append("embedding model or chunker changed: rebuilt")
+            return None, None
+        store = SentenceStore(self.config, base)
+        try:
+            damaged = store.check()
+        finally:
+            store.close()
+        if damaged:
+            report.repaired.append(f"{damaged}; rebuilt")
+            return None, None
+        return base, manifest
+
+    def _resumable(self, base: Generation | None, report: IndexReport) -> tuple[Generation, dict[str, Any]] | None:
+        """An unpublished generation a killed run left, built on ``base``: resumed, not redone."""
+        newest = base.number if base else -1
+        for gen in reversed(all_generations(self.config)):
+            if gen.number <= newest or not gen.building:
+                continue
+            manifest, _ = check_manifest(gen.manifest_path)
+            if manifest is None or manifest.get("model") != self.model:
+                continue
+            if manifest.get("base") != (base.name if base else None):
+                continue
+            store = SentenceStore(self.config, gen, writable=True)
+            try:
+                if store.check():
+                    continue
+            finally:
+                store.close()
+            report.repaired.append(f"resumed the index run that stopped while writing generation {gen.name}")
+            return gen, manifest
+        return None
+
+    def _adopt_legacy(self, report: IndexReport) -> None:
+        """An index written before generations (``chroma/`` and ``manifest.json`` in
+        ``home``) becomes an unpublished generation this run resumes: not re-embedded."""
+        home = Path(self.config.home)
+        legacy_manifest = home / "manifest.json"
+        if current(self.config) is not None or not legacy_manifest.exists():
+            return
+        manifest, _ = check_manifest(legacy_manifest)
+        if manifest is not None and manifest.get("model") == self.model and (home / "chroma").is_dir():
+            gen = new_generation(self.config)
+            os.replace(home / "chroma", gen.chroma_path)
+            manifest["base"] = None
+            write_json_atomic(gen.manifest_path, manifest)
+            report.repaired.append(f"moved the index of an earlier version into generation {gen.name}")
+        import shutil
+
+        for name in ("chroma", "bm25", "bm25.old", "bm25.tmp"):
+            shutil.rmtree(home / name, ignore_errors=True)
+        legacy_manifest.unlink(missing_ok=True)
+
+    def _unchanged(self, base: Generation, manifest: dict[str, Any], found: list[Document]) -> bool:
+        """Nothing to do: the published generation matches the corpus and is whole."""
+        docs = manifest["docs"]
+        if {d.id: d.sha256 for d in found} != {k: e["sha256"] for k, e in docs.items()}:
+            return False
+        if any(not (base.texts_path / f"{e['sha256']}.txt").exists() for e in docs.values()):
+            return False
+        if bm25_problem(base.bm25_path, docs):
+            return False
+        store = SentenceStore(self.config, base)
+        try:
+            return store.count() == recorded_vectors(docs)
+        finally:
+            store.close()
 
     def _run(
         self,
@@ -196,120 +310,183 @@ class Indexer:
     ) -> IndexReport:
         t0 = time.perf_counter()
         report = IndexReport()
-        found = scan(self.config.corpus_dir)
+        found = scan(self.config.corpus_dir, self.config.max_file_bytes)
         report.warnings.extend(found.warnings)
-        if not rebuild:  # a rebuild wipes the store anyway, readable or not
-            damaged = self.store.check()
-            if damaged:
-                report.repaired.append(damaged)
-        manifest = None if rebuild else load_manifest(self.config.manifest_path)
-        if manifest is not None and manifest.get("model") != self.model:
-            report.repaired.append("embedding model or chunker changed: rebuilt")
-            manifest = None
-        if manifest is None:
-            self.store.reset()
-            manifest = {"version": MANIFEST_VERSION, "model": self.model, "docs": {}}
-        old_docs: dict[str, Any] = manifest["docs"]
+        if not rebuild:
+            self._adopt_legacy(report)
+        base, base_manifest = self._base(rebuild, report)
+        if base is not None and base_manifest is not None and not report.repaired:
+            problem = bm25_problem(base.bm25_path, base_manifest["docs"])
+            if problem:
+                report.repaired.append(f"{problem}: rebuilt from the manifest")
+            elif self._unchanged(base, base_manifest, found.documents):
+                # Leftovers of a killed run (nothing to resume: the corpus is indexed) and
+                # old generations no reader holds.
+                collect(self.config, include_building=True, drop=self._drop)
+                self._fill(report, base_manifest["docs"], base.name)
+                report.skipped = len(found.documents)
+                report.seconds = time.perf_counter() - t0
+                return report
+        resumed = None if rebuild else self._resumable(base, report)
+        # What a killed run left and will not be resumed, and old generations no reader holds.
+        collect(self.config, keep=(resumed[0].name,) if resumed else (), include_building=True, drop=self._drop)
+        if resumed:
+            gen, manifest = resumed
+            store = SentenceStore(self.config, gen, writable=True)
+        else:
+            gen = new_generation(self.config)
+            store = SentenceStore(self.config, gen, writable=True)
+            manifest = {"version": MANIFEST_VERSION, "model": self.model, "docs": {}, "base": base.name if base else None}
+            if base is not None and base_manifest is not None:
+                source = SentenceStore(self.config, base)
+                try:
+                    store.copy_from(source)
+                finally:
+                    source.close()
+                manifest["docs"] = base_manifest["docs"]
+                _link_texts(base, gen, manifest["docs"])
+            write_json_atomic(gen.manifest_path, manifest)
+        report.generation = gen.name
+        try:
+            self._update(gen, store, manifest, found.documents, report, progress)
+        finally:
+            store.close()
+        publish(self.config, gen)
+        if on_committed:
+            on_committed()
+        collect(self.config, drop=self._drop)
+        report.seconds = time.perf_counter() - t0
+        return report
 
-        self._reconcile(old_docs, report)
+    def _update(
+        self,
+        gen: Generation,
+        store: SentenceStore,
+        manifest: dict[str, Any],
+        found: list[Document],
+        report: IndexReport,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        """Bring the (unpublished) generation ``gen`` in line with the corpus."""
+        docs: dict[str, Any] = manifest["docs"]
+        self._reconcile(store, docs, report)
 
-        current = {d.id: d for d in found.documents}
-        removed = [d for d in old_docs if d not in current]
-        changed = [d for d in found.documents if old_docs.get(d.id, {}).get("sha256") != d.sha256]
-        report.skipped = len(found.documents) - len(changed)
-
-        superseded: list[str] = []  # vector ids readers may still use; deleted at the end
-        for doc_id in removed:
-            superseded.extend(self.store.ids_of(doc_id))
-            del old_docs[doc_id]
+        current_docs = {d.id: d for d in found}
+        removed = [d for d in docs if d not in current_docs]
+        changed = [d for d in found if docs.get(d.id, {}).get("sha256") != d.sha256]
+        report.skipped = len(found) - len(changed)
+        for doc_id in removed:  # nobody reads this generation yet: delete at once
+            store.delete_ids(store.ids_of(doc_id))
+            del docs[doc_id]
             report.removed += 1
 
         # Chunk all changed documents first so the progress bar knows the total.
         chunked = [(d, chunks_of(d, self.chunking)) for d in changed]
         changed_ids = {d.id for d in changed}
-        total_sentences = sum(len(e["sentences"]) for k, e in old_docs.items() if k not in changed_ids)
+        total_sentences = sum(len(e["sentences"]) for k, e in docs.items() if k not in changed_ids)
         total_sentences += sum(len(c.sentences) for _, chunks in chunked for c in chunks)
         # Past this size, clause vectors would more than double the embedding work and the
         # store for a small gain in precision (see Config); documents indexed while the
         # corpus is that large get sentence + window vectors only.
         clauses = total_sentences <= self.chunking.clause_views_max_sentences
         derive = total_sentences > self.chunking.encoded_windows_max_sentences
-        pending = [
-            (d, chunks, vector_records(d, [s for c in chunks for s in c.sentences], clauses=clauses,
-                                       derive_windows=derive))
-            for d, chunks in chunked
-        ]
-        total = sum(len(recs) for _, _, recs in pending)
+
+        # Per document: what to embed. Vectors already in this generation with the
+        # same id are the same text (ids carry the content hash): a resumed run keeps them.
+        todo: list[tuple[Document, list[Chunk], list[VectorRecord], int]] = []
+        for doc, chunks in chunked:
+            records = vector_records(doc, [s for c in chunks for s in c.sentences], clauses=clauses,
+                                     derive_windows=derive)
+            new_ids = {r.id for r in records}
+            have = set(store.ids_of(doc.id))
+            stale = sorted(have - new_ids)
+            if stale:
+                store.delete_ids(stale)
+            kept = len(have & new_ids)
+            entry = doc_entry(doc, chunks)
+            entry["sha256"], entry["vectors"] = None, kept  # complete only when every vector is in
+            docs[doc.id] = entry
+            _write_text(gen, doc)
+            todo.append((doc, chunks, [r for r in records if r.id not in have], len(records)))
+        write_json_atomic(gen.manifest_path, manifest)
+
+        total = sum(len(recs) for _, _, recs, _ in todo)
         done = 0
         if progress:
             progress(0, total)
-        # Embed documents in groups of a few thousand texts: one encode call sorts the
-        # whole group by length, which pads far less than a call per document (measured
-        # 0.28x of raw encode throughput per document, see benchmarks/RESULTS.md).
-        group: list[tuple[Document, list[Chunk], list[VectorRecord]]] = []
-        for i, item in enumerate(pending):
-            group.append(item)
-            if sum(len(r) for _, _, r in group) < EMBED_GROUP and i + 1 < len(pending):
-                continue
+        # Embed in groups of a few thousand vectors: one encode call sorts the whole group
+        # by length, which pads far less than a call per document (measured 0.28x of raw
+        # encode throughput per document, see benchmarks/RESULTS.md), across documents; a
+        # large document is cut into several groups. The manifest is saved after every
+        # group: a kill loses at most one group's work.
+        stream = [(doc, r) for doc, _, records, _ in todo for r in records]
+        context = {r.id: r for _, r in stream}
+        needed = {doc.id: n for doc, _, _, n in todo}
+        for doc, _, records, _ in todo:
+            if not records:  # every vector already in this generation (a resumed run)
+                docs[doc.id]["sha256"] = doc.sha256
+        for at in range(0, len(stream), EMBED_GROUP):
+            part = stream[at : at + EMBED_GROUP]
             base = done
             vectors, encoded = embed_records(
                 self.embedder,
-                [r for _, _, recs in group for r in recs],
+                [r for _, r in part],
                 progress=(lambda n: progress(base + n, total)) if progress else None,
+                context=context,
+                known=store.vectors,
             )
             report.encoded += encoded
-            at = 0
-            for doc, chunks, records in group:
-                doc_vectors = vectors[at : at + len(records)]
-                at += len(records)
-                # Add before deleting, so readers never find the document missing. A
-                # crash in between leaves vectors the manifest does not know, which
-                # the next run's reconcile deletes: a retried run never duplicates.
-                new_ids = {r.id for r in records}
-                superseded.extend(i for i in self.store.ids_of(doc.id) if i not in new_ids)
-                self.store.add(records, doc_vectors)
-                entry = doc_entry(doc, chunks)
-                entry["vectors"] = len(records)
-                old_docs[doc.id] = entry
-                done += len(records)
-                report.embedded += len(records)
-            # Save after every group: a kill mid-run loses at most one group's work.
-            write_json_atomic(Path(self.config.manifest_path), manifest)
-            group = []
+            store.add([r for _, r in part], vectors)
+            for doc, _ in part:
+                docs[doc.id]["vectors"] += 1
+            for doc in {d.id: d for d, _ in part}.values():
+                if docs[doc.id]["vectors"] == needed[doc.id]:
+                    docs[doc.id]["sha256"] = doc.sha256  # complete: no longer re-embedded
+            done += len(part)
+            report.embedded += len(part)
+            write_json_atomic(gen.manifest_path, manifest)
             if progress:
                 progress(done, total)
 
-        if changed or removed or report.repaired or not (Path(self.config.bm25_path) / BM25_IDS).exists():
-            write_json_atomic(Path(self.config.manifest_path), manifest)
-            self._build_bm25(found.documents, old_docs)
-        if on_committed:
-            on_committed()
-        self.store.delete_ids(superseded)
-
-        report.documents = len(old_docs)
-        report.sentences = sum(len(e["sentences"]) for e in old_docs.values())
-        report.chunks = sum(len({r[5] for r in e["sentences"]}) for e in old_docs.values())
-        report.vectors = recorded_vectors(old_docs)
-        stored = self.store.count()
+        for doc_id, e in docs.items():  # texts copied from an index written before generations
+            if not (gen.texts_path / f"{e['sha256']}.txt").exists() and doc_id in current_docs:
+                _write_text(gen, current_docs[doc_id])
+        referenced = {f"{e['sha256']}.txt" for e in docs.values()}
+        for path in gen.texts_path.glob("*.txt"):  # texts of removed or edited documents
+            if path.name not in referenced:
+                path.unlink(missing_ok=True)
+        write_json_atomic(gen.manifest_path, manifest)
+        self._build_bm25(gen, docs)
+        self._fill(report, docs, gen.name)
+        stored = store.count()
         if stored != report.vectors:  # pragma: no cover - would be a bug in this module
             raise RuntimeError(f"index inconsistent after indexing: Chroma has {stored}, manifest {report.vectors}")
-        report.seconds = time.perf_counter() - t0
-        return report
+        problem = bm25_problem(gen.bm25_path, docs)
+        if problem:  # pragma: no cover - would be a bug in this module
+            raise RuntimeError(f"index inconsistent after indexing: {problem}")
 
-    def _reconcile(self, docs: dict[str, Any], report: IndexReport) -> None:
+    @staticmethod
+    def _fill(report: IndexReport, docs: dict[str, Any], generation: str) -> None:
+        report.generation = generation
+        report.documents = len(docs)
+        report.sentences = sum(len(e["sentences"]) for e in docs.values())
+        report.chunks = sum(len({r[5] for r in e["sentences"]}) for e in docs.values())
+        report.vectors = recorded_vectors(docs)
+
+    def _reconcile(self, store: SentenceStore, docs: dict[str, Any], report: IndexReport) -> None:
         """Make the manifest and Chroma agree (after a crash or a hand edit)."""
-        stored, recorded = self.store.count(), recorded_vectors(docs)
+        stored, recorded = store.count(), recorded_vectors(docs)
         if stored == recorded:
             # Counts agree: the cheap check; ids are compared only when they do not.
             return
         report.repaired.append(f"Chroma holds {stored} vectors where the manifest records {recorded}")
         stored_by_sentence: dict[str, list[str]] = {}
-        for vid in self.store.ids():
+        for vid in store.ids():
             stored_by_sentence.setdefault(vid.split(":", 1)[0], []).append(vid)
         expected = {row[0]: doc for doc, e in docs.items() for row in e["sentences"]}
         orphans = [v for sid, vids in stored_by_sentence.items() if sid not in expected for v in vids]
         if orphans:
-            self.store.delete_ids(sorted(orphans))
+            store.delete_ids(sorted(orphans))
             report.repaired.append(f"deleted {len(orphans)} vectors the manifest did not know")
         counts = {doc: 0 for doc in docs}
         for sid, vids in stored_by_sentence.items():
@@ -323,8 +500,8 @@ class Indexer:
         for msg in report.repaired:
             log.warning("index repair: %s", msg)
 
-    def _build_bm25(self, documents: list[Document], entries: dict[str, Any]) -> None:
-        """(Re)build the BM25 index over every sentence and persist it."""
+    def _build_bm25(self, gen: Generation, entries: dict[str, Any]) -> None:
+        """Build the BM25 index of every sentence of ``gen`` and persist it there."""
         import shutil
 
         from llama_index.core.schema import TextNode
@@ -333,10 +510,9 @@ class Indexer:
         # bm25s sets its own logger to DEBUG when imported; quiet it afterwards.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-        texts = {d.id: d.text for d in documents}
         nodes = []
         for doc_id in sorted(entries):
-            text = texts[doc_id]
+            text = (gen.texts_path / f"{entries[doc_id]['sha256']}.txt").read_text(encoding="utf-8")
             rows = entries[doc_id]["sentences"]
             for i, row in enumerate(rows):
                 # The sentence with its paragraph neighbours: BM25's length
@@ -345,58 +521,128 @@ class Indexer:
                 lo = rows[i - 1] if i and rows[i - 1][4] == row[4] else row
                 hi = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][4] == row[4] else row
                 nodes.append(TextNode(id_=row[0], text=text[lo[1] : hi[2]]))
-        path = Path(self.config.bm25_path)
-        old = path.with_name(path.name + ".old")
+        path = gen.bm25_path
+        shutil.rmtree(path, ignore_errors=True)
         if not nodes:
-            if path.exists():
-                shutil.rmtree(path)
             return
         import Stemmer
 
         retriever = BM25Retriever.from_defaults(
             nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="en", similarity_top_k=1
         )
-        tmp = path.with_name(path.name + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        retriever.persist(str(tmp), show_progress=False)
+        path.mkdir(parents=True)
+        retriever.persist(str(path), show_progress=False)
         # Row i of the BM25 matrix is sentence ids[i]: what the query side needs to
         # skip BM25Retriever's per-hit node JSON (see retrieval.SparseIndex).
-        write_json_atomic(tmp / BM25_IDS, [n.node_id for n in nodes])
-        # Swap folders by renames, so a reader finds the old index or the new one;
-        # never a half-deleted one (at worst, for an instant, none).
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            os.replace(path, old)
+        write_json_atomic(path / BM25_IDS, [n.node_id for n in nodes])
+
+
+def _text_file(gen: Generation, sha256: str) -> Path:
+    return gen.texts_path / f"{sha256}.txt"
+
+
+def _write_text(gen: Generation, doc: Document) -> None:
+    """Keep the decoded text the generation's offsets point into."""
+    path = _text_file(gen, doc.sha256)
+    if not path.exists():
+        write_text_atomic(path, doc.text)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
         os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def store_matches_manifest(config: IndexConfig, store: SentenceStore) -> bool:
-    """True if the store can be read and holds as many vectors as the manifest records."""
-    manifest = load_manifest(config.manifest_path)
-    if manifest is None:
+def _link_texts(base: Generation, gen: Generation, docs: dict[str, Any]) -> None:
+    """Share unchanged texts with the base generation (hard links: no copy, no extra disk)."""
+    gen.texts_path.mkdir(parents=True, exist_ok=True)
+    for e in docs.values():
+        src, dest = _text_file(base, e["sha256"]), _text_file(gen, e["sha256"])
+        if dest.exists() or not src.exists():
+            continue
+        try:
+            os.link(src, dest)
+        except OSError:
+            import shutil
+
+            shutil.copyfile(src, dest)
+
+
+def bm25_problem(path: Path, docs: dict[str, Any]) -> str | None:
+    """What is wrong with the BM25 index at ``path`` for the manifest's ``docs``, or None.
+
+    Checked, as a reader would load it: the ids file is a list of text, one per
+    sentence of the manifest (the same sentences), and bm25s can load the matrix with
+    one row per id.
+    """
+    import json
+
+    expected = [row[0] for doc_id in sorted(docs) for row in docs[doc_id]["sentences"]]
+    ids_path = Path(path) / BM25_IDS
+    if not expected:
+        return None
+    if not ids_path.exists():
+        return f"the BM25 index in {path} is missing"
+    try:
+        ids = json.loads(ids_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"the BM25 index in {path} is unreadable ({exc})"
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return f"the BM25 index in {path} has a malformed id list"
+    if ids != expected:
+        return f"the BM25 index in {path} does not match the manifest ({len(ids)} rows for {len(expected)} sentences)"
+    try:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        bm25 = bm25s.BM25.load(str(path), load_corpus=False, mmap=True)
+        rows = int(bm25.scores["num_docs"])
+    except Exception as exc:  # noqa: BLE001 - numpy/json/bm25s raise many kinds for damaged files
+        return f"the BM25 index in {path} cannot be loaded ({type(exc).__name__}: {exc})"
+    if rows != len(ids):
+        return f"the BM25 index in {path} has {rows} rows for {len(ids)} ids"
+    return None
+
+
+def store_matches_manifest(config: IndexConfig) -> bool:
+    """True if the published generation's store can be read and holds as many vectors
+    as its manifest records."""
+    gen = current(config)
+    manifest = load_manifest(gen.manifest_path) if gen else None
+    if gen is None or manifest is None:
         return False
+    store = SentenceStore(config, gen)
     try:
         if store.check() is not None:
             return False
         return store.count() == recorded_vectors(manifest["docs"])
     except Exception:  # noqa: BLE001 - unreadable is "does not match"; indexing says why
         return False
+    finally:
+        store.close()
 
 
 def is_fresh(config: IndexConfig, model: str) -> bool:
-    """True if the manifest matches the corpus on disk (hashes only; no model load)."""
-    manifest = load_manifest(config.manifest_path)
-    if manifest is None or manifest.get("model") != model:
+    """True if the published generation matches the corpus on disk and its BM25 index
+    is sound (hashes and file checks; no model load)."""
+    gen = current(config)
+    manifest = load_manifest(gen.manifest_path) if gen else None
+    if gen is None or manifest is None or manifest.get("model") != model:
         return False
-    if not (Path(config.bm25_path) / BM25_IDS).exists() and manifest["docs"]:
+    if bm25_problem(gen.bm25_path, manifest["docs"]):
         return False
     try:
-        found = scan(config.corpus_dir)
+        found = scan(config.corpus_dir, config.max_file_bytes)
     except Exception:
         return False
-    current = {d.id: d.sha256 for d in found.documents}
-    return current == {k: v["sha256"] for k, v in manifest["docs"].items()}
+    current_docs = {d.id: d.sha256 for d in found.documents}
+    return current_docs == {k: v["sha256"] for k, v in manifest["docs"].items()}

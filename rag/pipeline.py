@@ -11,7 +11,8 @@ first use, so ``rag --help`` and friends stay instant.
 
 from __future__ import annotations
 
-import os
+import hashlib
+import logging
 import threading
 import time
 import unicodedata
@@ -25,18 +26,17 @@ from .chat import HistoryItem, Resolution, Turn, parse_history, persons, resolve
 from .config import Config, IndexConfig
 from .embedding import MiniLMEmbedder
 from .grounding import Checker, gate
+from .generations import Generation, Lease, collect, current, pointer_stamp, writable
 from .indexing import IndexReport, Indexer, is_fresh, store_matches_manifest
 from .manifest import model_key
 from .retrieval import HybridRetriever, SparseIndex, rerank
-from .store import SentenceStore
+from .store import ReadOnlyIndex, SentenceStore, StoreError
 from .table import SentenceTable
 from .types import Answer, Answerer, Embedder, InvalidQuestion, Passage, Reranker
 
 __all__ = ["Pipeline", "InvalidQuestion", "clean_question", "HistoryItem"]
 PREV_CACHE_SIZE = 512  # earlier questions whose answers are kept for follow-ups
-# How long a commit waits for searches of the old view before old vectors are deleted
-# (a search takes milliseconds; this only bounds a stuck one).
-DRAIN_TIMEOUT_S = 10.0
+log = logging.getLogger(__name__)
 
 
 def clean_question(question: Any, max_chars: int) -> str:
@@ -67,27 +67,35 @@ def clean_question(question: Any, max_chars: int) -> str:
 
 @dataclass
 class _Snapshot:
-    """One consistent view of the index: the sentence table, the retriever built on it,
-    and what was derived from its texts. Swapped as a whole, never edited, so a
-    question answered while the index changes sees the old view or the new one."""
+    """One consistent view of the index: one generation's sentence table, the retriever
+    built on it (its Chroma handle and BM25), and what was derived from its texts.
+    Swapped as a whole, never edited, so a question answered while the index changes
+    sees the old generation or the new one. The lease keeps other processes from
+    removing the generation until the last question searching it has finished."""
 
     table: SentenceTable
     retriever: HybridRetriever
     stamp: tuple[int, ...]
     people: dict[str, tuple[str, ...]] = field(default_factory=dict)
     searching: int = 0  # questions searching the vectors through this view right now
+    generation: Generation | None = None
+    store: SentenceStore | None = None
+    lease: Lease | None = None
+    retired: bool = False  # a newer view replaced it: closed when no search uses it
+    closed: bool = False
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.lease is not None:
+            self.lease.release()
+        self.closed = True
 
 
 def _index_stamp(config: IndexConfig) -> tuple[int, ...]:
-    """Changes whenever any process commits an index (manifest, then BM25, replaced)."""
-    out = []
-    for path in (Path(config.manifest_path), Path(config.bm25_path)):
-        try:
-            st = os.stat(path)
-            out += [st.st_mtime_ns, st.st_ino]
-        except OSError:
-            out += [0, 0]
-    return tuple(out)
+    """Changes whenever any process publishes an index generation (the pointer file is
+    replaced by rename): one ``stat`` per question."""
+    return pointer_stamp(config)
 
 
 class Pipeline:
@@ -101,7 +109,6 @@ class Pipeline:
         config: Config | None = None,
         *,
         embedder: Embedder | None = None,
-        store: SentenceStore | None = None,
         answerers: Mapping[str, Answerer] | None = None,
     ) -> None:
         self.config = config or Config()
@@ -109,14 +116,13 @@ class Pipeline:
         self.embedder: Embedder = embedder or MiniLMEmbedder(
             emb.embed_model, batch_size=emb.embed_batch_size, backend=emb.embed_backend, cache_dir=emb.cache_path
         )
-        self.store = store or SentenceStore(self.config.index)
         self._answerers: dict[str, Answerer] = dict(answerers or {})
         self.checker = Checker(self.embedder, self.config.grounding.grounding_threshold)
         self.model_key = model_key(emb.embed_model)
         self._snap: _Snapshot | None = None
         self._snap_lock = threading.Lock()  # one thread builds a new snapshot; others wait
-        self._indexing = False  # this object is indexing: readers keep their view until it commits
         self._swap = threading.Condition()  # guards which view is current and who searches it
+        self._source_hashes: dict[str, tuple[tuple[int, int, int], str | None]] = {}  # see changed_sources
         self._answerer_lock = threading.Lock()
         self._prev_cache: dict[tuple[str, tuple[str, ...]], Answer] = {}
         self._cache_lock = threading.Lock()
@@ -131,41 +137,62 @@ class Pipeline:
         progress: Callable[[int, int], None] | None = None,
         **kwargs: Any,
     ) -> "Pipeline":
-        """A pipeline over an up-to-date index: indexes the corpus if the index is missing or stale."""
+        """A pipeline over an up-to-date index: indexes the corpus if the index is missing or stale.
+
+        A read-only index folder is answered from as it is (with a warning if it is
+        out of date with the corpus); raises :class:`ReadOnlyIndex` if it holds no index.
+        """
         p = cls(config, **kwargs)
+        index = p.config.index
         # The manifest can be fresh while Chroma is not (deleted, corrupt, or emptied by a
         # crash): then indexing repairs it, rather than the first question failing.
-        if not is_fresh(p.config.index, p.model_key) or not store_matches_manifest(p.config.index, p.store):
-            p.index(progress=progress)
+        if not is_fresh(index, p.model_key) or not store_matches_manifest(index):
+            if writable(index):
+                p.index(progress=progress)
+            elif current(index) is None:
+                raise ReadOnlyIndex(f"the index folder {index.home} is read-only and holds no index to answer from")
+            else:
+                log.warning("the index in %s is read-only and out of date with %s; answering from it as it is "
+                            "(re-index where the folder is writable)", index.home, index.corpus_dir)
         return p
 
     def index(self, *, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> IndexReport:
-        """Bring the index in line with the corpus folder (incremental unless ``rebuild``)."""
+        """Bring the index in line with the corpus folder (incremental unless ``rebuild``)
+        by writing and publishing a new generation; questions asked meanwhile are
+        answered from the published one."""
         # Export the light query-time encoder now (once per machine; a stat when done)
         # so the next `rag ask` need not import torch. Embedders without one skip it.
         prepare = getattr(self.embedder, "prepare", None)
         if prepare is not None:
             prepare()
-        # The new view is in place before the indexer deletes the old vectors.
-        self._indexing = True
-        try:
-            indexer = Indexer(self.config.index, self.config.chunking, self.embedder, self.store, self.model_key)
-            report = indexer.run(
-                rebuild=rebuild, progress=progress, on_committed=self._commit
-            )
-        finally:
-            self._indexing = False
-        self._refresh()
-        return report
+        indexer = Indexer(self.config.index, self.config.chunking, self.embedder, self.model_key)
+        return indexer.run(rebuild=rebuild, progress=progress, on_committed=self._commit)
 
     def _commit(self) -> None:
-        """Swap in the new view, then wait (briefly) for searches of the old one to end:
-        the indexer deletes the old vectors next."""
-        old = self._snap
+        """A new generation was published: switch to it now. The old view stays open
+        for the questions still searching it and is closed after the last one."""
         self._refresh()
-        if old is not None:
+
+    def close(self) -> None:
+        """Release the generation this pipeline reads (its Chroma client and lease)."""
+        with self._snap_lock:
             with self._swap:
-                self._swap.wait_for(lambda: old.searching == 0, timeout=DRAIN_TIMEOUT_S)
+                snap, self._snap = self._snap, None
+                if snap is not None:
+                    snap.retired = True
+                    done = snap.searching == 0 and not snap.closed
+                else:
+                    done = False
+            if snap is not None and done:
+                snap.close()
+
+    @property
+    def store(self) -> SentenceStore:
+        """The vectors of the generation questions are answered from now."""
+        snap = self._snapshot()
+        if snap.store is None:
+            raise StoreError(f"{self.config.index.home} holds no index yet; run `rag index`")
+        return snap.store
 
     @contextmanager
     def _searching(self) -> Iterator[_Snapshot]:
@@ -173,7 +200,7 @@ class Pipeline:
         while True:
             snap = self._snapshot()
             with self._swap:
-                if self._snap is snap:  # not swapped meanwhile: counted before any swap can wait
+                if self._snap is snap:  # not swapped meanwhile: counted before it can be closed
                     snap.searching += 1
                     break
         try:
@@ -181,37 +208,111 @@ class Pipeline:
         finally:
             with self._swap:
                 snap.searching -= 1
-                self._swap.notify_all()
+                done = snap.retired and snap.searching == 0 and not snap.closed
+                if done:
+                    snap.closed = True
+            if done:
+                self._retire(snap)
+
+    def _retire(self, snap: _Snapshot) -> None:
+        """Close a replaced view, then remove old generations nobody holds (if we may)."""
+        snap.close()
+        try:
+            collect(self.config.index, drop=lambda g: SentenceStore(self.config.index, g).drop())
+        except Exception as exc:  # noqa: BLE001 - cleaning up must never fail a question
+            log.debug("removing old generations: %s", exc)
 
     def _refresh(self) -> _Snapshot:
         with self._snap_lock:
             return self._load_snapshot()
 
     def _load_snapshot(self) -> _Snapshot:
-        stamp = _index_stamp(self.config.index)  # taken first: a commit during the load is seen next time
-        table = SentenceTable.load(self.config.index)
-        # Loaded now, not lazily: a reader must not get a newer BM25 than its table.
-        sparse = SparseIndex.load_or_none(self.config.index.bm25_path, self.config.retrieval.sparse_k)
-        retriever = HybridRetriever(self.config.retrieval, self.embedder, self.store, table, sparse)
-        snap = _Snapshot(table, retriever, stamp)
+        index = self.config.index
+        gen: Generation | None = None
+        lease: Lease | None = None
+        stamp = _index_stamp(index)
+        for _ in range(20):
+            stamp = _index_stamp(index)  # taken first: a publish during the load is seen next time
+            gen = current(index)
+            if gen is None:
+                break
+            lease = Lease.take(gen)
+            if lease is not None:
+                break
+            gen = None  # removed between reading the pointer and leasing it: read it again
+        store = SentenceStore(index, gen) if gen is not None else None
+        table = SentenceTable.load(gen)
+        # Loaded now, not lazily: a reader must not get another generation's BM25 than its table.
+        sparse = SparseIndex.load_or_none(gen.bm25_path, self.config.retrieval.sparse_k) if gen else None
+        retriever = HybridRetriever(self.config.retrieval, self.embedder, store or SentenceStore(index), table, sparse)
+        snap = _Snapshot(table, retriever, stamp, generation=gen, store=store, lease=lease)
         with self._swap:
-            self._snap = snap
+            old, self._snap = self._snap, snap
+            done = False
+            if old is not None:
+                old.retired = True
+                done = old.searching == 0 and not old.closed
+                if done:
+                    old.closed = True
+        if done and old is not None:
+            self._retire(old)
         with self._cache_lock:
             self._prev_cache.clear()  # earlier answers quote the old texts
         return snap
 
     def _snapshot(self) -> _Snapshot:
-        """The current view; reloaded when any process has committed a newer index."""
+        """The current view; reloaded when any process has published a newer generation."""
         snap = self._snap
-        if snap is not None and (self._indexing or snap.stamp == _index_stamp(self.config.index)):
+        if snap is not None and snap.stamp == _index_stamp(self.config.index):
             return snap
         with self._snap_lock:
-            current = self._snap
-            if current is not None and current is not snap and current.stamp == _index_stamp(self.config.index):
-                return current  # another thread reloaded while this one waited
-            if current is not None:
-                self.store.reopen()  # another process committed: its vectors are on disk only
+            current_snap = self._snap
+            if current_snap is not None and current_snap.stamp == _index_stamp(self.config.index):
+                return current_snap  # another thread reloaded while this one waited
             return self._load_snapshot()
+
+    def changed_sources(self, docs: Sequence[str], table: SentenceTable | None = None) -> list[str]:
+        """Those of ``docs`` whose corpus file no longer holds the text ``table`` (default:
+        the current view) was indexed from: edited, replaced or deleted since.
+
+        Answers quote the indexed text (the generation keeps its own copy, so every
+        citation slices to its quote); this says when the file on disk moved on. A file
+        is re-hashed only when its size, mtime or inode changed.
+        """
+        table = table or self.table
+        out = []
+        for doc in dict.fromkeys(docs):
+            indexed = table.hashes.get(doc)
+            if indexed is None:
+                continue
+            path = Path(self.config.index.corpus_dir) / doc
+            try:
+                st = path.stat()
+                key = (st.st_size, st.st_mtime_ns, st.st_ino)
+            except OSError:
+                out.append(doc)
+                continue
+            cached = self._source_hashes.get(doc)
+            if cached is None or cached[0] != key:
+                try:
+                    digest: str | None = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+                except OSError:
+                    digest = None
+                cached = (key, digest)
+                self._source_hashes[doc] = cached
+            if cached[1] != indexed:
+                out.append(doc)
+        return out
+
+    def _note_changed_sources(self, answer: Answer, table: SentenceTable) -> Answer:
+        """Say so when a cited file changed on disk after its generation was built."""
+        changed = self.changed_sources([c.doc for c in answer.citations], table) if answer.citations else []
+        if changed:
+            # A note beside the answer, not a sentence in it: every answer sentence is cited.
+            answer.signals["changed_sources"] = changed
+            answer.notes.append(f"{', '.join(changed)} changed on disk after it was indexed; the quotes are "
+                                "from the indexed version until `rag index` runs.")
+        return answer
 
     @property
     def table(self) -> SentenceTable:
@@ -333,7 +434,7 @@ class Pipeline:
             "grounding": (t5 - t4) * 1000,
             "total": (t5 - t0) * 1000,
         }
-        return answer
+        return self._note_changed_sources(answer, table)
 
     def _candidates(
         self, question: str, turns: list[Turn], k: int

@@ -2,15 +2,18 @@
 adds and searches go to the collection directly (see :meth:`SentenceStore.add` and
 :meth:`SentenceStore.search` for why).
 
-Embedded (``chromadb.PersistentClient`` under ``Config.home``) by default; with
-``Config.chroma_url`` set, the same code talks to a ``chroma run`` server through
-``chromadb.HttpClient``. The store holds a few vectors per sentence (the sentence,
+Each index generation (see :mod:`rag.generations`) has its own vectors: an embedded
+``chromadb.PersistentClient`` in the generation's folder by default; with
+``Config.chroma_url`` set, the generation's collection on a ``chroma run`` server
+through ``chromadb.HttpClient``. The store holds a few vectors per sentence (the sentence,
 its clauses, and the sentence within its neighbours); each node's
 ``ref_doc_id`` is its document id so a document's vectors can be dropped at once.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import threading
 from dataclasses import dataclass
@@ -21,9 +24,12 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .config import IndexConfig
+from .generations import Generation, current
 
 if TYPE_CHECKING:  # pragma: no cover
     from llama_index.vector_stores.chroma import ChromaVectorStore
+
+log = logging.getLogger(__name__)
 
 
 
@@ -32,6 +38,23 @@ SQLITE_FILE = "chroma.sqlite3"  # what an embedded Chroma keeps in its folder
 
 class StoreError(Exception):
     """The vector store could not be reached or opened."""
+
+
+class ReadOnlyIndex(StoreError):
+    """The index folder cannot be written: it answers questions but cannot be re-indexed."""
+
+
+def _can_write(path: Path) -> bool:
+    """``access()`` says yes to root on a read-only mount: try creating a file."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".probe")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(tmp)
+    return True
 
 
 @dataclass(frozen=True)
@@ -58,8 +81,8 @@ class Hit:
     cosine: float
 
 
-def make_client(config: IndexConfig) -> Any:
-    """A Chroma client: HTTP if ``chroma_url`` is set, else embedded and persistent."""
+def make_client(config: IndexConfig, path: Path | None = None) -> Any:
+    """A Chroma client: HTTP if ``chroma_url`` is set, else embedded and persistent at ``path``."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -77,72 +100,126 @@ def make_client(config: IndexConfig) -> Any:
             )
         except Exception as exc:
             raise StoreError(f"cannot reach the Chroma server at {config.chroma_url}: {exc}") from exc
-    config.chroma_path.mkdir(parents=True, exist_ok=True)
-    if _replaced(config.chroma_path):
-        _forget(config.chroma_path)
-    client = chromadb.PersistentClient(path=str(config.chroma_path), settings=settings)
-    _opened[str(config.chroma_path)] = _identity(config.chroma_path)
-    return client
+    if path is None:
+        raise StoreError("an embedded Chroma store needs a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
 # chromadb registers a path's shared system before it has started it: a thread opening
 # the path meanwhile gets the half-started one ("'RustBindingsAPI' object has no
-# attribute 'bindings'", seen when two readers reopened after another process's index
-# run). Opening a client or a collection is serialised for the process, as chromadb's
-# cache is per process; it happens once per path and reopen, never per search.
+# attribute 'bindings'", seen when two readers opened at once). Opening and closing a
+# client or a collection is serialised for the process; it happens once per generation,
+# never per search. Each generation has its own folder, so a path is never replaced
+# under an open client and chromadb's per-path cache needs no help.
 _open_lock = threading.RLock()
 
-# chromadb keeps one open "system" per persist path for the life of the process
-# (SharedSystemClient's class-level cache), so a client asked for again after the
-# folder was deleted or replaced gets the old handle: writes then land in an unlinked
-# file ("readonly database", or silently lost). We remember which file each cached
-# system opened and drop the cache entry when the file on disk is no longer it.
-_opened: dict[str, tuple[int, int] | None] = {}
 
+def _check_sqlite(path: Path) -> None:
+    """Raise if ``path`` is not a readable SQLite database, asked through a connection of
+    our own: a client this process already holds may be reading cached pages of a file
+    that was overwritten since."""
+    import sqlite3
 
-def _identity(chroma_path: Path) -> tuple[int, int] | None:
+    if not path.exists():
+        raise StoreError(f"{path} is missing")
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise ValueError("not an SQLite database")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        st = (Path(chroma_path) / SQLITE_FILE).stat()
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
 
 
-def _forget(chroma_path: Path) -> None:
-    """Drop chromadb's cached system for ``chroma_path`` so the next client opens the disk afresh.
+def copy_chroma_folder(src: Path, dest: Path) -> None:
+    """Copy an embedded Chroma folder that readers may have open.
 
-    The old system is not stopped: another object of this process may still be
-    reading through it (a server answering from the index it loaded).
+    The SQLite database goes through SQLite's online backup (a consistent copy even
+    if a reader's connection touches it meanwhile); the vector segment files, which
+    only an indexer writes, are copied with ``cp --reflink=auto`` (copy-on-write
+    clones where the filesystem has them, plain copies elsewhere).
     """
-    from chromadb.api.shared_system_client import SharedSystemClient
+    import sqlite3
+    import subprocess
 
-    key = str(chroma_path)
-    with _open_lock, SharedSystemClient._refcount_lock:
-        SharedSystemClient._identifier_to_system.pop(key, None)
-        SharedSystemClient._identifier_to_refcount.pop(key, None)
-    _opened.pop(key, None)
-
-
-def _replaced(chroma_path: Path) -> bool:
-    """Was the folder chromadb opened at ``chroma_path`` deleted or replaced since?"""
-    key = str(chroma_path)
-    return key in _opened and _opened[key] != _identity(chroma_path)
+    dest.mkdir(parents=True, exist_ok=True)
+    for child in Path(src).iterdir():
+        if child.name == SQLITE_FILE:
+            continue
+        if child.name.startswith(SQLITE_FILE):  # -wal/-shm/-journal: the backup covers them
+            continue
+        r = subprocess.run(["cp", "-r", "--reflink=auto", str(child), str(dest / child.name)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise StoreError(f"could not copy {child} ({r.stderr.strip()})")
+    source = sqlite3.connect(f"file:{Path(src) / SQLITE_FILE}?mode=ro", uri=True)
+    target = sqlite3.connect(str(dest / SQLITE_FILE))
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        source.close()
+        target.close()
 
 
 class SentenceStore:
-    """One Chroma collection of sentence vectors, behind LlamaIndex's ChromaVectorStore."""
+    """The sentence vectors of one index generation: its Chroma folder (embedded) or
+    its collection on a Chroma server.
 
-    def __init__(self, config: IndexConfig, client: Any | None = None) -> None:
+    ``generation`` None means the published one, looked up on first use (what a
+    script inspecting "the index" wants). Readers open an existing generation and
+    never create one; the indexer opens its new generation with ``writable=True``.
+    A generation on a read-only filesystem is searched from a private copy, since
+    embedded Chroma cannot open a database it may not write.
+    """
+
+    def __init__(
+        self, config: IndexConfig, generation: Generation | None = None, *, writable: bool = False
+    ) -> None:
         self.config = config
-        self._client = client
+        self._generation = generation
+        self.writable = writable
+        self._client: Any = None
         self._vs: ChromaVectorStore | None = None
         self._collection: Any = None
+        self._scratch: Path | None = None  # private copy of a read-only generation
+
+    @property
+    def generation(self) -> Generation:
+        if self._generation is None:
+            gen = current(self.config)
+            if gen is None:
+                raise StoreError(f"{self.config.home} holds no published index yet; run `rag index`")
+            self._generation = gen
+        return self._generation
+
+    @property
+    def collection_name(self) -> str:
+        """The Chroma collection: one per generation on a server; the base name in a
+        generation's own folder."""
+        return self.generation.collection(self.config.collection) if self.config.chroma_url else self.config.collection
+
+    def _folder(self) -> Path:
+        path = self.generation.chroma_path
+        if not self.writable and not (path / SQLITE_FILE).exists():
+            raise StoreError(f"the Chroma store of index generation {self.generation.name} is missing")
+        if self.writable or os.access(path, os.W_OK) and _can_write(path):
+            return path
+        if self._scratch is None:
+            import tempfile
+
+            self._scratch = Path(tempfile.mkdtemp(prefix="rag-readonly-"))
+            copy_chroma_folder(path, self._scratch / "chroma")
+            log.info("generation %s is read-only; searching a copy in %s", self.generation.name, self._scratch)
+        return self._scratch / "chroma"
 
     @property
     def client(self) -> Any:
         with _open_lock:
             if self._client is None:
-                self._client = make_client(self.config)
+                self._client = make_client(self.config, None if self.config.chroma_url else self._folder())
             return self._client
 
     @property
@@ -152,17 +229,25 @@ class SentenceStore:
             return collection
         with _open_lock:
             if self._collection is None:
-                self._collection = self.client.get_or_create_collection(
-                    self.config.collection,
-                    # Cosine space so that distance = 1 - cosine on our normalised vectors.
-                    configuration={"hnsw": {"space": "cosine"}},
-                    embedding_function=None,  # we always pass vectors; never load Chroma's own model
-                )
+                if self.writable:
+                    self._collection = self.client.get_or_create_collection(
+                        self.collection_name,
+                        # Cosine space so that distance = 1 - cosine on our normalised vectors.
+                        configuration={"hnsw": {"space": "cosine"}},
+                        embedding_function=None,  # we always pass vectors; never load Chroma's own model
+                    )
+                else:
+                    try:
+                        self._collection = self.client.get_collection(self.collection_name, embedding_function=None)
+                    except Exception as exc:  # noqa: BLE001 - chromadb's NotFoundError and friends
+                        raise StoreError(
+                            f"the vectors of index generation {self.generation.name} cannot be opened ({exc})"
+                        ) from exc
             return self._collection
 
     @property
     def vector_store(self) -> "ChromaVectorStore":
-        """LlamaIndex's view of the collection: what indexing writes through."""
+        """LlamaIndex's view of the collection: what deletes go through."""
         if self._vs is None:
             from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -221,63 +306,80 @@ class SentenceStore:
     def ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
 
-    def reset(self) -> None:
-        """Drop the whole collection (``rag index --rebuild``).
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``ids`` (those that exist)."""
+        out: dict[str, np.ndarray] = {}
+        ids = list(ids)
+        step = self._batch_size()
+        for at in range(0, len(ids), step):
+            got = self.collection.get(ids=ids[at : at + step], include=["embeddings"])
+            out.update({i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])})
+        return out
 
-        Embedded, the folder itself is deleted: that recovers from any damage to it,
-        where a corrupt database could not even be asked to drop a collection.
-        """
+    def copy_from(self, other: "SentenceStore") -> None:
+        """Fill this (new, empty) generation with every vector of ``other``: a folder
+        copy when embedded (see :func:`copy_chroma_folder`), a collection-to-collection
+        copy in pages on a server. Nothing is re-embedded."""
+        if not self.config.chroma_url:
+            self.close()
+            shutil.rmtree(self.generation.chroma_path, ignore_errors=True)
+            copy_chroma_folder(other.generation.chroma_path, self.generation.chroma_path)
+            return
+        step = min(self._batch_size(), 2000)
+        offset = 0
+        while True:
+            got = other.collection.get(include=["embeddings", "metadatas", "documents"], limit=step, offset=offset)
+            if not got["ids"]:
+                break
+            self.collection.add(ids=got["ids"], embeddings=np.asarray(got["embeddings"], dtype=np.float32),
+                                metadatas=got["metadatas"], documents=got["documents"])
+            offset += len(got["ids"])
+
+    def drop(self) -> None:
+        """Delete this generation's vectors: its server collection (a folder goes with
+        the generation's)."""
+        self.close()
         if self.config.chroma_url:
             try:
-                self.client.delete_collection(self.config.collection)
-            except Exception:  # noqa: BLE001 - absent collection is the goal anyway
+                make_client(self.config).delete_collection(self.collection_name)
+            except Exception:  # noqa: BLE001 - absent already is the goal
                 pass
-        else:
-            self._drop(delete_folder=True)
-        self._vs = None
-        self._collection = None
 
-    def reopen(self) -> None:
-        """See what another process wrote: an embedded Chroma searches an in-memory copy
-        of the vectors that a second process's writes do not reach."""
-        if not self.config.chroma_url:
-            self._drop()
-
-    def _drop(self, delete_folder: bool = False) -> None:
-        """Close this store's handles and chromadb's cached system for the folder, so
-        the next use opens the disk afresh; ``delete_folder`` deletes it too."""
+    def close(self) -> None:
+        """Release the Chroma client (``client.close()``) and any private copy."""
         with _open_lock:
-            _forget(self.config.chroma_path)
-            if delete_folder:
-                shutil.rmtree(self.config.chroma_path, ignore_errors=True)
-            self._client = None
+            client, self._client = self._client, None
             self._vs = None
             self._collection = None
+            if client is not None and hasattr(client, "close"):
+                try:
+                    client.close()
+                except Exception as exc:  # noqa: BLE001 - closing must not fail a caller
+                    log.debug("closing a Chroma client: %s", exc)
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
 
     def check(self) -> str | None:
-        """Make sure the store can be read; repair an embedded one that cannot.
+        """None if the vectors can be read, else what is wrong (for the user).
 
-        Returns what was repaired (for the user), or None if nothing was wrong. An
-        embedded folder that was deleted or replaced since this process opened it is
-        reopened; one that cannot be read (a corrupt database) is deleted, so the
-        caller re-embeds into a fresh one. A server that fails raises StoreError.
+        A server that fails raises StoreError: nothing here can repair a server.
         """
-        replaced = None
-        if not self.config.chroma_url and _replaced(self.config.chroma_path):
-            self._drop()
-            replaced = f"the Chroma store in {self.config.chroma_path} was deleted or replaced while open; reopened it"
         try:
+            if not self.config.chroma_url:
+                _check_sqlite(self.generation.chroma_path / SQLITE_FILE)
             self.count()
             self.collection.get(limit=1, include=[])
-            return replaced
+            return None
         except StoreError:
-            raise
+            if self.config.chroma_url:
+                raise
+            return f"the Chroma store of generation {self.generation.name} is missing or incomplete"
         except Exception as exc:  # noqa: BLE001 - chromadb raises many kinds for a damaged store
             if self.config.chroma_url:
                 raise StoreError(f"the Chroma server at {self.config.chroma_url} failed: {exc}") from exc
-            self._drop(delete_folder=True)
-            self.count()  # a fresh, empty store
-            return f"the Chroma store in {self.config.chroma_path} could not be read ({exc}); it was deleted and is rebuilt"
+            self.close()
+            return f"the Chroma store in {self.generation.chroma_path} could not be read ({exc})"
 
     def search(self, vector: np.ndarray, k: int) -> list[Hit]:
         """The ``k`` nearest vectors to ``vector`` with their cosine similarity.

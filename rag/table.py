@@ -7,11 +7,14 @@ texts the offsets point into, and offers the lookups retrieval and answering nee
 
 from __future__ import annotations
 
+import logging
+
 from . import nlp
-from .config import IndexConfig
-from .corpus import scan
+from .generations import Generation
 from .manifest import load_manifest
 from .types import SentenceRow
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SentenceRow", "SentenceTable"]
 
@@ -19,37 +22,52 @@ __all__ = ["SentenceRow", "SentenceTable"]
 class SentenceTable:
     """The indexed sentences (from the manifest) and the texts they point into.
 
-    Texts are read from the corpus folder itself, so every citation is an offset
-    into the file as it is on disk; :func:`is_fresh` guarantees they match.
+    Texts are the generation's own copies of the documents as they were indexed, so
+    every citation is an offset into exactly the text its sentence was cut from, even
+    while the corpus file is being edited (see ``Pipeline.changed_sources``).
     """
 
-    def __init__(self, rows: dict[str, list[SentenceRow]], texts: dict[str, str], titles: dict[str, str]) -> None:
+    def __init__(
+        self,
+        rows: dict[str, list[SentenceRow]],
+        texts: dict[str, str],
+        titles: dict[str, str],
+        hashes: dict[str, str] | None = None,
+    ) -> None:
         self.by_doc = rows
         self.texts = texts
         self.titles = titles
+        self.hashes = hashes or {}  # sha256 of each document's bytes when it was indexed
         self.by_id = {r.id: r for rs in rows.values() for r in rs}
         self._vocabulary: frozenset[str] | None = None
 
     @classmethod
-    def load(cls, index: IndexConfig) -> "SentenceTable":
-        """The table of the index in ``index.home`` over the corpus in ``index.corpus_dir``."""
-        manifest = load_manifest(index.manifest_path) or {"docs": {}}
-        found = {d.id: d for d in scan(index.corpus_dir).documents}
+    def load(cls, generation: Generation | None) -> "SentenceTable":
+        """The table of one index generation (empty for None)."""
+        manifest = (load_manifest(generation.manifest_path) if generation else None) or {"docs": {}}
         rows: dict[str, list[SentenceRow]] = {}
         texts: dict[str, str] = {}
         titles: dict[str, str] = {}
+        hashes: dict[str, str] = {}
         for doc_id, entry in manifest["docs"].items():
-            doc = found.get(doc_id)
-            if doc is None or doc.sha256 != entry["sha256"]:
-                continue  # stale entry: the caller re-indexes before asking
-            texts[doc_id] = doc.text
+            assert generation is not None
+            try:
+                text = (generation.texts_path / f"{entry['sha256']}.txt").read_text(encoding="utf-8")
+            except OSError as exc:
+                log.warning("generation %s has no text of %s (%s); its sentences are left out", generation.name, doc_id, exc)
+                continue
+            if any(r[2] > len(text) for r in entry["sentences"]):
+                log.warning("generation %s: sentences of %s point past its text; left out", generation.name, doc_id)
+                continue
+            texts[doc_id] = text
+            hashes[doc_id] = entry["sha256"]
             titles[doc_id] = entry.get("title") or doc_id
             sections = entry["sections"]
             rows[doc_id] = [
                 SentenceRow(r[0], doc_id, r[1], r[2], sections[r[3]], r[4], r[5], i)
                 for i, r in enumerate(entry["sentences"])
             ]
-        return cls(rows, texts, titles)
+        return cls(rows, texts, titles, hashes)
 
     def __len__(self) -> int:
         return len(self.by_id)

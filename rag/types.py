@@ -143,6 +143,9 @@ class Answer:
     # The part of a cited quote that answers (a sub-span of citation ``answer_n``).
     answer_span: Span | None = None
     answer_n: int | None = None
+    # What the reader should know beside the answer (a cited file changed on disk since
+    # it was indexed); never part of the cited text.
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def refusal(
@@ -174,6 +177,8 @@ class Answer:
         }
         if self.dropped:
             d["dropped"] = self.dropped
+        if self.notes:
+            d["notes"] = self.notes
         return d
 
     def sentences(self) -> list[tuple[str, list[int]]]:

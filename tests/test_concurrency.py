@@ -99,7 +99,6 @@ def test_one_writer_at_a_time(config, embedder):
     from filelock import FileLock
 
     from rag.indexing import Indexer
-    from rag.store import SentenceStore
 
     config.index.home.mkdir(parents=True, exist_ok=True)
     held = FileLock(str(config.index.lock_path))
@@ -112,13 +111,13 @@ def test_one_writer_at_a_time(config, embedder):
     done = threading.Event()
 
     def index():
-        Indexer.from_config(config, embedder, SentenceStore(config.index)).run()
+        Indexer.from_config(config, embedder).run()
         done.set()
 
     t = threading.Thread(target=index)
     t.start()
     time.sleep(2)
-    assert not done.is_set() and not config.index.manifest_path.exists()  # blocked behind the writer
+    assert not done.is_set() and not config.index.pointer_path.exists()  # blocked behind the writer
     held.release()
     t.join(timeout=120)
-    assert done.is_set() and config.index.manifest_path.exists()
+    assert done.is_set() and config.index.pointer_path.exists()

@@ -53,3 +53,69 @@ def test_missing_or_non_folder_corpus_is_a_clear_error(tmp_path):
     f.write_text("x")
     with pytest.raises(CorpusError, match="not a folder"):
         scan(f)
+
+
+# --- the faults a real folder throws at an indexer (issue 18, items 4, 8, 11) ----------
+
+
+def test_fifos_and_sockets_are_skipped_without_being_opened(tmp_path):
+    import socket
+    import threading
+
+    (tmp_path / "good.txt").write_text("Fine.", encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.txt")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "socket.md"))
+    result = {}
+    # A FIFO opened for reading waits for a writer forever: the scan must not open it.
+    t = threading.Thread(target=lambda: result.setdefault("scan", scan(tmp_path)), daemon=True)
+    t.start()
+    t.join(timeout=20)
+    sock.close()
+    assert not t.is_alive(), "scan hung on a FIFO"
+    found = result["scan"]
+    assert [d.id for d in found.documents] == ["good.txt"]
+    reasons = dict(found.skipped)
+    assert reasons["pipe.txt"] == "not a regular file (a FIFO)"
+    assert reasons["socket.md"] == "not a regular file (a socket)"
+    assert "skipped pipe.txt: not a regular file (a FIFO)" in found.warnings
+
+
+def test_a_file_swapped_for_a_fifo_after_the_listing_is_refused_on_open_not_waited_on(tmp_path):
+    from rag.corpus import _NotRegular, _read_limited
+
+    os.mkfifo(tmp_path / "pipe.txt")
+    with pytest.raises(_NotRegular):
+        _read_limited(tmp_path / "pipe.txt", 1000)  # returns at once: opened non-blocking
+
+
+def test_a_file_over_the_size_limit_is_skipped_with_a_message_naming_it_and_the_limit(tmp_path):
+    (tmp_path / "small.txt").write_text("Small and fine.", encoding="utf-8")
+    (tmp_path / "big.txt").write_text("A sentence of filler text. " * 80_000, encoding="utf-8")  # ~2.1 MB
+    found = scan(tmp_path, max_bytes=1024 * 1024)
+    assert [d.id for d in found.documents] == ["small.txt"]
+    assert "skipped big.txt: 2.1 MB is over the 1.0 MB limit per file (index.max_file_bytes)" in found.warnings
+    assert [d.id for d in scan(tmp_path, max_bytes=4 * 1024 * 1024).documents] == ["big.txt", "small.txt"]
+
+
+def test_the_default_size_limit_is_10_mb():
+    from rag.config import Config
+
+    assert Config().index.max_file_bytes == 10 * 1024 * 1024
+
+
+def test_text_is_detected_by_decoding_not_by_nul_bytes(tmp_path):
+    rng = __import__("random").Random(7)
+    noise = bytes(rng.choice(range(1, 256)) for _ in range(20_000))  # random, and no NUL byte
+    (tmp_path / "noise.txt").write_bytes(noise)
+    text = "Le café ouvre à neuf heures. Les billets coûtent cinq euros.\n"
+    (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16"))  # with its byte-order mark
+    (tmp_path / "utf16le-no-bom.txt").write_bytes(text.encode("utf-16-le"))
+    (tmp_path / "utf8-bom.md").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (tmp_path / "latin1.txt").write_bytes(text.encode("latin-1"))
+    found = scan(tmp_path)
+    docs = {d.id: d.text for d in found.documents}
+    assert dict(found.skipped)["noise.txt"] == "binary file"
+    assert docs["utf16.txt"] == docs["utf16le-no-bom.txt"] == docs["utf8-bom.md"] == text
+    assert "\ufffd" in docs["latin1.txt"] and docs["latin1.txt"].startswith("Le caf")
+    assert any("latin1.txt" in w and "UTF-8" in w for w in found.warnings)

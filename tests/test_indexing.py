@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from rag.generations import current
 from rag.indexing import Indexer, is_fresh
 from rag.manifest import load_manifest, model_key
 from rag.table import SentenceTable
@@ -13,7 +14,22 @@ from rag.store import SentenceStore
 
 
 def _run(config, embedder, **kw):
-    return Indexer.from_config(config, embedder, SentenceStore(config.index)).run(**kw)
+    return Indexer.from_config(config, embedder).run(**kw)
+
+
+def _gen(config):
+    """The published generation of ``config``'s index."""
+    gen = current(config.index)
+    assert gen is not None
+    return gen
+
+
+def _manifest(config):
+    return load_manifest(_gen(config).manifest_path)
+
+
+def _table(config):
+    return SentenceTable.load(_gen(config))
 
 
 def _chroma_ids(config):
@@ -21,7 +37,7 @@ def _chroma_ids(config):
 
 
 def _manifest_vectors(config):
-    m = load_manifest(config.index.manifest_path)
+    m = _manifest(config)
     return sum(e["vectors"] for e in m["docs"].values())
 
 
@@ -54,12 +70,12 @@ def test_edit_replaces_exactly_that_files_vectors_and_delete_removes_them(config
     report = _run(config, embedder)
     assert report.removed == 1 and report.embedded == 0
     assert _chroma_ids(config) == article_ids
-    assert "notes.md" not in load_manifest(config.index.manifest_path)["docs"]
+    assert "notes.md" not in _manifest(config)["docs"]
     assert SentenceStore(config.index).count() == _manifest_vectors(config)
 
 
 def _sentence_ids(config, doc):
-    m = load_manifest(config.index.manifest_path)
+    m = _manifest(config)
     return {row[0] for row in m["docs"].get(doc, {"sentences": []})["sentences"]}
 
 
@@ -82,7 +98,7 @@ def test_orphans_and_missing_vectors_are_repaired(config, embedder):
 
 def test_sentence_table_points_into_the_corpus_text(config, embedder, article_text):
     _run(config, embedder)
-    table = SentenceTable.load(config.index)
+    table = _table(config)
     assert len(table) > 20
     for row in table.by_id.values():
         assert table.texts[row.doc] == article_text
@@ -92,13 +108,13 @@ def test_sentence_table_points_into_the_corpus_text(config, embedder, article_te
 def test_indexing_works_with_network_blocked(config, embedder, no_network):
     from rag.embedding import MiniLMEmbedder
 
-    report = Indexer.from_config(config, MiniLMEmbedder(), SentenceStore(config.index)).run()
+    report = Indexer.from_config(config, MiniLMEmbedder()).run()
     assert report.embedded > 0
 
 
 def test_manifest_is_plain_json(config, embedder):
     _run(config, embedder)
-    data = json.loads(config.index.manifest_path.read_text(encoding="utf-8"))
+    data = json.loads(_gen(config).manifest_path.read_text(encoding="utf-8"))
     assert data["version"] == 1 and "noem-cecot-2025.txt" in data["docs"]
 
 
@@ -120,7 +136,7 @@ def test_kill_9_mid_index_is_repaired_by_the_next_run(tmp_path, config, embedder
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 120
-    while time.time() < deadline and not (config.index.home / "chroma").exists():
+    while time.time() < deadline and not list((config.index.home / "generations").glob("*/chroma")):
         time.sleep(0.2)
     time.sleep(3)  # model loaded, embedding under way
     os.kill(proc.pid, signal.SIGKILL)
@@ -133,9 +149,50 @@ def test_kill_9_mid_index_is_repaired_by_the_next_run(tmp_path, config, embedder
     assert _run(config, embedder).embedded == 0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 2.0, 5.0])
+def test_kill_9_during_an_incremental_run_leaves_the_published_index_whole(tmp_path, config, embedder, delay):
+    """Killed while copying the published generation, while embedding, or while writing
+    BM25 (depending on the machine's speed): readers keep the old generation whole, and
+    the next run finishes the job with nothing lost or duplicated."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    first = _run(config, embedder)
+    published = _gen(config)
+    for i in range(8):
+        shutil.copy(config.index.corpus_dir / "noem-cecot-2025.txt", config.index.corpus_dir / f"copy-{i:02d}.txt")
+        with open(config.index.corpus_dir / f"copy-{i:02d}.txt", "a", encoding="utf-8") as f:
+            f.write(f"\nThis is copy number {i}.\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(config.index.corpus_dir), "--home", str(config.index.home)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((config.index.home / "generations").iterdir())) < 2:
+        time.sleep(0.05)
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if _gen(config) == published:  # killed before it published: the old index is untouched
+        assert _consistent(config) and _manifest_vectors(config) == first.vectors
+    report = _run(config, embedder)
+    assert report.documents == 9 and _consistent(config)
+    store = SentenceStore(config.index)
+    ids = store.ids()
+    store.close()
+    assert len(ids) == len(set(ids)) == _manifest_vectors(config)
+    assert _run(config, embedder).embedded == 0
+    assert [g.name for g in __import__("rag.generations").generations.all_generations(config.index)] == [_gen(config).name]
+
+
 def test_corrupt_or_deleted_manifest_rebuilds(config, embedder):
     first = _run(config, embedder)
-    config.index.manifest_path.write_text("{not json", encoding="utf-8")
+    _gen(config).manifest_path.write_text("{not json", encoding="utf-8")
     report = _run(config, embedder)
     assert report.embedded == first.vectors and SentenceStore(config.index).count() == first.vectors
     # A deleted index folder: the next `rag index` (a new process, as a user runs it) rebuilds.
@@ -172,7 +229,8 @@ def _consistent(config):
     store = SentenceStore(config.index)
     store.check()
     ids = store.ids()
-    m = load_manifest(config.index.manifest_path)
+    store.close()
+    m = _manifest(config)
     expected = {row[0] for e in m["docs"].values() for row in e["sentences"]}
     return len(ids) == len(set(ids)) == _manifest_vectors(config) and {i.split(":")[0] for i in ids} == expected
 
@@ -182,7 +240,7 @@ def test_garbage_over_the_chroma_database_is_detected_and_rebuilt(config, embedd
     import os
 
     first = _run(config, embedder)
-    (config.index.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    (_gen(config).chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
     # The next `rag index`, in a new process as a user runs it, says so and rebuilds.
     r = _cli(config, "--json")
     assert r.returncode == 0, r.stderr
@@ -190,7 +248,7 @@ def test_garbage_over_the_chroma_database_is_detected_and_rebuilt(config, embedd
     assert json.loads(r.stdout)["embedded"] == first.vectors
     assert _consistent(config)
     # The same fault inside a long-lived process (chromadb has the old file cached).
-    (config.index.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    (_gen(config).chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
     report = _run(config, embedder)
     assert any("could not be read" in m for m in report.repaired) and report.embedded == first.vectors
     assert _consistent(config)
@@ -201,11 +259,11 @@ def test_rebuild_recovers_from_a_corrupt_store(config, embedder):
     import os
 
     first = _run(config, embedder)
-    (config.index.chroma_path / "chroma.sqlite3").write_bytes(b"\x00garbage" * 4096)
+    (_gen(config).chroma_path / "chroma.sqlite3").write_bytes(b"\x00garbage" * 4096)
     r = _cli(config, "--rebuild", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["embedded"] == first.vectors and _consistent(config)
-    for p in config.index.chroma_path.rglob("*.bin"):  # the vector segment files too
+    for p in _gen(config).chroma_path.rglob("*.bin"):  # the vector segment files too
         p.write_bytes(os.urandom(max(p.stat().st_size, 16)))
     assert _run(config, embedder, rebuild=True).embedded == first.vectors and _consistent(config)
 
@@ -219,9 +277,9 @@ def test_chroma_folder_deleted_under_a_running_process_is_reopened_not_written_t
     p = Pipeline(config, embedder=embedder)
     first = p.index()
     assert p.ask("How many inmates can CECOT hold?").citations
-    shutil.rmtree(config.index.chroma_path)
+    shutil.rmtree(_gen(config).chroma_path)
     report = p.index()
-    assert any("deleted or replaced" in m for m in report.repaired), report.repaired
+    assert any("is missing or incomplete; rebuilt" in m for m in report.repaired), report.repaired
     assert report.embedded == first.vectors
     # The vectors are on disk, not in chromadb's handle on the unlinked file: a new
     # process finds nothing to embed.
@@ -251,7 +309,7 @@ def test_deleted_collection_or_count_disagreeing_with_the_manifest_is_repaired_w
     assert _consistent(config)
     SentenceStore(config.index).client.delete_collection(config.index.collection)
     report = _run(config, embedder)
-    assert f"Chroma holds 0 vectors where the manifest records {first.vectors}" in report.repaired
+    assert any("is missing or incomplete; rebuilt" in m for m in report.repaired), report.repaired
     assert report.embedded == first.vectors and _consistent(config)
 
 
@@ -263,7 +321,7 @@ def test_load_repairs_a_store_that_a_fresh_manifest_does_not_match(config, embed
 
     _run(config, embedder)
     assert is_fresh(config.index, model_key(None))
-    (config.index.chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
+    (_gen(config).chroma_path / "chroma.sqlite3").write_bytes(os.urandom(64 * 1024))
     assert is_fresh(config.index, model_key(None))  # the manifest and corpus agree: only the store is wrong
     p = Pipeline.load(config, embedder=embedder)
     assert "40,000" in p.ask("How many inmates can CECOT hold?").text
@@ -306,22 +364,22 @@ def test_hash_embedder_tells_texts_apart():
 
 
 def test_file_removed_between_listing_and_reading_is_skipped_with_a_warning(config, embedder, monkeypatch):
-    from pathlib import Path
+    import rag.corpus
 
     doomed = config.index.corpus_dir / "doomed.txt"
     doomed.write_text("The doomed file talks about a lighthouse keeper named Ortega.", encoding="utf-8")
-    real_read = Path.read_bytes
+    real_read = rag.corpus._read_limited
 
-    def read_bytes(self):  # the file disappears at the worst moment: listed, not yet read
-        if self.name == "doomed.txt":
-            self.unlink()
-        return real_read(self)
+    def read_limited(path, max_bytes):  # the file disappears at the worst moment: listed, not yet read
+        if path.name == "doomed.txt":
+            path.unlink()
+        return real_read(path, max_bytes)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(rag.corpus, "_read_limited", read_limited)
     report = _run(config, embedder)
     monkeypatch.undo()
     assert report.documents == 1 and "skipped doomed.txt: removed while reading" in report.warnings
-    assert "doomed.txt" not in load_manifest(config.index.manifest_path)["docs"] and _consistent(config)
+    assert "doomed.txt" not in _manifest(config)["docs"] and _consistent(config)
 
 
 def test_file_removed_while_embedding_leaves_no_orphans_after_the_next_run(config, embedder):
@@ -333,7 +391,7 @@ def test_file_removed_while_embedding_leaves_no_orphans_after_the_next_run(confi
     assert not is_fresh(config.index, model_key(None))  # the index knows a document that is gone...
     again = _run(config, embedder)  # ...and the next run removes exactly its vectors
     assert again.removed == 1 and again.embedded == 0 and _consistent(config)
-    assert set(load_manifest(config.index.manifest_path)["docs"]) == {"noem-cecot-2025.txt"}
+    assert set(_manifest(config)["docs"]) == {"noem-cecot-2025.txt"}
 
 
 def _article_copies(article: str, size: int) -> str:
@@ -387,9 +445,13 @@ def test_a_10_mb_file_is_read_and_split_exactly_in_bounded_time_and_memory(tmp_p
     import subprocess
     import sys
 
+    from rag.config import Config
+
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    text = _article_copies(article_text, 10 * 1024 * 1024)
+    # Just under Config.max_file_bytes (10 MiB), the largest file the indexer reads.
+    text = _article_copies(article_text, 10 * 1024 * 1024 - 64 * 1024)
+    assert len(text.encode("utf-8")) <= Config().index.max_file_bytes
     (corpus / "huge.txt").write_text(text, encoding="utf-8")
     (corpus / "small.txt").write_text("A small note beside the huge file.", encoding="utf-8")
     r = subprocess.run([sys.executable, "-c", _SPLIT_HUGE, str(corpus)], capture_output=True, text=True,
@@ -414,7 +476,7 @@ def test_a_document_with_more_vectors_than_one_chroma_batch_is_indexed(tmp_path,
     (corpus / "large.txt").write_text(_article_copies(article_text, 400_000), encoding="utf-8")
     cfg = Config().with_(corpus_dir=corpus, home=tmp_path / ".rag")
     store = Store(cfg.index)
-    report = Indexer.from_config(cfg, HashEmbedder(), store).run()
+    report = Indexer.from_config(cfg, HashEmbedder()).run()
     assert report.vectors > store.client.get_max_batch_size()
     assert report.embedded == report.vectors == store.count() and _consistent(cfg)
     # Stored vectors are the ones computed for each text, across batch boundaries.
@@ -422,7 +484,7 @@ def test_a_document_with_more_vectors_than_one_chroma_batch_is_indexed(tmp_path,
     # and on random hash vectors (no neighbourhood structure) it misses often.
     import numpy as np
 
-    table = SentenceTable.load(cfg.index)
+    table = _table(cfg)
     # (The article repeats, so its sentences do too; the dispatch numbers are unique.)
     rows = [r for r in table.by_id.values() if table.text(r).startswith("Dispatch number")]
     step = store.client.get_max_batch_size()
@@ -430,7 +492,7 @@ def test_a_document_with_more_vectors_than_one_chroma_batch_is_indexed(tmp_path,
         got = store.collection.get(ids=[row.id + ":s"], include=["embeddings"])
         stored = np.asarray(got["embeddings"][0])
         assert float(stored @ HashEmbedder().embed_query(table.text(row))) > 0.9999, (row.id, step)
-    assert Indexer.from_config(cfg, HashEmbedder(), store).run().embedded == 0
+    assert Indexer.from_config(cfg, HashEmbedder()).run().embedded == 0
 
 
 def test_nearby_walks_its_section_like_a_scan_of_the_whole_document(pipeline):
@@ -520,8 +582,8 @@ def test_large_corpus_windows_are_derived_from_their_sentences_not_encoded(confi
     cfg = config.with_(clause_views_max_sentences=0, encoded_windows_max_sentences=0)
     e = CountingEmbedder()
     store = SentenceStore(cfg.index)
-    report = Indexer.from_config(cfg, e, store).run()
-    table = SentenceTable.load(cfg.index)
+    report = Indexer.from_config(cfg, e).run()
+    table = _table(cfg)
     assert report.vectors == 2 * report.sentences == store.count()
     # Only sentences are encoded (each distinct text once): no window text of more
     # than one sentence reaches the model.
@@ -543,7 +605,158 @@ def test_below_the_thresholds_every_view_is_encoded(config):
     from rag.indexing import chunks_of, vector_records
 
     e = CountingEmbedder()
-    report = Indexer.from_config(config, e, SentenceStore(config.index)).run()
+    report = Indexer.from_config(config, e).run()
     expected = {r.text for d in scan(config.index.corpus_dir).documents
                 for r in vector_records(d, [s for c in chunks_of(d, config.chunking) for s in c.sentences])}
     assert set(e.seen) == expected and report.encoded == len(expected) <= report.vectors
+
+
+# --- issue 18: what a real folder throws at an indexer -----------------------------------
+
+
+def _ask_cli(config, question, **env):
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("RAG_HOME", "RAG_CHROMA_URL", "RAG_CORPUS")}
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", question, "--corpus", str(config.index.corpus_dir),
+         "--home", str(config.index.home)],
+        capture_output=True, text=True, timeout=300, env={**clean, **env},
+    )
+
+
+@pytest.mark.slow
+def test_a_fifo_in_the_corpus_neither_hangs_index_nor_ask(config, embedder):
+    import os
+
+    os.mkfifo(config.index.corpus_dir / "pipe.txt")
+    r = _cli(config, "--json")  # timeout=300 in _cli: a hang fails the test
+    assert r.returncode == 0, r.stderr
+    assert "skipped pipe.txt: not a regular file (a FIFO)" in r.stderr
+    assert json.loads(r.stdout)["documents"] == 1 and _consistent(config)
+    a = _ask_cli(config, "How many inmates can CECOT hold?")
+    assert a.returncode == 0 and "40,000" in a.stdout, a.stderr
+
+
+WRONG_SHAPES = [
+    ({"version": 1, "model": None, "docs": {}}, "no model or document table"),
+    ({"version": 1, "model": "m", "docs": []}, "no model or document table"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": 7}}, "an entry is int"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": {"sha256": "x", "sections": []}}}, "'sentences' is not a list"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": {"sha256": 5, "sections": [], "sentences": []}}}, "'sha256' is not text"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": {"sha256": "x", "sections": ["s"], "sentences": [["id", 5, 2, 0, 0, 0]]}}},
+     "points outside"),
+    ({"version": 1, "model": "m", "docs": {"a.txt": {"sha256": "x", "sections": [], "sentences": [], "vectors": "3"}}},
+     "'vectors' is not a count"),
+    ([1, 2, 3], "not a manifest"),
+    ({"version": 2, "model": "m", "docs": {}}, "format version 2"),
+]
+
+
+@pytest.mark.parametrize("data,problem", WRONG_SHAPES, ids=lambda x: str(x)[:40])
+def test_a_manifest_of_the_wrong_shape_is_named_not_crashed_on(tmp_path, data, problem):
+    from rag.manifest import check_manifest
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    manifest, why = check_manifest(path)
+    assert manifest is None and problem in why, why
+
+
+@pytest.mark.slow
+def test_valid_json_of_the_wrong_shape_is_repaired_by_index_and_ask_with_a_message(config, embedder):
+    first = _run(config, embedder)
+    manifest = _manifest(config)
+    doc = next(iter(manifest["docs"].values()))
+    doc["sentences"] = 5  # valid JSON, wrong shape: a crash in `rag ask` and `rag index` before
+    _gen(config).manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    a = _ask_cli(config, "How many inmates can CECOT hold?")  # `rag ask` repairs it first
+    assert a.returncode == 0 and "40,000" in a.stdout and "Traceback" not in a.stderr, a.stderr
+    assert "'sentences' is not a list" in a.stderr
+    assert _consistent(config) and _manifest_vectors(config) == first.vectors
+    manifest = _manifest(config)
+    manifest["docs"]["noem-cecot-2025.txt"]["sections"] = {"not": "a list"}
+    _gen(config).manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    r = _cli(config, "--json")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "repaired: manifest" in r.stderr and "'sections' is not a list of text: rebuilt" in r.stderr
+    assert json.loads(r.stdout)["documents"] == 1 and _consistent(config)
+
+
+@pytest.mark.parametrize("damage", ["garbage_ids", "missing_ids", "short_ids", "garbage_matrix"])
+def test_a_damaged_bm25_index_is_rebuilt_with_a_message_and_nothing_re_embedded(config, embedder, damage):
+    import os
+
+    from rag.indexing import bm25_problem
+
+    first = _run(config, embedder)
+    bm25 = _gen(config).bm25_path
+    if damage == "garbage_ids":
+        (bm25 / "ids.json").write_bytes(os.urandom(300))
+    elif damage == "missing_ids":
+        (bm25 / "ids.json").unlink()
+    elif damage == "short_ids":
+        ids = json.loads((bm25 / "ids.json").read_text())
+        (bm25 / "ids.json").write_text(json.dumps(ids[:-3]))
+    else:
+        for p in bm25.glob("*.npy"):
+            p.write_bytes(os.urandom(200))
+    assert bm25_problem(bm25, _manifest(config)["docs"])
+    assert not is_fresh(config.index, model_key(None))  # so `rag ask` repairs it before answering
+    report = _run(config, embedder)
+    assert any("BM25 index" in m and "rebuilt from the manifest" in m for m in report.repaired), report.repaired
+    assert report.embedded == 0 and report.vectors == first.vectors
+    assert bm25_problem(_gen(config).bm25_path, _manifest(config)["docs"]) is None and _consistent(config)
+    assert is_fresh(config.index, model_key(None))
+
+
+class _DyingEmbedder(HashEmbedder):
+    """Raises (a kill, for this logic) after ``calls`` encode calls."""
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def embed_documents(self, texts, progress=None):
+        if self.calls == 0:
+            raise KeyboardInterrupt("killed")
+        self.calls -= 1
+        return super().embed_documents(texts, progress)
+
+
+def test_one_large_document_is_embedded_in_batches_and_a_killed_run_loses_at_most_one(tmp_path, article_text,
+                                                                                      monkeypatch):
+    import rag.indexing
+
+    monkeypatch.setattr(rag.indexing, "EMBED_GROUP", 500)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "large.txt").write_text(_article_copies(article_text, 200_000), encoding="utf-8")
+    from rag.config import Config
+
+    cfg = Config().with_(corpus_dir=corpus, home=tmp_path / ".rag", clause_views_max_sentences=0,
+                         encoded_windows_max_sentences=0)  # derived windows cross batch edges too
+    with pytest.raises(KeyboardInterrupt):
+        Indexer.from_config(cfg, _DyingEmbedder(3)).run()
+    assert current(cfg.index) is None  # nothing half-done was published
+    report = Indexer.from_config(cfg, HashEmbedder()).run()
+    assert any("resumed the index run" in m for m in report.repaired), report.repaired
+    assert report.vectors > 4 * 500 and report.embedded == report.vectors - 3 * 500  # 3 batches kept
+    assert _consistent(cfg)
+    # The resumed index holds exactly what a run without a kill computes.
+    import numpy as np
+
+    store = SentenceStore(cfg.index)
+    got = store.collection.get(include=["embeddings"])
+    resumed = dict(zip(got["ids"], np.asarray(got["embeddings"])))
+    store.close()
+    clean = Config().with_(corpus_dir=corpus, home=tmp_path / ".clean", clause_views_max_sentences=0,
+                           encoded_windows_max_sentences=0)
+    Indexer.from_config(clean, HashEmbedder()).run()
+    store = SentenceStore(clean.index)
+    got = store.collection.get(include=["embeddings"])
+    store.close()
+    assert set(got["ids"]) == set(resumed)
+    for i, v in zip(got["ids"], np.asarray(got["embeddings"])):
+        assert np.allclose(resumed[i], v, atol=1e-6), i

@@ -37,7 +37,7 @@ class ScriptedLLM:
 def llm_pipe(pipeline, embedder):
     def make(script):
         fake = ScriptedLLM(script)
-        p = Pipeline(pipeline.config, embedder=embedder, store=pipeline.store,
+        p = Pipeline(pipeline.config, embedder=embedder,
                      answerers={"llm": LLMAnswerer(pipeline.config.llm, pipeline.checker, pipeline.config.retrieval.top_k, llm=fake)})
         return p, fake
     return make
@@ -130,7 +130,7 @@ def llama_server():
 @pytest.mark.slow
 def test_openai_like_backend_against_a_real_llama_cpp_server(pipeline, embedder, llama_server, capsys):
     cfg = pipeline.config.with_(mode="llm", llm_backend="openai-like", llm_base_url=llama_server, llm_model="smollm2")
-    p = Pipeline(cfg, embedder=embedder, store=pipeline.store)
+    p = Pipeline(cfg, embedder=embedder)
     questions = ["How many inmates can CECOT hold?", "Who accompanied Noem on the tour?", "When was CECOT first opened?",
                  "Which countries will Noem also visit?", "Who is the president of El Salvador?"]
     raw_total = raw_ok = dropped = 0
@@ -154,7 +154,7 @@ def test_openai_like_backend_against_a_real_llama_cpp_server(pipeline, embedder,
 @pytest.mark.slow
 def test_llama_cpp_local_backend_answers_end_to_end(pipeline, embedder):
     cfg = pipeline.config.with_(mode="llm", llm_backend="llama-cpp")
-    p = Pipeline(cfg, embedder=embedder, store=pipeline.store)
+    p = Pipeline(cfg, embedder=embedder)
     a = p.ask("How many inmates can CECOT hold?")
     assert a.mode in ("llm", "llm-fallback-extractive") and not a.refused
     assert "40,000" in a.text

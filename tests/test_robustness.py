@@ -191,3 +191,41 @@ def test_web_api_battery_then_a_normal_question(served):
     d = Client(served["url"], verbose=False).predict(NORMAL, [], api_name="/ask")  # ...and serving
     assert "40,000" in d["answer"] and d["citations"]
     assert "Traceback" not in served["log"].read_text(encoding="utf-8", errors="replace")
+
+
+# --- history and configuration (issue 18, items 9 and 10) -----------------------------------
+
+
+@pytest.mark.parametrize("history,message", [
+    (7, "history must be a list of earlier questions or turns, not int"),
+    ("Who runs it?", "history must be a list of earlier questions or turns, not str"),
+    ([{"question": 5, "answer": "x"}], "history item 0"),
+    ([{"role": "user", "content": 7}], "history item 0: 'content' must be text"),
+    ([{"role": "wizard", "content": "hi"}], "'role' must be 'user' or 'assistant'"),
+    ([3.5], "history item 0"),
+], ids=["int", "string", "dict_non_string", "message_non_string", "bad_role", "float_item"])
+def test_wrong_typed_history_is_a_clear_error_not_a_traceback(pipeline, history, message):
+    with pytest.raises(InvalidQuestion, match=re.escape(message)):
+        pipeline.ask(NORMAL, history=history)
+    assert "40,000" in pipeline.ask(NORMAL, history=[]).text  # and the pipeline still answers
+
+
+@pytest.mark.parametrize("var,value,expected", [
+    ("RAG_MODE", "bogus", "RAG_MODE='bogus' is not allowed; use one of: extractive, llm"),
+    ("RAG_EMBED_BACKEND", "bogus",
+     "RAG_EMBED_BACKEND='bogus' is not allowed; use one of: auto, sentence-transformers, onnx"),
+    ("RAG_LLM_BACKEND", "bogus", "RAG_LLM_BACKEND='bogus' is not allowed; use one of: openai-like, llama-cpp"),
+    ("RAG_HOME", "FILE", "RAG_HOME='{file}' is a file; it must name a folder for the index"),
+], ids=["mode", "embed_backend", "llm_backend", "home_is_a_file"])
+@pytest.mark.parametrize("command", ["ask", "index"])
+def test_a_configuration_mistake_is_one_line_naming_the_variable_with_exit_2(workdir, tmp_path, var, value, expected,
+                                                                            command):
+    if value == "FILE":
+        value = str(tmp_path / "not-a-folder")
+        (tmp_path / "not-a-folder").write_text("x")
+    before = sorted(p.name for p in workdir.iterdir())
+    argv = [sys.executable, "-m", "rag.cli", command] + ([NORMAL] if command == "ask" else [])
+    r = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=120, env={**_env(), var: value})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == "error: " + expected.format(file=value) + "\n" and r.stdout == ""
+    assert sorted(p.name for p in workdir.iterdir()) == before  # nothing created, nothing lost

@@ -65,7 +65,7 @@ def test_no_pickle_eval_or_exec_in_our_code(path):
 def test_the_index_folder_holds_no_pickled_data(config, embedder):
     Pipeline(config, embedder=embedder).index()
     files = [p for p in Path(config.index.home).rglob("*") if p.is_file()]
-    assert any(p.suffix == ".npy" for p in files) and (Path(config.index.home) / "manifest.json") in files
+    assert any(p.suffix == ".npy" for p in files) and any(p.name == "manifest.json" for p in files)
     for p in files:
         assert p.suffix not in (".pkl", ".pickle", ".joblib"), p
         head = p.read_bytes()[:2]
