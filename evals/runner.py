@@ -35,26 +35,50 @@ def load_dataset(path: Path, corpus_text: dict[str, str] | None = None) -> list[
     return items
 
 
+def case_verdict(checker: Any, case: dict[str, Any]) -> tuple[bool, float, str]:
+    """(supported, score, reason) of the checker on one labelled case.
+
+    A case with a citation ``style`` is read as a whole answer, markers and all
+    (``[n]`` = its n-th passage): it is supported only if it parses to sentences that
+    are all supported. Other cases are one sentence against all its passages.
+    """
+    texts = [p["text"] for p in case["passages"]]
+    if "style" not in case:
+        s = checker.support(case["sentence"], texts)
+        return s.supported, s.score, s.reason
+    verdicts = checker.check(case["sentence"], dict(enumerate(texts, start=1)))
+    bad = [v for v in verdicts if not v.supported]
+    if not verdicts:
+        return False, 0.0, "no sentence"
+    if bad:
+        return False, bad[0].score, f"{len(verdicts)} sentence(s); {bad[0].sentence!r}: {bad[0].reason}"
+    return True, min(v.score for v in verdicts), f"{len(verdicts)} sentence(s), all supported"
+
+
 def validate_checker(checker: Any, path: Path) -> dict[str, Any]:
-    """The grounding checker on the labelled cases: confusion matrix and misses by kind."""
+    """The grounding checker on the labelled cases: confusion matrix and misses by kind and by citation style."""
     cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     labels, preds, wrong = [], [], []
     by_kind: dict[str, Counter] = defaultdict(Counter)
+    by_style: dict[str, Counter] = defaultdict(Counter)
     for c in cases:
-        s = checker.support(c["sentence"], [p["text"] for p in c["passages"]])
+        supported, score, reason = case_verdict(checker, c)
         labels.append(bool(c["supported"]))
-        preds.append(s.supported)
-        ok = s.supported == bool(c["supported"])
+        preds.append(supported)
+        ok = supported == bool(c["supported"])
         by_kind[c["kind"]]["right" if ok else "wrong"] += 1
+        if "style" in c:
+            by_style[c["style"]]["right" if ok else "wrong"] += 1
         if not ok:
             wrong.append({"id": c["id"], "kind": c["kind"], "sentence": c["sentence"], "expected": c["supported"],
-                          "score": s.score, "reason": s.reason})
+                          "score": score, "reason": reason})
     conf = metrics.confusion(labels, preds)
     conf.pop("per_item")
     return {
         **conf,
         "cases": len(cases),
         "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+        "by_style": {k: dict(v) for k, v in sorted(by_style.items())},
         "missed_swaps": sum(by_kind[k]["wrong"] for k in SWAP_KINDS),
         "wrong": wrong,
     }
@@ -234,6 +258,10 @@ def write_report(out: Path, result: dict[str, Any], fails: list[str]) -> None:
               f"missed number/date/name swaps: {checker['missed_swaps']}.", "",
               "| kind | right | wrong |", "|---|---|---|"]
     lines += [f"| {k} | {v.get('right', 0)} | {v.get('wrong', 0)} |" for k, v in checker["by_kind"].items()]
+    if checker.get("by_style"):
+        lines += ["", "Cases whose sentence carries its citation markers (read as a whole answer):", "",
+                  "| citation style | right | wrong |", "|---|---|---|"]
+        lines += [f"| {k} | {v.get('right', 0)} | {v.get('wrong', 0)} |" for k, v in checker["by_style"].items()]
     if checker["wrong"]:
         lines += ["", "Checker mistakes:", ""]
         lines += [f"- `{w['id']}` ({w['kind']}, labelled {'supported' if w['expected'] else 'unsupported'}): "
