@@ -262,8 +262,11 @@ class OpenAICompatible:
                             parts.append(r.delta)
                             on_text(r.delta)
                     text, tokens = "".join(parts), len(parts)
-            except (openai.BadRequestError, openai.UnprocessableEntityError):
-                if i == len(formats) - 1:
+            except openai.APIStatusError as exc:
+                # A server that does not take the format says 400/422, or (llama-cpp-python's)
+                # 500 with the validation error naming response_format.
+                rejected = exc.status_code in (400, 422) or "response_format" in str(exc)
+                if not rejected or i == len(formats) - 1:
                     raise
                 if schema:
                     self.formats.remove(fmt)  # this server does not take that format: never ask again
