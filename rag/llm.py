@@ -38,13 +38,13 @@ import os
 import re
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from . import nlp
 from .config import LLMConfig
-from .grounding import Checker, gate, split_sentences
+from .grounding import Checker, Support, gate, split_sentences
 from .table import SentenceTable
 from .types import REFUSAL, Answer, Citation, DraftText, Passage, SentenceVerdict, Span
 
@@ -316,9 +316,12 @@ def format_passages(passages: Sequence[Passage]) -> str:
 
 # One worked example before the real question (small models copy its shape): generic
 # text, about no document of any corpus.
+# The answer is in the middle passage: SmolLM2-135M copied the example's position
+# (always the last passage) when the answer was last.
 _EXAMPLE_PASSAGES = [
     "The museum is closed on Mondays.",
     "The old bridge opened in 1932 and is 503 metres long.",
+    "Tickets cost 12 euros for adults.",
 ]
 _EXAMPLE_QUESTION = "How long is the old bridge?"
 _EXAMPLE_ANSWERS = {
@@ -558,7 +561,7 @@ class LLMAnswerer:
         structured = self.config.llm_structured
         on_text = None
         if listener is not None:
-            on_text = self._streamer(quotes, listener, structured)
+            on_text = self._streamer(quotes, listener, structured, question)
         gen = self.backend.generate(
             messages_for(question, shown, "sentences", structured),
             sentences_schema(len(shown)) if structured else None,
@@ -568,9 +571,7 @@ class LLMAnswerer:
             on_text("")  # flush: the last free-text sentence is complete now
         parsed = parse_answer(gen.text, len(shown))
         # Each sentence is checked on its own (one with no cite left cannot lean on the next one's markers).
-        supports = [
-            self.checker.support(s, [quotes[n] for n in nums], tuple(nums)) for s, nums in parsed.sentences
-        ]
+        supports = [self._support(s, nums, quotes, question) for s, nums in parsed.sentences]
         kept = [(s.sentence, s.citations) for s in supports if s.supported]
         dropped = list(parsed.outside) + [
             {"sentence": s.sentence, "reason": s.reason, "score": s.score} for s in supports if not s.supported
@@ -585,7 +586,16 @@ class LLMAnswerer:
             return gated
         return self._fallback(gated)
 
-    def _streamer(self, quotes: dict[int, str], listener: Listener, structured: bool) -> Callable[[str], None]:
+    def _support(self, sentence: str, nums: Sequence[int], quotes: dict[int, str], question: str) -> Support:
+        """The checker's verdict, and a sentence that only repeats the question is no answer
+        (a small model's favourite: it is verbatim in a passage, and says nothing)."""
+        s = self.checker.support(sentence, [quotes[n] for n in nums if n in quotes], tuple(nums))
+        if s.supported and _echoes(sentence, question):
+            return replace(s, supported=False, reason="the sentence only repeats the question")
+        return s
+
+    def _streamer(self, quotes: dict[int, str], listener: Listener, structured: bool,
+                  question: str = "") -> Callable[[str], None]:
         """Feeds streamed text; emits a draft per piece and a verdict per finished sentence."""
         reader = SentenceReader()
         renumber = _Renumber()
@@ -594,9 +604,7 @@ class LLMAnswerer:
 
         def verdicts(sentences: list[tuple[str, list[int]]]) -> None:
             for sentence, nums in sentences:
-                (s, *_) = self.checker.check(sentence + " " + "".join(f"[{n}]" for n in nums), quotes) or [None]
-                if s is None:
-                    continue
+                s = self._support(sentence, nums, quotes, question)
                 if s.supported:
                     final = renumber(s.citations)
                     text = s.sentence + " " + "".join(f"[{n}]" for n in final)
@@ -653,6 +661,10 @@ class LLMAnswerer:
             if not valid:
                 empty.dropped = [{"sentence": phrase, "reason": f"cites [{n}], which is not a passage", "score": 0.0}]
             return self._fallback(empty)
+        if phrase and phrase not in citations[n - 1].quote:
+            # The copy is better evidence than the number: a small model copies the right
+            # words from another passage more often than it counts passages right.
+            n = next((c.n for c in citations if phrase in c.quote), n)
         c = citations[n - 1]
         if _echoes(phrase, question):
             empty.signals = self._signals(gen, "json", 1, 0)

@@ -119,6 +119,12 @@ def test_all_wrong_output_falls_back_to_the_extractive_answer(llm_pipe):
     assert len(a.dropped) == 2
 
 
+def test_a_sentence_that_only_repeats_the_question_is_no_answer(llm_pipe):
+    p, _ = llm_pipe(lambda prompt, n, schema: sentences_json(("CECOT can hold inmates.", [n("40,000")])))
+    a = p.ask("How many inmates can CECOT hold?", mode="llm")
+    assert a.mode == "llm-fallback-extractive" and a.dropped[0]["reason"] == "the sentence only repeats the question"
+
+
 def test_the_models_own_refusal_leaves_the_decision_to_the_extractive_answerer(llm_pipe):
     p, _ = llm_pipe(lambda prompt, n, schema: sentences_json(answerable=False))
     a = p.ask("How many inmates can CECOT hold?", mode="llm")
@@ -170,6 +176,17 @@ def test_phrase_mode_answers_with_the_verbatim_passage_and_marks_the_phrase(llm_
     assert a.answer_n == 1 and a.answer_span.text == "40,000 inmates"
     assert p.corpus_text(c.doc)[a.answer_span.start : a.answer_span.end] == "40,000 inmates"
     assert "passage" in fake.schemas[0]["properties"] and "Reply in JSON:" in fake.prompts[0]
+
+
+def test_phrase_mode_cites_the_passage_the_phrase_was_copied_from(llm_pipe):
+    def script(prompt, n, schema):
+        passages = re.findall(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', prompt, flags=re.S)
+        other = next(int(k) for k, text in passages if "40,000 inmates" not in text)
+        return json.dumps({"answerable": True, "passage": other, "phrase": "40,000 inmates"})
+
+    p, _ = llm_pipe(script, llm_answer_style="phrase")
+    a = p.ask("How many inmates can CECOT hold?", mode="llm")
+    assert a.mode == "llm" and "40,000 inmates" in a.citations[0].quote and a.answer_span.text == "40,000 inmates"
 
 
 def test_phrase_mode_checks_a_phrase_that_is_not_in_the_passage(llm_pipe):
