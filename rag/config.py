@@ -35,6 +35,7 @@ __all__ = [
 MODES = ("extractive", "llm")
 EMBED_BACKENDS = ("auto", "sentence-transformers", "onnx")
 LLM_BACKENDS = ("openai-like", "llama-cpp")
+LLM_ANSWER_STYLES = ("auto", "sentences", "phrase")
 
 
 class ConfigError(ValueError):
@@ -169,6 +170,14 @@ class LLMConfig:
     llm_context_window: int = 2048  # SmolLM2-135M's is 2048; raise it for bigger models
     llm_max_tokens: int = 200  # an answer is one to three sentences
     llm_timeout_s: float = 120.0
+    # The model answers in JSON {"answerable", "sentences": [{"text", "cites"}]} constrained
+    # by a JSON schema (llama.cpp grammar locally, ``response_format`` on a server); False:
+    # free text with [n] markers (measured worse: see README, "LLM answers").
+    llm_structured: bool = True
+    # "sentences": the model writes cited sentences; "phrase": it only picks the passage that
+    # answers and copies the answer phrase, the answer being that passage verbatim (for
+    # small models); "auto": "phrase" for a local GGUF under 1B parameters, else "sentences".
+    llm_answer_style: str = "auto"
 
 
 _GROUPS: dict[str, type] = {
@@ -197,7 +206,9 @@ ENV_VARS: dict[str, tuple[str, Any]] = {
     "RAG_LLM_API_KEY": ("llm_api_key", str),
     "RAG_LLM_GGUF": ("llm_gguf_path", str),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"mode": MODES, "embed_backend": EMBED_BACKENDS, "llm_backend": LLM_BACKENDS}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "mode": MODES, "embed_backend": EMBED_BACKENDS, "llm_backend": LLM_BACKENDS, "llm_answer_style": LLM_ANSWER_STYLES,
+}
 
 
 @dataclass(frozen=True)

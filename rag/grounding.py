@@ -7,6 +7,10 @@
 Used at answer time (the gate every answer passes) and by the evaluation. Per
 sentence, in order:
 
+0. citation markers in the styles models write (``… [1].``, ``[1][2]``, ``[1, 2]``,
+   ``[1-3]``, ``【1】``, ``[^1]``, ``¹``, ``[Passage 1]``) are normalised to ``[n]`` after
+   the sentence (:func:`normalize_citations`), and pieces with no words (a ``.`` left
+   behind a marker) are not sentences (:func:`split_sentences`);
 1. no citation, or a citation number with no passage -> unsupported;
 2. the sentence (minus markers) is a substring of a cited passage -> supported (exact);
 3. every number, date and name in the sentence must appear in the cited passages,
@@ -27,6 +31,8 @@ import numpy as np
 from . import nlp
 from .config import GroundingConfig
 from .types import Answer, Embedder, split_cited
+
+__all__ = ["Support", "Checker", "check", "gate", "normalize_citations", "split_sentences", "DEFAULT_THRESHOLD"]
 
 
 # Validated on evals/grounding_cases.jsonl (the eval report prints the confusion matrix).
@@ -139,6 +145,108 @@ def _hard_checks(sentence: str, cited: str) -> str:
     return ""
 
 
+# --- citation styles -----------------------------------------------------------------
+
+# A range or list inside one bracket never names more passages than this ("[1-9999]" is not a citation).
+_MAX_RANGE = 20
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+# "【1】", "【1†source】" (OpenAI file citations), fullwidth "［1］" -> "[1]".
+_CJK = re.compile(r"[【［]\s*(\d+)(?:†[^】］]*)?\s*[】］]")
+# "[^1]" (Markdown footnote references).
+_FOOTNOTE = re.compile(r"\[\^(\d+)\]")
+# Runs of superscript digits used as footnotes: "inmates.¹" or "inmates¹²".
+_SUPER = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+# "[1, 2]", "[1;2]", "[1-3]", "[1–3]", "[Passage 1]", "[Source 2, 3]", "[passages 1 and 2]".
+_BRACKET = re.compile(
+    r"\[\s*(?:(?:passages?|sources?|docs?|documents?|refs?)\s*)?"
+    r"(\d+(?:\s*(?:[,;–—-]|and|&)\s*(?:(?:passages?|sources?)\s*)?\d+)*)\s*\]",
+    re.I,
+)
+# A run of markers right before the closing punctuation of its sentence (and any
+# closing quote or bracket after it): "… inmates [1]." -> "… inmates. [1]".
+_BEFORE_STOP = re.compile(r"((?:\s*\[\d+\])+)\s*([.!?。]+[\"'”’)\]]*)(?=\s|$)")
+# A run of markers inside a sentence: the sentence goes on after it ("In 2022 [1], it
+# opened [2]." or "CECOT [1] holds ...").
+_MID = re.compile(r"((?:\s*\[\d+\])+)(?=\s*(?:[,;:]|[a-z]))")
+_RUN = re.compile(r"(?:\s*\[\d+\])+")
+
+
+def _expand(body: str) -> str:
+    """"1, 2" -> "[1][2]"; "1-3" -> "[1][2][3]"; anything implausible stays as it was."""
+    nums: list[int] = []
+    for part in re.split(r"\s*(?:[,;]|and|&)\s*", body, flags=re.I):
+        part = re.sub(r"(?i)passages?|sources?", "", part).strip()
+        bounds = [int(x) for x in re.split(r"\s*[–—-]\s*", part) if x.strip().isdigit()]
+        if len(bounds) == 2 and 0 < bounds[1] - bounds[0] < _MAX_RANGE:
+            nums.extend(range(bounds[0], bounds[1] + 1))
+        elif len(bounds) == 1:
+            nums.append(bounds[0])
+        else:
+            return ""
+    return "".join(f"[{n}]" for n in nums) if 0 < len(nums) <= _MAX_RANGE else ""
+
+
+def normalize_citations(text: str) -> str:
+    """Citation markers in the styles models write, as ``[n]`` after their sentence.
+
+    >>> normalize_citations("It opened in 2022 [1]. It holds 40,000 [1, 2].")
+    'It opened in 2022. [1] It holds 40,000. [1][2]'
+    >>> normalize_citations("In 2022 [1], it opened【2】.")
+    'In 2022, it opened. [1][2]'
+    """
+    text = _CJK.sub(r"[\1]", text)
+    text = _FOOTNOTE.sub(r"[\1]", text)
+    text = _SUPER.sub(lambda m: f"[{m.group(0).translate(_SUPERSCRIPT)}]", text)
+    text = _BRACKET.sub(lambda m: _expand(m.group(1)) or m.group(0), text)
+    text = _BEFORE_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
+    return _mid_to_end(text)
+
+
+def _mid_to_end(text: str) -> str:
+    """Markers inside a sentence move to its end: the sentence rests on all of them."""
+    out, carried, pos = [], "", 0
+    for m in _RUN.finditer(text):
+        if _MID.match(text, m.start()):
+            out.append(text[pos : m.start()])
+            carried += m.group(0).strip().replace(" ", "")
+        else:
+            out.append(text[pos : m.start()].rstrip() + " " + carried + m.group(0).strip().replace(" ", ""))
+            carried = ""
+        pos = m.end()
+    tail = text[pos:]
+    if carried:
+        tail = tail.rstrip() + " " + carried
+    return "".join(out) + tail
+
+
+def _has_words(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+def split_sentences(answer: str) -> list[tuple[str, list[int]]]:
+    """(sentence, cited numbers) pairs of an answer in any citation style.
+
+    Pieces with no words are not sentences: their markers join the sentence before
+    (or, at the start, the one after) and their punctuation is dropped.
+
+    >>> split_sentences("CECOT opened in 2022 [1].")
+    [('CECOT opened in 2022.', [1])]
+    >>> split_sentences("A [1][2]. ! [3]")
+    [('A.', [1, 2, 3])]
+    """
+    out: list[tuple[str, list[int]]] = []
+    pending: list[int] = []  # markers of word-less pieces before the first sentence
+    for sentence, nums in split_cited(normalize_citations(answer)):
+        if _has_words(sentence):
+            out.append((sentence, list(dict.fromkeys(pending + nums))))
+            pending = []
+        elif out:
+            out[-1] = (out[-1][0], list(dict.fromkeys(out[-1][1] + nums)))
+        else:
+            pending += nums
+    return out
+
+
 class Checker:
     """Grounding checker with an embedder for the similarity part (loaded lazily)."""
 
@@ -193,7 +301,7 @@ class Checker:
     def check(self, answer: str, passages: Mapping[int, str]) -> list[Support]:
         """One :class:`Support` per answer sentence; ``passages[n]`` is the text cited as ``[n]``."""
         out = []
-        for sentence, nums in split_cited(answer):
+        for sentence, nums in split_sentences(answer):
             bad = [n for n in nums if n not in passages]
             if bad:
                 out.append(Support(sentence, False, 0.0, f"cites [{bad[0]}], which is not a passage", tuple(nums)))
@@ -211,7 +319,8 @@ def check(
 ) -> list[Support]:
     """Decide for each sentence of ``answer`` whether the passages it cites support it.
 
-    ``answer`` carries ``[n]`` markers after its sentences; ``passages[n]`` is the text
+    ``answer`` carries citation markers (``[n]`` after or before the closing punctuation,
+    ``[1][2]``, ``[1, 2]``, ``[1-3]``, ``【1】``, footnotes); ``passages[n]`` is the text
     cited as ``[n]``. Without ``embedder`` the bundled MiniLM is loaded when a
     sentence is not verbatim (verbatim sentences need no model).
     """

@@ -32,7 +32,7 @@ from .manifest import model_key
 from .retrieval import HybridRetriever, SparseIndex, rerank
 from .store import ReadOnlyIndex, SentenceStore, StoreError
 from .table import SentenceTable
-from .types import Answer, Answerer, Embedder, InvalidQuestion, Passage, Reranker
+from .types import Answer, Answerer, DraftText, Embedder, InvalidQuestion, Passage, Reranker, SentenceVerdict
 
 __all__ = ["Pipeline", "InvalidQuestion", "clean_question", "HistoryItem"]
 PREV_CACHE_SIZE = 512  # earlier questions whose answers are kept for follow-ups
@@ -479,9 +479,19 @@ class Pipeline:
         return resolution.query, passages, table
 
     def stream(
-        self, question: str, history: Sequence[HistoryItem] | None = None, **kwargs: Any
-    ) -> Iterator[Union[str, Answer]]:
-        """Yield the answer's text in pieces (one cited sentence at a time), then the Answer."""
+        self, question: str, history: Sequence[HistoryItem] | None = None, *, events: bool = False, **kwargs: Any
+    ) -> Iterator[Union[str, DraftText, SentenceVerdict, Answer]]:
+        """Yield the answer's text in pieces (one cited sentence at a time), then the Answer.
+
+        In LLM mode the pieces come while the model writes: each sentence once it is
+        complete and has passed the grounding check. With ``events=True`` it yields
+        :class:`DraftText` (a sentence being written, unchecked) and
+        :class:`SentenceVerdict` (kept with its final ``[n]``, or struck with the reason)
+        instead of text. The final Answer is what :meth:`ask` returns, and the one to show.
+        """
+        if (kwargs.get("mode") or self.config.answering.mode) == "llm":
+            yield from self._stream_llm(question, history, events, kwargs)
+            return
         answer = self.ask(question, history, **kwargs)
         if answer.refused:
             yield answer.text
@@ -490,6 +500,39 @@ class Pipeline:
             for i, piece in enumerate(pieces):
                 yield piece if i == len(pieces) - 1 else piece + " "
         yield answer
+
+    def _stream_llm(
+        self, question: str, history: Sequence[HistoryItem] | None, events: bool, kwargs: dict[str, Any]
+    ) -> Iterator[Union[str, DraftText, SentenceVerdict, Answer]]:
+        """:meth:`ask` in a worker thread, its LLM answerer streaming through a queue."""
+        import queue
+
+        from .llm import listening
+
+        clean_question(question, self.config.answering.max_question_chars)  # bad input fails here, not in the thread
+        # Earlier turns are answered now, outside the listener: only this question's events stream.
+        self._turns(parse_history(history))
+        q: "queue.Queue[Any]" = queue.Queue()
+
+        def work() -> None:
+            try:
+                with listening(q.put):
+                    q.put(self.ask(question, history, **kwargs))
+            except BaseException as exc:  # handed to the consumer, raised there
+                q.put(exc)
+
+        threading.Thread(target=work, name="rag-llm-stream", daemon=True).start()
+        while True:
+            item = q.get()
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, Answer):
+                yield item
+                return
+            if events:
+                yield item
+            elif isinstance(item, SentenceVerdict) and item.kept:
+                yield item.text + " "
 
     # --- follow-up support -----------------------------------------------------
 

@@ -214,6 +214,42 @@ def split_cited(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+# --- what a streamed LLM answer yields before its Answer ---------------------------
+
+
+@dataclass(frozen=True)
+class DraftText:
+    """The sentence the model is still writing (number ``index``, 0-based): not checked yet.
+
+    >>> DraftText(0, "CECOT opened in").text
+    'CECOT opened in'
+    """
+
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SentenceVerdict:
+    """A finished sentence, checked: ``kept`` with its final ``[n]`` markers, or struck with ``reason``.
+
+    ``text`` is the sentence as it will read in the answer (markers included when kept);
+    ``citations`` are the final numbers when kept, the model's own when struck.
+
+    >>> SentenceVerdict(0, "It opened in 2022. [1]", (1,), True, "verbatim in the cited passage").kept
+    True
+    """
+
+    index: int
+    text: str
+    citations: tuple[int, ...]
+    kept: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 # --- the interfaces between stages ---------------------------------------------
 
 

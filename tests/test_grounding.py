@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.grounding import Checker, Support, check
+from rag.grounding import Checker, Support, check, normalize_citations, split_sentences
 
 CASES = Path(__file__).resolve().parents[1] / "evals" / "grounding_cases.jsonl"
 P1 = ("During her visit on Wednesday to El Salvador, Sec. Noem joined Salvadoran Minister of Justice Héctor "
@@ -69,17 +69,81 @@ def test_negation_and_swaps_are_caught(checker):
 
 @pytest.mark.slow
 def test_labelled_cases_no_missed_number_date_or_name_swap(checker):
+    from evals.runner import case_verdict
+
     cases = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines()]
-    assert len(cases) >= 150
-    missed, wrong = [], 0
+    assert len(cases) >= 200
+    styled = [c for c in cases if "style" in c]
+    assert {c["style"] for c in styled} >= {"before_stop", "adjacent", "comma_list", "range", "cjk", "footnote"}
+    missed, wrong, wrong_styled = [], 0, []
     for c in cases:
-        s = checker.support(c["sentence"], [p["text"] for p in c["passages"]])
-        if s.supported != c["supported"]:
+        supported, _, _ = case_verdict(checker, c)
+        if supported != c["supported"]:
             wrong += 1
-            if c["kind"] in ("number_swap", "date_swap", "name_swap"):
+            if "style" in c:
+                wrong_styled.append(c["id"])
+            if c["kind"] in ("number_swap", "date_swap", "name_swap") or (c["kind"] == "negation" and "style" in c):
                 missed.append(c["id"])
     assert missed == []
-    assert wrong / len(cases) <= 0.06  # measured: 6 of 171 (see the eval report)
+    assert wrong_styled == []  # measured: 0 of 38 (before the style parsing: 19 of 38)
+    assert wrong / len(cases) <= 0.04  # measured: 6 of 209 (see the eval report)
+
+
+# One row per citation style a model is likely to write: (answer, sentences the checker sees).
+STYLES = [
+    ("CECOT can hold up to 40,000 inmates. [1]", [("CECOT can hold up to 40,000 inmates.", [1])]),
+    ("CECOT can hold up to 40,000 inmates [1].", [("CECOT can hold up to 40,000 inmates.", [1])]),
+    ("CECOT can hold up to 40,000 inmates [1][2].", [("CECOT can hold up to 40,000 inmates.", [1, 2])]),
+    ("CECOT can hold up to 40,000 inmates [1, 2].", [("CECOT can hold up to 40,000 inmates.", [1, 2])]),
+    ("CECOT can hold up to 40,000 inmates [1;2].", [("CECOT can hold up to 40,000 inmates.", [1, 2])]),
+    ("CECOT can hold up to 40,000 inmates [1-3].", [("CECOT can hold up to 40,000 inmates.", [1, 2, 3])]),
+    ("CECOT can hold up to 40,000 inmates [1–2].", [("CECOT can hold up to 40,000 inmates.", [1, 2])]),
+    ("CECOT can hold up to 40,000 inmates【1】.", [("CECOT can hold up to 40,000 inmates.", [1])]),
+    ("CECOT can hold up to 40,000 inmates.【1†source】", [("CECOT can hold up to 40,000 inmates.", [1])]),
+    ("CECOT can hold up to 40,000 inmates.[^1]", [("CECOT can hold up to 40,000 inmates.", [1])]),
+    ("CECOT can hold up to 40,000 inmates.¹", [("CECOT can hold up to 40,000 inmates.", [1])]),
+    ("CECOT can hold up to 40,000 inmates [Passage 1].", [("CECOT can hold up to 40,000 inmates.", [1])]),
+    ("CECOT can hold up to 40,000 inmates [Sources 1 and 2].", [("CECOT can hold up to 40,000 inmates.", [1, 2])]),
+    ("CECOT [1], which opened in 2022, holds 40,000 [2].", [("CECOT, which opened in 2022, holds 40,000.", [1, 2])]),
+    ('She said "leave now [1]." Then she left. [2]', [('She said "leave now."', [1]), ("Then she left.", [2])]),
+    ("A [1]. B [2]. .", [("A.", [1]), ("B.", [2])]),
+    ("A [1] — . [2]", [("A", [1, 2])]),
+    ("A. [1] B.", [("A.", [1]), ("B.", [])]),
+    # Not citations: left as text, so the sentence has no valid citation.
+    ("Pages [1-100] of it. [1]", [("Pages [1-100] of it.", [1])]),
+]
+
+
+@pytest.mark.parametrize("answer,expected", STYLES)
+def test_citation_styles_are_read_as_sentences_with_numbers(answer, expected):
+    assert split_sentences(answer) == expected
+
+
+def test_the_issue_example_is_one_supported_sentence():
+    answer = "CECOT was first opened in 2022 and can hold up to 40,000 inmates [1]."
+    (s,) = check(answer, {1: P1})
+    assert s.supported and s.sentence == "CECOT was first opened in 2022 and can hold up to 40,000 inmates."
+
+
+@pytest.mark.parametrize("marker", ["[1]", "[1][2]", "[1, 2]", "[1-2]", "【1】", "[^1]"])
+def test_styles_supported_and_swaps_still_rejected(checker, marker):
+    ok = checker.check(f"CECOT was first opened in 2022 and can hold up to 40,000 inmates {marker}.", {1: P1, 2: P2})
+    assert [s.supported for s in ok] == [True], ok
+    for swap, why in [("50,000 inmates", "50000"), ("opened in 2019", "2019")]:
+        sentence = "CECOT was first opened in 2022 and can hold up to 40,000 inmates"
+        sentence = sentence.replace("40,000 inmates", swap) if "inmates" in swap else sentence.replace("opened in 2022", swap)
+        (s,) = checker.check(f"{sentence} {marker}.", {1: P1, 2: P2})
+        assert not s.supported and why in s.reason, (marker, s.reason)
+    (s,) = checker.check(f"Noem will also travel to Brazil and Mexico {marker}.", {1: P1, 2: P2})
+    assert not s.supported and "brazil" in s.reason
+    (s,) = checker.check(f"Noem will not travel to Colombia and Mexico {marker}.", {1: P2, 2: P1})
+    assert not s.supported and "negates" in s.reason
+
+
+def test_normalize_citations_keeps_plain_text_and_brackets_that_are_not_citations():
+    assert normalize_citations("No markers here.") == "No markers here."
+    assert normalize_citations("Pages [1-100].") == "Pages [1-100]."
+    assert normalize_citations("[sic] and [a]") == "[sic] and [a]"
 
 
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=300)
