@@ -166,7 +166,7 @@ _BRACKET = re.compile(
 # closing quote or bracket after it): "… inmates [1]." -> "… inmates. [1]".
 _BEFORE_STOP = re.compile(r"((?:\s*\[\d+\])+)\s*([.!?。]+[\"'”’)\]]*)(?=\s|$)")
 # A run of markers inside a sentence: the sentence goes on after it ("In 2022 [1], it
-# opened [2]." or "CECOT [1] holds ...").
+# opened [2]." or "The hall [1] holds ...").
 _MID = re.compile(r"((?:\s*\[\d+\])+)(?=\s*(?:[,;:]|[a-z]))")
 _RUN = re.compile(r"(?:\s*\[\d+\])+")
 
@@ -229,8 +229,8 @@ def split_sentences(answer: str) -> list[tuple[str, list[int]]]:
     Pieces with no words are not sentences: their markers join the sentence before
     (or, at the start, the one after) and their punctuation is dropped.
 
-    >>> split_sentences("CECOT opened in 2022 [1].")
-    [('CECOT opened in 2022.', [1])]
+    >>> split_sentences("The hall opened in 2022 [1].")
+    [('The hall opened in 2022.', [1])]
     >>> split_sentences("A [1][2]. ! [3]")
     [('A.', [1, 2, 3])]
     """

@@ -13,7 +13,7 @@ JSON, constrained by a JSON schema where the backend can (llama.cpp's grammar fo
 GGUF, ``response_format`` on a server; free text with ``[n]`` markers as the last
 fallback)::
 
-    {"answerable": true, "sentences": [{"text": "CECOT opened in 2022.", "cites": [1]}]}
+    {"answerable": true, "sentences": [{"text": "The hall opened in 2022.", "cites": [1]}]}
 
 Cites outside the numbered passages are dropped; each sentence is then checked with
 :mod:`rag.grounding` against the passages it cites and only supported sentences

@@ -221,8 +221,8 @@ def split_cited(text: str) -> list[tuple[str, list[int]]]:
 class DraftText:
     """The sentence the model is still writing (number ``index``, 0-based): not checked yet.
 
-    >>> DraftText(0, "CECOT opened in").text
-    'CECOT opened in'
+    >>> DraftText(0, "The hall opened in").text
+    'The hall opened in'
     """
 
     index: int

@@ -72,3 +72,34 @@ def test_only_the_pipeline_imports_the_answerer():
     g = _graph()
     importers = {m for m, deps in g.items() if any(d == "rag.answer" or d.startswith("rag.answering") for d in deps)}
     assert importers <= {"rag.pipeline"} | {m for m in g if m.startswith("rag.answering")}
+
+
+def test_no_word_of_any_particular_document_in_the_library():
+    import re
+
+    words = re.compile(r"noem|cecot|salvador|bukele|villatoro|venezuela|homeland|dhs", re.I)
+    hits = [f"{p.relative_to(RAG.parent)}:{i}" for p in RAG.rglob("*") if p.suffix in (".py", ".json")
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if words.search(line)]
+    assert hits == []
+
+
+def test_no_private_attribute_of_a_library_is_touched():
+    import re
+
+    pattern = re.compile(r"\._[a-z]")
+    libs = re.compile(r"chromadb|gradio|llama_index|SharedSystemClient")
+    roots = [RAG, RAG.parent / "ui"]
+    hits = [f"{p}:{i}" for root in roots for p in root.rglob("*.py")
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if pattern.search(line) and libs.search(line)]
+    assert hits == []
+
+
+def test_the_docstring_examples_run():
+    import doctest
+    import importlib
+
+    for name in ("rag.types", "rag.config", "rag.chat", "rag.grounding", "rag.retrieval.fusion",
+                 "rag.answering.question", "rag.answering.detect", "rag.answering.span"):
+        result = doctest.testmod(importlib.import_module(name))
+        assert result.failed == 0, name
