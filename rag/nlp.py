@@ -173,7 +173,9 @@ TITLES = {
     "sec", "secretary", "president", "minister", "ministers", "gov", "governor", "sen", "senator", "rep",
     "mr", "mrs", "ms", "dr", "prof", "professor", "judge", "general", "gen", "of", "the", "former", "deputy",
     "chief", "director", "mayor", "councillor", "councilor", "councilman", "councilwoman", "chair", "sir", "dame",
+    "justice", "interior", "defense", "defence", "foreign", "finance", "health", "education", "state",
 }
+
 # Words that make a capitalised phrase an organisation, a place or a work, not a person.
 NOT_PERSON = {
     "center", "centre", "act", "group", "groups", "rights", "committee", "department", "administration",
@@ -199,8 +201,13 @@ def _persons(text: str, known: tuple[str, ...]) -> tuple[str, ...]:
     for name in names(text):
         words = name.split()
         titled = False
-        while words and words[0].lower().rstrip(".") in TITLES | {w.rstrip(".") for w in TITLES}:
-            words = words[1:]
+        titles = TITLES | {w.rstrip(".") for w in TITLES}
+        # The office comes before the name ("Home Office Secretary Ana Lopez",
+        # "Brazilian Minister of Finance Ana Lopez"): the name is what follows its last
+        # title word.
+        last = max((i for i, w in enumerate(words[:-1]) if w.lower().rstrip(".") in titles), default=-1)
+        if last >= 0:
+            words = words[last + 1 :]
             titled = True
         if not words:
             continue
