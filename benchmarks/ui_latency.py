@@ -128,13 +128,9 @@ def render_section(res: dict[str, Any], when: str, machine: str) -> str:
 
 
 def write_section(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    from benchmarks.load import write_section as replace_marked
+
+    replace_marked(path, section, BEGIN, END)
 
 
 def _free_port() -> int:
