@@ -22,6 +22,8 @@ import hashlib
 import json
 import logging
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -142,6 +144,19 @@ class OnnxEncoder:
                 out.append((enc[i + j].tokens[1 : n - 1], vecs.astype(np.float32)))
         return out
 
+    def encode_query(self, text: str) -> tuple[np.ndarray, tuple[list[str], np.ndarray]]:
+        """One text's pooled vector (as :meth:`encode`) and its token vectors (as
+        :meth:`encode_tokens`) from one forward pass: a question needs both."""
+        e = self.tokenizer.encode(text)
+        ids = np.array([e.ids], dtype=np.int64)
+        m = np.ones_like(ids)
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": m, "token_type_ids": np.zeros_like(m)})[0][0]
+        v = hidden.mean(axis=0)
+        v = (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+        t = hidden[1:-1]
+        t = t / np.clip(np.linalg.norm(t, axis=1, keepdims=True), 1e-12, None)
+        return v, (e.tokens[1:-1], t.astype(np.float32))
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         enc = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in enc], dtype=np.int64)
@@ -252,6 +267,10 @@ class MiniLMEmbedder:
         self._onnx: OnnxEncoder | None = None
         self._onnx_checked = False
         self._onnx_file: Path | None = None
+        # A question's token vectors, kept from embed_query's forward pass for the
+        # answerer's embed_tokens a moment later (a few recent questions, any thread).
+        self._query_tokens: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     @property
     def llama(self) -> "BaseEmbedding":
@@ -350,7 +369,11 @@ class MiniLMEmbedder:
         interaction (ColBERT-style MaxSim) between a question and a sentence."""
         fast = self.onnx
         if fast is not None:
-            return fast.encode_tokens(texts)
+            with self._query_lock:
+                known = {t: self._query_tokens[t] for t in texts if t in self._query_tokens}
+            rest = [t for t in dict.fromkeys(texts) if t not in known]
+            known.update(zip(rest, fast.encode_tokens(rest)) if rest else ())
+            return [known[t] for t in texts]
         st = self.sentence_transformer
         out = []
         for text, vecs in zip(texts, st.encode(list(texts), output_value="token_embeddings", show_progress_bar=False)):
@@ -362,5 +385,10 @@ class MiniLMEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         fast = self.onnx
         if fast is not None:
-            return fast.encode([text])[0]
+            vector, tokens = fast.encode_query(text)
+            with self._query_lock:
+                self._query_tokens[text] = tokens
+                while len(self._query_tokens) > 64:
+                    self._query_tokens.popitem(last=False)
+            return vector
         return self._encode([text])[0]

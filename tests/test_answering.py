@@ -71,6 +71,24 @@ def test_maxsim_matches_paraphrases_a_bag_of_words_misses(embedder):
     assert F.maxsim(q, good)[0] > F.maxsim(q, bad)[0] + 0.1
 
 
+def test_token_features_over_all_sentences_at_once_equal_the_one_by_one_definitions(embedder):
+    q = analyze("Which lawyer wrote the clause about fees?")
+    texts = [
+        "The clause on fees was drafted by Ana Lopez, a lawyer.",
+        "Fees are due each month.",
+        "",  # no tokens at all
+        "The museum opened a new wing for visitors in 2021, after a long and costly rebuild.",
+    ]
+    question, subject, *sentences = embedder.embed_tokens([q.text, F.subject_of(q), *texts])
+    sims, fsims, gains = F._token_features(q, question, subject, sentences)
+    for t, s, f, g in zip(sentences, sims, fsims, gains):
+        assert s == pytest.approx(F.maxsim(question, t), abs=1e-5)
+        assert f == pytest.approx(F.focus_sim(question, t, q.focus), abs=1e-5)
+        want = float(F.pooled(t) @ F.pooled(question) - F.pooled(t) @ F.pooled(subject)) if len(t[1]) else 0.0
+        assert g == pytest.approx(want, abs=1e-5)
+    assert sims[0][0] > sims[3][0]  # the sentences are told apart
+
+
 def test_a_saved_model_for_other_features_is_refused_not_misread():
     m = load_models()
     check_features(m.selector, F.SELECTION_FEATURES)

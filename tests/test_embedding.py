@@ -101,6 +101,19 @@ def test_onnx_path_gives_the_reference_vectors(embedder, onnx_cache):
     assert fast._st is None  # the reference model was never loaded
 
 
+def test_a_questions_token_vectors_come_from_its_query_pass_and_equal_a_fresh_pass(onnx_cache):
+    fast = MiniLMEmbedder(cache_dir=onnx_cache)
+    other = MiniLMEmbedder(cache_dir=onnx_cache)
+    q = "How many people can the hall seat?"
+    v = fast.embed_query(q)
+    (tokens, vecs), (t2, v2) = fast.embed_tokens([q, VARIED[1]])
+    (ref_tokens, ref_vecs), (r2, rv2) = other.embed_tokens([q, VARIED[1]])  # computed, nothing kept
+    assert tokens == ref_tokens and np.allclose(vecs, ref_vecs, atol=1e-5)
+    assert t2 == r2 and np.allclose(v2, rv2, atol=1e-5)
+    assert float(v @ other.embed_query(q)) >= 1 - 1e-6
+    assert not np.allclose(vecs[0], v2[0])  # two texts, two sets of vectors
+
+
 def test_without_an_export_the_reference_path_is_used_and_prepare_makes_one(tmp_path, embedder):
     e = MiniLMEmbedder(cache_dir=tmp_path)
     e._st = embedder.sentence_transformer

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -107,6 +108,10 @@ class ExtractiveAnswerer:
         self.tokens = F.TokenCache(embed_tokens)
         self._stats: weakref.WeakKeyDictionary[SentenceTable, F.CorpusStats] = weakref.WeakKeyDictionary()
         self._stats_lock = threading.Lock()
+        # The rerank stage (scores) and the answer (decide) featurize the same candidates
+        # of one question: the second use is a lookup (a few recent questions are kept).
+        self._recent: OrderedDict[tuple[Any, ...], tuple[Any, Question, dict[tuple[str, int], np.ndarray]]] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def stats(self, table: SentenceTable) -> F.CorpusStats:
         with self._stats_lock:
@@ -121,13 +126,32 @@ class ExtractiveAnswerer:
         """See :func:`featurize`."""
         return featurize(question, passages, table, self.tokens, self.stats(table))
 
+    def _features(self, question: str, cands: Sequence[Passage], table: SentenceTable) -> tuple[Question, np.ndarray]:
+        """:meth:`featurize`, remembered for the same question over the same candidates
+        in any order (rows do not depend on the order)."""
+        ids = [(p.row.doc, p.row.start) for p in cands]
+        key = (question, id(table), frozenset(zip(ids, (p.score for p in cands))))
+        with self._recent_lock:
+            hit = self._recent.get(key)
+        if hit is not None and hit[0]() is table:
+            q, rows = hit[1], hit[2]
+            return q, np.stack([rows[i] for i in ids])
+        q, x = self.featurize(question, cands, table)
+        with self._recent_lock:
+            self._recent[key] = (weakref.ref(table), q, dict(zip(ids, x)))
+            while len(self._recent) > 32:
+                self._recent.popitem(last=False)
+        return q, x
+
     def scores(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[float]:
-        """Each passage's probability of being the answer's sentence (a Reranker)."""
-        if not passages:
-            return []
-        _, x = self.featurize(question, passages, table)
-        probs = self.models.selector.probability(x)
-        return [float(p) if is_content(ps.text) else 0.0 for p, ps in zip(probs, passages)]
+        """Each passage's probability of being the answer's sentence (a Reranker); a
+        passage the answer may not quote (:func:`candidates_of`) scores 0."""
+        cands = candidates_of(passages)
+        if not cands:
+            return [0.0] * len(passages)
+        _, x = self._features(question, cands, table)
+        probs = dict(zip(map(id, cands), self.models.selector.probability(x)))
+        return [float(probs.get(id(p), 0.0)) for p in passages]
 
     # --- answering ----------------------------------------------------------------
 
@@ -138,7 +162,7 @@ class ExtractiveAnswerer:
         cands = candidates_of(passages)
         if not cands:
             return {"q": q, "cands": [], "probs": np.zeros(0), "best": None, "a": None, "p_answer": 0.0}
-        q, x = self.featurize(question, cands, table)
+        q, x = self._features(question, cands, table)
         probs = self.models.selector.probability(x)
         best = int(np.argmax(probs))
         around = F.window_text(cands[best], table)

@@ -164,6 +164,44 @@ def _names_share(names: Sequence[str], text: str) -> float:
     return sum(all(w in low for w in nlp.tokens(n)) for n in names) / len(names)
 
 
+def _token_features(
+    q: Question, question: TokenVectors, subject: TokenVectors, sentences: Sequence[TokenVectors]
+) -> tuple[list[tuple[float, float]], list[float], list[float]]:
+    """Per sentence: :func:`maxsim`, :func:`focus_sim` and the ask gain (how much closer
+    its pooled vector is to the question's than to the bare subject's), computed with
+    one matrix product over all sentences' tokens instead of one per sentence (this is
+    most of an answer's own time)."""
+    lengths = [len(t[1]) for t in sentences]
+    if not sentences or not sum(lengths) or not len(question[0]):
+        return [maxsim(question, t) for t in sentences], [focus_sim(question, t, q.focus) for t in sentences], [0.0] * len(sentences)
+    q_tokens, q_vecs = question
+    keep = _content_tokens(q_tokens) or list(range(len(q_tokens)))
+    focus = _focus_tokens(q_tokens, q.focus)
+    rows = sorted(set(keep) | set(focus))
+    at = {r: i for i, r in enumerate(rows)}
+    all_vecs = np.concatenate([t[1] for t in sentences if len(t[1])])
+    sim = q_vecs[rows] @ all_vecs.T  # (question tokens, all sentence tokens)
+    starts = np.cumsum([0] + [n for n in lengths if n])[:-1]
+    best = np.maximum.reduceat(sim, starts, axis=1)  # (question tokens, non-empty sentences)
+    qv, sv = pooled(question), pooled(subject)
+    sims, fsims, gains = [], [], []
+    j = 0
+    for t, n in zip(sentences, lengths):
+        if not n:
+            sims.append((0.0, 0.0))
+            fsims.append(0.0 if focus else 1.0)
+            gains.append(0.0)
+            continue
+        b = best[:, j]
+        j += 1
+        k = b[[at[r] for r in keep]]
+        sims.append((float(k.mean()), float(k.min())))
+        fsims.append(float(b[[at[r] for r in focus]].min()) if focus else 1.0)
+        pv = pooled(t)
+        gains.append(float(pv @ qv - pv @ sv))
+    return sims, fsims, gains
+
+
 def selection_features(
     q: Question,
     passages: Sequence[Passage],
@@ -175,14 +213,10 @@ def selection_features(
     if not passages:
         return np.zeros((0, len(SELECTION_FEATURES)), dtype=np.float32)
     max_sparse = max((p.sparse for p in passages), default=0.0) or 1.0
-    sent = tokens[2:] if tokens else []
-    sims = [maxsim(tokens[0], t) for t in sent] if tokens else [(0.0, 0.0)] * len(passages)
-    fsims = [focus_sim(tokens[0], t, q.focus) for t in sent] if tokens else [1.0] * len(passages)
     if tokens:
-        qv, sv = pooled(tokens[0]), pooled(tokens[1])
-        gains = [float(pooled(t) @ qv - pooled(t) @ sv) for t in sent]
+        sims, fsims, gains = _token_features(q, tokens[0], tokens[1], tokens[2:])
     else:
-        gains = [0.0] * len(passages)
+        sims, fsims, gains = [(0.0, 0.0)] * len(passages), [1.0] * len(passages), [0.0] * len(passages)
     focus_stems = [nlp.stem(w) for w in q.focus]
     max_idf = max((stats.idf(t) for t in q.terms), default=1.0) or 1.0
     idf_total = sum(stats.idf(t) for t in q.terms) or 1.0
