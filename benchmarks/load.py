@@ -203,10 +203,10 @@ def _proc_tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its live descendants."""
+def cpu_seconds(pid: int | list[int]) -> float:
+    """User + system CPU seconds of ``pid`` (or of each of several) and live descendants."""
     total = 0
-    for p in _proc_tree(pid):
+    for p in [q for root in (pid if isinstance(pid, list) else [pid]) for q in _proc_tree(root)]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -238,7 +238,7 @@ def run_level(
     questions: int | None = None,
     rate: float | None = None,
     timeout_s: float = 60.0,
-    server_pid: int | None = None,
+    server_pid: int | list[int] | None = None,
     keep_session: bool = True,
 ) -> dict[str, Any]:
     """``sessions`` sessions asking ``target`` ("api" or "chat") at once.
@@ -340,11 +340,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(work: Path, workers: int, extra: list[str] = (), command: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(
+    work: Path, workers: int, extra: list[str] = (), command: list[str] | None = None, env_extra: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
     """`rag serve --workers N` in ``work`` (which holds corpus/), waited for until it answers.
-    ``command``: another server command line, ``{port}`` filled in."""
+    ``command``: another server command line, ``{port}`` filled in; ``env_extra``: its
+    RAG_ settings (none else are passed on)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env_extra or {})
     env["GRADIO_ANALYTICS_ENABLED"] = "False"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     log = open(work / f"serve-{workers}-{port}.log", "w")
@@ -379,6 +382,25 @@ def start_server(work: Path, workers: int, extra: list[str] = (), command: list[
     return proc, url
 
 
+def start_chroma(work: Path) -> tuple[subprocess.Popen, str]:
+    """A `chroma run` server (the CLI beside this interpreter) on a free port, data in ``work``."""
+    port = free_port()
+    exe = str(Path(sys.executable).parent / "chroma")
+    proc = subprocess.Popen([exe, "run", "--path", str(work / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=2):
+                return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.25)
+    proc.kill()
+    raise SystemExit("chroma run did not come up")
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -402,12 +424,13 @@ def render_section(res: dict[str, Any]) -> str:
     """The RESULTS.md section for one full run (see :func:`main`)."""
     runs = res["runs"]
 
-    def find(workers: int, target: str, sessions: int) -> dict[str, Any] | None:
-        return next((r for r in runs if r["workers"] == workers and r["target"] == target and r["sessions"] == sessions), None)
+    def find(workers: int, target: str, sessions: int, store: str = "embedded") -> dict[str, Any] | None:
+        return next((r for r in runs if r["workers"] == workers and r["target"] == target and r["sessions"] == sessions
+                     and r.get("store", "embedded") == store), None)
 
     lines = [
         BEGIN,
-        "## Serving: JSON API and chat under load, 1 and 2 workers",
+        "## Serving: JSON API and chat under load, 1 and 2 workers, embedded and over `chroma run`",
         "",
         f"Run: {res['when']}, `{res['command']}` on {res['machine']}. "
         f"Load average (1/5/15 min) before -> after the whole run: {res['load_before']} -> {res['load_after']}.",
@@ -420,15 +443,19 @@ def render_section(res: dict[str, Any]) -> str:
         "client sees it, queueing included. The client is one asyncio process on raw sockets; its CPU "
         "(client cores) and the server's (all its processes, from /proc) are measured over the run; "
         "`server ms/req` is server CPU per answer. Errors: HTTP errors, timeouts, and answers without the "
-        "expected fact, without a citation, or with a citation that does not slice back to its quote.",
+        "expected fact, without a citation, or with a citation that does not slice back to its quote. "
+        "Store `chroma`: the workers' vectors on one `chroma run` server (`RAG_CHROMA_URL`) on the same "
+        "machine, indexed once into a home folder the workers share (manifest, BM25, texts); the Chroma "
+        "server's CPU is counted as server CPU.",
         "",
-        "| workers | target | sessions | requests | errors | offered q/s | achieved q/s | p50 ms | p95 ms | p99 ms "
+        "| store | workers | target | sessions | requests | errors | offered q/s | achieved q/s | p50 ms | p95 ms | p99 ms "
         "| max ms | client cores | server cores | server ms/req | load before -> after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
-            f"| {r['workers']} | {r['target']} | {r['sessions']} | {r['requests']} | {r['errors']} | {r['offered_qps']} "
+            f"| {r.get('store', 'embedded')} | {r['workers']} | {r['target']} | {r['sessions']} | {r['requests']} "
+            f"| {r['errors']} | {r['offered_qps']} "
             f"| {r['achieved_qps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} "
             f"| {r['client_cpu_cores']} | {r['server_cpu_cores']} | {r['server_cpu_ms_per_req']} "
             f"| {r['load_before']} -> {r['load_after']} |"
@@ -450,8 +477,14 @@ def render_section(res: dict[str, Any]) -> str:
                 f"{w} worker{'s' * (w > 1)}, chat (Gradio API), 32 sessions, p95 <= 1000 ms: p95 {chat32['p95_ms']} ms, "
                 f"{chat32['errors']} errors, {_goal(chat32['p95_ms'] <= 1000 and chat32['errors'] == 0)}."
             )
+        chroma32 = find(w, "api", 32, "chroma")
+        if chroma32:
+            goals.append(
+                f"{w} worker{'s' * (w > 1)} over one `chroma run`, JSON API, 32 sessions: p95 {chroma32['p95_ms']} ms, "
+                f"{chroma32['errors']} errors, {chroma32['achieved_qps']} answers/s."
+            )
         for target in TARGETS:
-            rows = [r for r in runs if r["workers"] == w and r["target"] == target]
+            rows = [r for r in runs if r["workers"] == w and r["target"] == target and r.get("store", "embedded") == "embedded"]
             if rows:
                 best = max(rows, key=lambda r: r["achieved_qps"] or 0)
                 goals.append(
@@ -462,8 +495,8 @@ def render_section(res: dict[str, Any]) -> str:
     # What more cores give, from measured CPU per answer (not a guess): each worker is
     # one process bounded by one core (the GIL), so N free cores and N workers serve N
     # times one core's answers; closed-loop latency at S sessions is then ~S / rate.
-    per = {t: [r["server_cpu_ms_per_req"] for r in runs if r["target"] == t and r.get("server_cpu_ms_per_req")]
-           for t in TARGETS}
+    per = {t: [r["server_cpu_ms_per_req"] for r in runs if r["target"] == t and r.get("server_cpu_ms_per_req")
+               and r.get("store", "embedded") == "embedded"] for t in TARGETS}
     for t, ms in per.items():
         if ms:
             cpu = sorted(ms)[len(ms) // 2]
@@ -576,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", default="1,8,32,128", help="session counts, comma-separated")
     ap.add_argument("--targets", default="api,chat")
     ap.add_argument("--workers", default="1,2", help="server processes to compare, comma-separated")
+    ap.add_argument("--stores", default="embedded,chroma",
+                    help="embedded Chroma, and/or all workers over one `chroma run` server (JSON API only)")
     ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     ap.add_argument("--warmup", type=float, default=1.0, help="seconds per run not measured")
     ap.add_argument("--rate", type=float, help="offered questions/s in all (default: back to back)")
@@ -605,18 +640,28 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = loadavg()
     runs = []
-    for workers in [int(x) for x in a.workers.split(",")]:
-        proc, url = start_server(work, workers, extra)
+    for store in [x for x in a.stores.split(",") if x]:
+        chroma, env, home = None, {}, []
+        if store == "chroma":
+            chroma, chroma_url = start_chroma(work)
+            env, home = {"RAG_CHROMA_URL": chroma_url}, ["--home", str(work / ".rag-chroma")]
         try:
-            for target in targets:
-                for n in sessions:
-                    r = run_level(url, target, n, texts, seconds=a.seconds, warmup=a.warmup, rate=a.rate,
-                                  server_pid=proc.pid)
-                    r["workers"] = workers
-                    runs.append(r)
-                    print(json.dumps({k: v for k, v in r.items() if k != "failures"}), flush=True)
+            for workers in [int(x) for x in a.workers.split(",")]:
+                proc, url = start_server(work, workers, extra + home, env_extra=env)
+                pids = [proc.pid] + ([chroma.pid] if chroma else [])
+                try:
+                    for target in targets if store == "embedded" else ["api"]:
+                        for n in sessions:
+                            r = run_level(url, target, n, texts, seconds=a.seconds, warmup=a.warmup, rate=a.rate,
+                                          server_pid=pids)
+                            r["workers"], r["store"] = workers, store
+                            runs.append(r)
+                            print(json.dumps({k: v for k, v in r.items() if k != "failures"}), flush=True)
+                finally:
+                    stop_server(proc)
         finally:
-            stop_server(proc)
+            if chroma:
+                stop_server(chroma)
     shutil.rmtree(work, ignore_errors=True)
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
     command = "python -m benchmarks.load" + (f" {' '.join(argv)}" if argv else " " + " ".join(sys.argv[1:])).rstrip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -162,3 +163,20 @@ def gpl_pipeline(tmp_path_factory, embedder):
     corpus.mkdir()
     shutil.copy(ROOT / "evals" / "corpora" / "test" / "gpl-3.txt", corpus / "gpl-3.txt")
     return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    # The chroma CLI ships with chromadb, beside this interpreter (the venv need not be on PATH).
+    exe = str(Path(sys.executable).parent / "chroma")
+    assert Path(exe).exists(), exe
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/api/v2/heartbeat", proc, 60, "chroma run")
+    yield url
+    stop(proc)

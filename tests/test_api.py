@@ -159,13 +159,15 @@ def _notes(version: int) -> str:
 
 
 @pytest.mark.slow
-def test_two_workers_answer_during_rag_index_without_a_mixed_read(tmp_path):
-    """`rag serve --workers 2` while `rag index` runs from outside: every response comes from
-    the old index or the new one (document count 2 or 3; each answer's citations slice to
+@pytest.mark.parametrize("replicas", ["workers", "servers-over-chroma-run"])
+def test_replicas_answer_during_rag_index_without_a_mixed_read(tmp_path, replicas, request):
+    """Replicas serving while `rag index` runs from outside: every response comes from the
+    old index or the new one (document count 2 or 3; each answer's citations slice to
     their quotes in one version of the file, whose fact it states), never a mix, never an error.
 
-    Depends on the index being published as a whole (issue 18): before that lands this
-    test may fail, and that failure is the bug it is here to catch."""
+    ``workers``: one `rag serve --workers 2` over the embedded index. ``servers-over-chroma-run``:
+    two separate `rag serve` processes on their own ports sharing one index folder
+    (manifest, BM25, texts) and one `chroma run` server for the vectors."""
     corpus = make_corpus(tmp_path)
     notes = corpus / "notes.md"
     versions = [_notes(0), _notes(1)]
@@ -173,19 +175,21 @@ def test_two_workers_answer_during_rag_index_without_a_mixed_read(tmp_path):
     article = (corpus / DOC).read_text(encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("RAG_HOME", "RAG_CORPUS", "RAG_CHROMA_URL", "RAG_MODE")}
     env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    if replicas == "servers-over-chroma-run":
+        env["RAG_CHROMA_URL"] = request.getfixturevalue("chroma_server")
     index = [sys.executable, "-m", "rag.cli", "index", "--corpus", str(corpus), "--home", str(tmp_path / ".rag")]
     assert subprocess.run(index, env=env, capture_output=True, text=True, timeout=600).returncode == 0
-    port = free_port()
-    log = open(tmp_path / "serve.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--corpus", str(corpus), "--home", str(tmp_path / ".rag"),
-         "--port", str(port), "--workers", "2"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    serve = [sys.executable, "-m", "rag.cli", "serve", "--corpus", str(corpus), "--home", str(tmp_path / ".rag")]
+    ports = [free_port()] if replicas == "workers" else [free_port(), free_port()]
+    procs = [
+        subprocess.Popen([*serve, "--port", str(port), "--workers", "2" if replicas == "workers" else "1"],
+                         cwd=tmp_path, env=env, stdout=open(tmp_path / f"serve-{port}.log", "w"), stderr=subprocess.STDOUT)
+        for port in ports
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
     stop_readers, errors, seen_docs, seen_facts, workers = threading.Event(), [], [], [], set()
 
-    def reader() -> None:
+    def reader(url: str) -> None:
         # A new connection per request, so the kernel spreads them over both workers.
         with httpx.Client(base_url=url, timeout=60, headers={"Connection": "close"}) as c:
             while not stop_readers.is_set():
@@ -217,13 +221,15 @@ def test_two_workers_answer_during_rag_index_without_a_mixed_read(tmp_path):
                 else:
                     seen_facts.append(next(v for v in fits if f"{10 + v} dollars" in d["answer"]))
 
-    threads = [threading.Thread(target=reader) for _ in range(4)]
+    threads = [threading.Thread(target=reader, args=(urls[i % len(urls)],)) for i in range(4)]
     try:
-        wait_for_http(url + "/api/health", proc, 300, "rag serve --workers 2")
+        for url, proc in zip(urls, procs):
+            wait_for_http(url + "/api/health", proc, 300, f"rag serve ({replicas})")
         # Both workers up (each listens once warm): each request is a new connection.
         deadline = time.time() + 120
-        while len({httpx.get(url + "/api/health", headers={"Connection": "close"}).json()["worker"] for _ in range(8)}) < 2:
-            assert time.time() < deadline, "the second worker never answered"
+        while len({httpx.get(u + "/api/health", headers={"Connection": "close"}).json()["worker"]
+                   for u in urls for _ in range(8)}) < 2:
+            assert time.time() < deadline, "the second replica never answered"
             time.sleep(1)
         for t in threads:
             t.start()
@@ -240,7 +246,8 @@ def test_two_workers_answer_during_rag_index_without_a_mixed_read(tmp_path):
         stop_readers.set()
         for t in threads:
             t.join(timeout=120)
-        stop(proc)
+        for proc in procs:
+            stop(proc)
     assert errors == [], errors[:5]
     assert set(seen_docs) == {2, 3} and seen_docs[-1] == 3, sorted(set(seen_docs))
     assert set(seen_facts) == {0, 1} and seen_facts[-1] == 1

@@ -12,24 +12,6 @@ from rag.config import Config
 from rag.generations import current, new_generation
 from rag.store import StoreError, make_client
 
-from .conftest import free_port, stop, wait_for_http
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    # The chroma CLI ships with chromadb, beside this interpreter (the venv need not be on PATH).
-    exe = str(Path(sys.executable).parent / "chroma")
-    assert Path(exe).exists(), exe
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/api/v2/heartbeat", proc, 60, "chroma run")
-    yield url
-    stop(proc)
 
 
 @pytest.mark.server
