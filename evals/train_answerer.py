@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--c-answer", type=float, default=0.1,
                     help="inverse regularisation of the answerability model (0.1: leave-one-document-out AUC "
                          "0.67 vs 0.65 at 1.0 on dev, for answerable vs not)")
+    ap.add_argument("--dry-run", action="store_true", help="print the out-of-fold results, write nothing")
     args = ap.parse_args(argv)
 
     if not MODELS_FILE.exists():
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         load_models.cache_clear()
         _fit_and_save(collect(args.out), args.c, args.c_answer, quiet=True)
         load_models.cache_clear()
-    _fit_and_save(collect(args.out), args.c, args.c_answer)
+    _fit_and_save(collect(args.out), args.c, args.c_answer, dry_run=args.dry_run)
     return 0
 
 
@@ -152,7 +153,7 @@ def _bootstrap() -> Any:
                   fit_note={"bootstrap": "retrieval order, answer everything"})
 
 
-def _fit_and_save(rows: list[dict[str, Any]], c: float, c_answer: float, quiet: bool = False) -> None:
+def _fit_and_save(rows: list[dict[str, Any]], c: float, c_answer: float, quiet: bool = False, dry_run: bool = False) -> None:
     from rag.answering import features as F
     from rag.answering.model import MODELS_FILE, Models
 
@@ -192,6 +193,11 @@ def _fit_and_save(rows: list[dict[str, Any]], c: float, c_answer: float, quiet: 
         if m.any():
             bins.append({"lo": float(lo), "hi": float(lo + 0.1), "n": int(m.sum()), "rate": float(right[m].mean())})
     overall = _outcomes(p_oof, right, answerable, threshold)
+    from sklearn.metrics import roc_auc_score
+
+    # How well the probability orders the questions, whatever the threshold.
+    overall["auc_answerable"] = round(float(roc_auc_score(answerable, p_oof)), 4)
+    overall["auc_right"] = round(float(roc_auc_score(right, p_oof)), 4)
     selector = fit_selector(rows)
     answerability = _fit(a, right, F.ANSWERABILITY_FEATURES, c_answer)
     dev = (HERE / "dev.jsonl").read_bytes()
@@ -200,6 +206,11 @@ def _fit_and_save(rows: list[dict[str, Any]], c: float, c_answer: float, quiet: 
         "documents": len(docs), "threshold_rule": f"max right+refused with false refusals <= {MAX_FALSE_REFUSALS} (out of fold)",
         "out_of_fold": overall, "C_selector": c, "C_answerability": c_answer,
     }
+    if dry_run:
+        print(f"threshold {threshold}; out of fold: {overall}")
+        for d, m in folds.items():
+            print(f"  {d:<24} {m}")
+        return
     Models(selector, answerability, threshold, fit_note=note).save(MODELS_FILE)
     if quiet:
         return

@@ -173,7 +173,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     thresholds = Path(args.thresholds) if args.thresholds else None
     dataset = Path(args.dataset) if args.dataset else None
     splits = tuple(args.split) if args.split else ("dev", "test")
-    return run_eval(_config(args), dataset=dataset, out=Path(args.out), thresholds_path=thresholds, splits=splits)
+    return run_eval(_config(args), dataset=dataset, out=Path(args.out), thresholds_path=thresholds, splits=splits,
+                    sample=args.sample, seed=args.seed)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -186,6 +187,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _config(args), host=args.host, port=args.port, share=args.share,
         workers=args.workers, chat_concurrency=args.chat_concurrency, allow_upload=args.allow_upload,
     )
+
+
+def _positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse turns the error into exit code 2)."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
 
 
 def answer_options(p: argparse.ArgumentParser) -> None:
@@ -238,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="one dataset file against --corpus instead of the splits")
     p.add_argument("--out", default="evals/out")
     p.add_argument("--thresholds", help="gate file (default evals/thresholds.toml)")
+    p.add_argument("--sample", type=_positive_int, metavar="N",
+                   help="only N single-turn items of each split, drawn at random (measured, not gated)")
+    p.add_argument("--seed", type=int, default=0, help="the draw of --sample")
     answer_options(p)
     p.set_defaults(func=cmd_eval)
 

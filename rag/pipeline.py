@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 from .answering import ExtractiveAnswerer, is_content
+from .answering.span import checked_phrase
 from .chat import HistoryItem, Resolution, Turn, parse_history, persons, resolve
 from .config import Config, IndexConfig
 from .embedding import MiniLMEmbedder
@@ -334,7 +335,8 @@ class Pipeline:
             elif mode == "llm":
                 from .llm import LLMAnswerer  # the LLM itself loads on first use (optional extra)
 
-                self._answerers[mode] = LLMAnswerer(self.config.llm, self.checker, self.config.retrieval.top_k)
+                self._answerers[mode] = LLMAnswerer(self.config.llm, self.checker, self.config.retrieval.top_k,
+                                                    phrase_check=checked_phrase)
             else:
                 raise ValueError(f"unknown answer mode {mode!r} (choose 'extractive' or 'llm')")
         return self._answerers[mode]
@@ -360,9 +362,11 @@ class Pipeline:
 
     def reranker(self, mode: str | None = None) -> Reranker | None:
         """What reorders retrieved sentences for ``mode``: the extractive answerer's
-        answer-type scores in extractive mode; nothing (the fused order) for the LLM,
-        which reads every passage it is shown."""
-        if (mode or self.config.answering.mode) != "extractive":
+        scores in extractive mode, and for a small LLM that is only asked to pick a
+        passage and a phrase (its passages are the selector's best); nothing (the fused
+        order) for an LLM that writes its own sentences from every passage it is shown."""
+        mode = mode or self.config.answering.mode
+        if mode != "extractive" and getattr(self.answerer(mode), "style", lambda: "")() != "phrase":
             return None
         extractive = self.answerer("extractive")
         # An injected extractive answerer that cannot score passages leaves the fused order.

@@ -189,6 +189,28 @@ def test_phrase_mode_cites_the_passage_the_phrase_was_copied_from(llm_pipe):
     assert a.mode == "llm" and "40,000 inmates" in a.citations[0].quote and a.answer_span.text == "40,000 inmates"
 
 
+def test_phrase_mode_shows_the_selectors_best_last_and_moves_a_phrase_of_the_wrong_kind(pipeline, embedder):
+    """A small model is shown the reranked passages best last (it picks the one nearest
+    the question); a phrase that holds no value of the kind asked for is replaced by the
+    extractive answer phrase of the same passage."""
+    from rag.answering.span import checked_phrase
+
+    def script(prompt, n, schema):
+        passages = re.findall(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', prompt, flags=re.S)
+        last = passages[-1]
+        assert "Villatoro" in last[1], "the passage that answers is shown last"
+        return json.dumps({"answerable": True, "passage": int(last[0]), "phrase": "first opened in 2022"})
+
+    cfg = pipeline.config.with_(llm_answer_style="phrase")
+    answerer = LLMAnswerer(cfg.llm, pipeline.checker, cfg.retrieval.top_k, backend=ScriptedBackend(script),
+                           phrase_check=checked_phrase)
+    p = Pipeline(cfg, embedder=embedder, answerers={"llm": answerer})
+    a = p.ask("Who accompanied Noem on the tour?", mode="llm")
+    assert a.mode == "llm" and "Villatoro" in a.citations[0].quote
+    assert "Villatoro" in a.answer_span.text and "2022" not in a.answer_span.text  # a year is not a "who"
+    assert json.loads(a.signals["raw"])["phrase"] == "first opened in 2022"
+
+
 def test_phrase_mode_checks_a_phrase_that_is_not_in_the_passage(llm_pipe):
     p, _ = llm_pipe(lambda prompt, n, schema: json.dumps({"answerable": True, "passage": n("40,000"), "phrase": "60,000 inmates"}),
                     llm_answer_style="phrase")
@@ -337,12 +359,17 @@ def test_openai_like_backend_against_a_real_llama_cpp_server_answers_in_json(pip
     assert answerer.backend.formats[0] == "json-object-schema"
 
 
+@pytest.fixture(scope="module")
+def local_llm(pipeline, embedder):
+    """A pipeline answering with the bundled SmolLM2-135M through llama-cpp-python (loaded once)."""
+    return Pipeline(pipeline.config.with_(mode="llm", llm_backend="llama-cpp"), embedder=embedder)
+
+
 @requires_extra
 @pytest.mark.llm
 @pytest.mark.slow
-def test_llama_cpp_local_backend_answers_end_to_end(pipeline, embedder):
-    cfg = pipeline.config.with_(mode="llm", llm_backend="llama-cpp")
-    p = Pipeline(cfg, embedder=embedder)
+def test_llama_cpp_local_backend_answers_end_to_end(local_llm):
+    p = local_llm
     assert p.answerer("llm").style() == "phrase"  # SmolLM2-135M: "135M" in its GGUF metadata
     a = p.ask("How many inmates can CECOT hold?")
     assert a.mode in ("llm", "llm-fallback-extractive") and not a.refused
@@ -353,6 +380,42 @@ def test_llama_cpp_local_backend_answers_end_to_end(pipeline, embedder):
     events = list(p.stream("When was CECOT first opened?", events=True))
     assert isinstance(events[-1], Answer)
     assert all(isinstance(e, (DraftText, SentenceVerdict)) for e in events[:-1])
+
+
+def test_phrase_grammar_allows_only_runs_of_the_named_passages_words():
+    from rag.llm import _find_words, phrase_grammar
+
+    g = phrase_grammar(['The "hall" opened in 2022.', "Tickets cost $5."], max_words=3)
+    assert 'p1w1 ::= "\\\\\\"hall\\\\\\"" (" " "opened" (" " "in")?)?' in g  # a quote inside a JSON string
+    assert 'p2w2 ::= "$5."' in g and "p2w3" not in g
+    assert '"{\\"answerable\\": false' in g  # the refusal stays possible
+    # A phrase written with single spaces is found across a hard wrap, as whole words first.
+    text = "It joined in\n   2022. Then in 2023."
+    a, b = _find_words(text, "in 2022.")
+    assert text[a:b] == "in\n   2022." and _find_words(text, "in 2024") is None
+
+
+@requires_extra
+@pytest.mark.llm
+@pytest.mark.slow
+def test_the_bundled_model_under_the_grammar_copies_words_of_the_passage_it_names(local_llm):
+    """SmolLM2-135M with the verbatim grammar: whatever it picks is words of that passage."""
+    from rag.llm import _find_words
+
+    p = local_llm
+    for question in ("How many inmates can CECOT hold?", "Who is the president of El Salvador?",
+                     "Which law did the administration invoke?"):
+        a = p.ask(question)
+        raw = json.loads(a.signals["raw"])
+        assert a.signals["llm_format"].startswith("verbatim-grammar")
+        if raw["answerable"]:
+            shown = p.retrieve(question, mode="llm")[: p.config.retrieval.top_k][::-1]  # shown best last
+            assert 1 <= raw["passage"] <= len(shown)
+            assert raw["phrase"] and _find_words(shown[raw["passage"] - 1].text, raw["phrase"]) is not None
+            assert len(raw["phrase"].split()) <= 12
+        if a.mode == "llm":  # kept: the phrase is marked exactly inside the cited quote
+            c = a.citations[0]
+            assert a.answer_span is not None and c.start <= a.answer_span.start < a.answer_span.end <= c.end
 
 
 def test_eval_llm_aggregates_and_per_backend_table():

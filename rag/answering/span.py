@@ -106,3 +106,20 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:.—–-\"“”'‘’)"):
         end -= 1
     return (start, end) if end > start else (0, len(text))
+
+
+def checked_phrase(question: str, text: str, found: tuple[int, int]) -> tuple[int, int]:
+    """``found`` if ``text[found[0]:found[1]]`` holds the kind of value ``question`` asks
+    for, else :func:`answer_phrase` of ``text`` (for a phrase picked by someone else,
+    such as a small LLM, that is words of the sentence but not the answer).
+
+    >>> s = "The hall was opened in 2022 by Mayor Ana Lopez."
+    >>> a, b = checked_phrase("Who opened the hall?", s, (23, 27))  # "2022": no person
+    >>> s[a:b]
+    'Ana Lopez'
+    """
+    from .detect import holds
+    from .question import analyze
+
+    q = analyze(question)
+    return found if holds(q.expects, text[found[0] : found[1]], question) else answer_phrase(q, text)
