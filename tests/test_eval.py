@@ -143,3 +143,23 @@ def test_rag_eval_end_to_end_writes_the_report(tmp_path):
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "Grounding checker" in report and "| labelled supported |" in report
     assert (out / "categories.png").stat().st_size > 5000
+
+
+@pytest.mark.slow
+def test_rag_eval_sample_draws_single_turn_items_and_rejects_a_bad_count(tmp_path):
+    make_corpus(tmp_path)
+    dataset = tmp_path / "article.jsonl"
+    dataset.write_text("".join(json.dumps(it) + "\n" for it in _article_items()), encoding="utf-8")
+    base = [sys.executable, "-m", "rag.cli", "eval", "--dataset", str(dataset)]
+    runs = []
+    for seed, out in (("3", "a"), ("3", "b"), ("4", "c")):
+        r = subprocess.run([*base, "--out", str(tmp_path / out), "--sample", "4", "--seed", seed],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        items = json.loads((tmp_path / out / "results.json").read_text(encoding="utf-8"))["items"]
+        assert len(items) == 4 and not any(it["history"] for it in items)
+        runs.append([it["id"] for it in items])
+    assert runs[0] == runs[1] and runs[0] != runs[2]  # the seed decides the draw
+    r = subprocess.run([*base, "--out", str(tmp_path / "d"), "--sample", "0"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--sample: must be at least 1" in r.stderr and "Traceback" not in r.stderr
