@@ -102,6 +102,8 @@ def _print_answer(answer: Any, as_json: bool) -> None:
         bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
         print(f"{bold[0]}{' '.join(answer.answer_span.text.split())}{bold[1]} [{answer.answer_n}]\n")
     print(answer.text)
+    for note in answer.notes:
+        print(f"({note})")
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:

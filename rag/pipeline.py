@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 from .answering import ExtractiveAnswerer, is_content
+from .answering.question import split_parts
 from .answering.span import checked_phrase
 from .chat import HistoryItem, Resolution, Turn, parse_history, persons, resolve
 from .config import Config, IndexConfig
@@ -33,7 +34,7 @@ from .manifest import model_key
 from .retrieval import HybridRetriever, SparseIndex, rerank
 from .store import ReadOnlyIndex, SentenceStore, StoreError
 from .table import SentenceTable
-from .types import Answer, Answerer, DraftText, Embedder, InvalidQuestion, Passage, Reranker, SentenceVerdict
+from .types import Answer, Answerer, DraftText, Embedder, InvalidQuestion, Passage, Reranker, SentenceVerdict, joined
 
 __all__ = ["Pipeline", "InvalidQuestion", "clean_question", "HistoryItem"]
 PREV_CACHE_SIZE = 512  # earlier questions whose answers are kept for follow-ups
@@ -406,6 +407,17 @@ class Pipeline:
         t0 = time.perf_counter()
         question = clean_question(question, self.config.answering.max_question_chars)
         turns = self._turns(parse_history(history))
+        parts = split_parts(question) if self.config.answering.split_two_part else [question]
+        if len(parts) == 2:
+            # "Who built it, and when did it open?": each part is asked on its own (the
+            # second as a follow-up of the first, for its pronouns), then the two answers
+            # are joined; one retrieval for both would find the sentences of one part.
+            first = self._ask_one(parts[0], turns, t0, top_k, mode)
+            second = self._ask_one(parts[1], [*turns, Turn.from_answer(first)], time.perf_counter(), top_k, mode)
+            return joined(question, first, second)
+        return self._ask_one(question, turns, t0, top_k, mode)
+
+    def _ask_one(self, question: str, turns: list[Turn], t0: float, top_k: int | None, mode: str | None) -> Answer:
         t1 = time.perf_counter()
         k = max(top_k or self.config.retrieval.top_k, self.config.retrieval.candidate_k)
         resolution, passages, table, t2 = self._candidates(question, turns, k)

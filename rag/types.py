@@ -214,6 +214,50 @@ def split_cited(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+def joined(question: str, first: "Answer", second: "Answer") -> "Answer":
+    """One answer to a two-part question from the answers to its parts: the cited
+    sentences of each, in order, each sentence and citation once, renumbered; a part
+    the documents do not answer is said so in ``notes``. Both refused: the first refusal.
+    Markers are rewritten and quotes kept, so every citation still slices to its quote.
+    """
+    answered = [a for a in (first, second) if not a.refused and a.citations]
+    if not answered:
+        out = replace(first, question=question)
+        out.related = [*first.related, *(r for r in second.related if r not in first.related)]
+        return out
+    citations: list[Citation] = []
+    number: dict[tuple[str, int, int], int] = {}
+    sentences: list[str] = []
+    span, span_n = None, None
+    for a in answered:
+        renumber = {}
+        for c in a.citations:
+            key = (c.doc, c.start, c.end)
+            if key not in number:
+                number[key] = len(citations) + 1
+                citations.append(c.renumbered(number[key]))
+            renumber[c.n] = number[key]
+        for sentence, nums in split_cited(a.text):
+            marked = f"{sentence} " + "".join(f"[{renumber[n]}]" for n in nums if n in renumber)
+            if marked not in sentences:
+                sentences.append(marked)
+        if span is None and a.answer_span is not None and a.answer_n in renumber:
+            span, span_n = a.answer_span, renumber[a.answer_n]
+    lead = answered[0]
+    notes = [n for a in answered for n in a.notes]
+    for part, a in ((first.question, first), (second.question, second)):
+        if not any(a is b for b in answered):
+            notes.append(f"Not in the documents: \"{part}\"")
+    timings = {k: first.timings_ms.get(k, 0.0) + second.timings_ms.get(k, 0.0)
+               for k in {*first.timings_ms, *second.timings_ms}}
+    return replace(
+        lead, question=question, text=" ".join(sentences), citations=citations, answer_span=span, answer_n=span_n,
+        confidence=min(a.confidence for a in answered), notes=notes, timings_ms=timings,
+        rewritten_query=" | ".join(a.rewritten_query or a.question for a in (first, second)),
+        signals={**lead.signals, "parts": [first.question, second.question]},
+    )
+
+
 # --- what a streamed LLM answer yields before its Answer ---------------------------
 
 

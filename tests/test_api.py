@@ -72,7 +72,9 @@ def test_follow_up_with_history_and_refusal(api):
             "cited": [[x["doc"], x["start"], x["end"]] for x in d["citations"]]}
     assert c.post("/api/ask", json={"question": "What is his job title?", "history": [turn]}).status_code == 200
     no = c.post("/api/ask", json={"question": "What is the capital of France?"}).json()
-    assert no["refused"] and no["answer"] == REFUSAL and no["citations"] == []
+    assert no["refused"] and no["answer"] == REFUSAL and no["citations"] == [] and no.get("notes") is None
+    half = c.post("/api/ask", json={"question": "How many inmates can CECOT hold, and how old is Noem?"}).json()
+    assert "40,000" in half["answer"] and half["notes"] == ['Not in the documents: "how old is Noem?"']
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,21 @@ def test_follow_up_reports_the_rewritten_query(pipeline):
     assert "Washington" in b.text
 
 
+def test_a_two_part_question_is_answered_part_by_part(pipeline, article_text):
+    a = pipeline.ask("How many inmates can CECOT hold, and who is the president of El Salvador?")
+    assert "40,000" in a.text and "Bukele" in a.text and not a.refused
+    assert all(article_text[c.start : c.end] == c.quote for c in a.citations)
+    assert [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
+    assert a.rewritten_query == "How many inmates can CECOT hold? | who is the president of El Salvador?"
+    # A part the article does not answer is said so beside the answer, not guessed at.
+    b = pipeline.ask("How many inmates can CECOT hold, and how old is Noem?")
+    assert "40,000" in b.text and b.notes == ['Not in the documents: "how old is Noem?"']
+    # Off, the question is one retrieval: one part's sentence only.
+    off = Pipeline(pipeline.config.with_(split_two_part=False), embedder=pipeline.embedder)
+    c = off.ask("How many inmates can CECOT hold, and who is the president of El Salvador?")
+    assert not ("40,000" in c.text and "Bukele" in c.text) and c.notes == []
+
+
 def test_stream_yields_text_pieces_then_the_answer(pipeline):
     pieces = list(pipeline.stream("When did CECOT first open?"))
     answer = pieces[-1]

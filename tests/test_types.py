@@ -59,3 +59,42 @@ def test_property_split_cited_never_invents_or_loses_text(text):
     for sentence, _ in got:
         assert sentence and sentence == sentence.strip() and sentence in text
         assert not _re.search(r"\[\d+\]", sentence)
+
+
+# --- joined: one answer to a two-part question --------------------------------------------
+
+DOC = "The hall opened in 2022. It seats 800 people. Tickets cost $5."
+
+
+def _cite(n: int, quote: str) -> Citation:
+    at = DOC.index(quote)
+    return Citation(n, "a.txt", "", at, at + len(quote), quote)
+
+
+def test_joined_renumbers_the_second_parts_citations_and_keeps_each_once():
+    from rag.types import joined
+
+    first = Answer("When did it open?", "The hall opened in 2022. [1]", False, [_cite(1, "The hall opened in 2022.")],
+                   answer_span=Span("a.txt", 19, 23, "2022"), answer_n=1)
+    second = Answer("how many does it seat?", "It seats 800 people. [1] The hall opened in 2022. [2]", False,
+                    [_cite(1, "It seats 800 people."), _cite(2, "The hall opened in 2022.")])
+    a = joined("When did it open, and how many does it seat?", first, second)
+    assert a.question == "When did it open, and how many does it seat?" and not a.refused
+    assert a.text == "The hall opened in 2022. [1] It seats 800 people. [2]"
+    assert [(c.n, c.quote) for c in a.citations] == [(1, "The hall opened in 2022."), (2, "It seats 800 people.")]
+    assert all(DOC[c.start : c.end] == c.quote for c in a.citations)
+    assert [n for _, ns in split_cited(a.text) for n in ns] == [1, 2]
+    assert a.answer_span.text == "2022" and a.answer_n == 1 and a.notes == []
+
+
+def test_joined_says_which_part_the_documents_do_not_answer():
+    from rag.types import REFUSAL, joined
+
+    first = Answer("How old is the mayor?", REFUSAL, True)
+    second = Answer("what do tickets cost?", "Tickets cost $5. [1]", False, [_cite(1, "Tickets cost $5.")],
+                    answer_span=Span("a.txt", DOC.index("$5"), DOC.index("$5") + 2, "$5"), answer_n=1)
+    a = joined("How old is the mayor, and what do tickets cost?", first, second)
+    assert a.text == "Tickets cost $5. [1]" and a.citations[0].n == 1 and a.answer_n == 1
+    assert a.notes == ['Not in the documents: "How old is the mayor?"'] and a.to_dict()["notes"] == a.notes
+    both = joined("How old is the mayor, and is she married?", first, Answer("is she married?", REFUSAL, True))
+    assert both.refused and both.text == REFUSAL and both.citations == []

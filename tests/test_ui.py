@@ -127,6 +127,17 @@ def test_a_span_outside_its_quote_is_ignored():
     assert "ans-span" not in render_answer(a, 1)
 
 
+def test_a_note_beside_the_answer_is_shown_and_copied_not_cited():
+    from ui.app import plain_text, render_answer
+
+    a, _ = _fake_answer(True)
+    a.notes = ['Not in the documents: "how old is <the> mayor?"']
+    html = render_answer(a, 1)
+    assert '<div class="answer-note">Not in the documents: &quot;how old is &lt;the&gt; mayor?&quot;</div>' in html
+    assert html.index("answer-note") < html.index("answer-sources")
+    assert '(Not in the documents: "how old is <the> mayor?")\n\nSources:' in plain_text(a)
+
+
 def test_ui_state_is_the_turn_format_and_else_follow_up_is_answered(pipeline):
     """The UI hands back Turn.to_dict() (cited spans as lists) and the 'else' follow-up works."""
     from ui.app import Exchange, history

@@ -120,6 +120,9 @@ class AnswerOut(BaseModel):
     mode: str
     timings_ms: dict[str, float]
     dropped: Optional[list[dict[str, Any]]] = Field(default=None, description="LLM sentences the grounding gate removed (LLM mode only).")
+    notes: Optional[list[str]] = Field(
+        default=None, description="Said beside the answer, not in it: a part of a two-part question the documents "
+        "do not answer, a cited file changed since it was indexed.")
 
 
 class SentenceEvent(BaseModel):

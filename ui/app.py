@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import gradio as gr
 
@@ -84,6 +84,7 @@ a.cite:hover, a.cite:focus { text-decoration: underline; outline: 2px solid #0b5
 .refusal { color: #8a5a00; font-weight: 600; }
 .dark .refusal { color: #f5c86a; }
 .related-list { font-size: 0.92em; margin-top: 6px; color: var(--body-text-color); }
+.answer-note { font-size: 0.92em; margin-top: 4px; font-style: italic; color: var(--body-text-color-subdued); }
 strong.ans-span { font-weight: 800; }
 #cite-pop { position: fixed; z-index: 1000; max-width: min(420px, 90vw); padding: 10px 12px; border-radius: 8px;
   background: #ffffff; color: #1f2328; border: 1px solid #8c959f; box-shadow: 0 4px 16px rgba(0,0,0,.18);
@@ -350,7 +351,7 @@ def plain_text(answer: Answer, titles: dict[str, str] | None = None) -> str:
     [1] "It opened in 2022." (A)
     """
     titles = titles or {}
-    lines = [answer.text]
+    lines = [answer.text, *(f"({n})" for n in answer.notes)]
     if answer.citations:
         lines += ["", "Sources:"]
         for c in answer.citations:
@@ -389,8 +390,11 @@ def render_answer(answer: Answer, turn: int, titles: dict[str, str] | None = Non
             f'<li value="{c.n}"><span class="src-quote">“{_quote_html(c.quote, c.start, span)}”</span> '
             f'<span class="src-where">— {escape(where)}</span></li>'
         )
+    # Beside the answer, not in it (every answer sentence is cited): a part of the
+    # question the documents do not answer, a source changed since it was indexed.
+    notes = "".join(f'<div class="answer-note">{escape(n)}</div>' for n in answer.notes)
     return (
-        f'<div class="answer" data-turn="{turn}"><div class="answer-text">{_linked(answer.text, turn)}</div>'
+        f'<div class="answer" data-turn="{turn}"><div class="answer-text">{_linked(answer.text, turn)}</div>{notes}'
         f'<ol class="answer-sources" aria-label="Sources">{"".join(items)}</ol>{plain}</div>'
     )
 
@@ -607,6 +611,7 @@ class AnswerJSON(TypedDict):
     rewritten_query: str
     mode: str
     timings_ms: dict[str, float]
+    notes: NotRequired[list[str]]
 
 
 ASK_DESCRIPTION = (
@@ -617,7 +622,8 @@ ASK_DESCRIPTION = (
     "Returns Answer.to_dict(): `answer` (text with [n] markers), `refused` (true when the documents do not say; "
     "then `related` lists the closest passages), `citations` (n, doc, section, start, end, quote, with "
     "document[start:end] == quote), `answer_span` (the phrase that answers, inside citation n, or null), "
-    "`rewritten_query` (the question as resolved from the history), `mode`, `timings_ms`. "
+    "`rewritten_query` (the question as resolved from the history), `mode`, `timings_ms`, "
+    "and `notes` when there is something to say beside the answer (a part of the question the documents do not answer). "
     "An empty or unusable question is an error whose message starts with \"invalid question\"."
 )
 

@@ -86,3 +86,28 @@ def focus_words(text: str) -> tuple[str, ...]:
             break
         out.append(w)
     return tuple(out)
+
+
+# "…, and which …?": a second question joined to the first by "and" and a question word
+# (general English). Only a clause that starts like a question is split off, so "salt and
+# pepper" or "black and white" never are.
+_SECOND = re.compile(
+    r",?\s+and\s+(?=(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|"
+    r"may|might|will|would|should|has|have)\b)",
+    re.I,
+)
+
+
+def split_parts(text: str, min_words: int = 3) -> list[str]:
+    """A two-part question as its two questions, else ``[text]``.
+
+    >>> split_parts("Who built the hall, and when did it open?")
+    ['Who built the hall?', 'when did it open?']
+    >>> split_parts("Is the hall black and white?")
+    ['Is the hall black and white?']
+    """
+    parts = _SECOND.split(text.strip(), maxsplit=1)
+    if len(parts) != 2 or any(len(p.split()) < min_words for p in parts):
+        return [text]
+    first = parts[0].rstrip(" ,;")
+    return [first if first.endswith("?") else first + "?", parts[1].strip()]
