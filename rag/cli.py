@@ -53,6 +53,8 @@ def _config(args: argparse.Namespace) -> Any:
         overrides["mode"] = args.mode
     if getattr(args, "top_k", None):
         overrides["top_k"] = args.top_k
+    if getattr(args, "refusal_threshold", None) is not None:
+        overrides["refusal_threshold"] = args.refusal_threshold
     for name in ("llm_backend", "llm_base_url", "llm_model", "llm_gguf_path"):
         if getattr(args, name, None):
             overrides[name] = getattr(args, name)
@@ -202,9 +204,22 @@ def _positive_int(value: str) -> int:
     return n
 
 
+def _probability(value: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        p = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= p <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {p:g}")
+    return p
+
+
 def answer_options(p: argparse.ArgumentParser) -> None:
     """--mode and the LLM settings, shared by every command that answers."""
     p.add_argument("--mode", choices=["extractive", "llm"], help="answerer (default extractive or RAG_MODE)")
+    p.add_argument("--refusal-threshold", dest="refusal_threshold", type=_probability, metavar="P",
+                   help="refuse below this answerability (0-1; default the one fitted on dev, or RAG_REFUSAL_THRESHOLD)")
     g = p.add_argument_group("LLM mode (needs the [llm] extra)")
     g.add_argument("--llm-backend", dest="llm_backend", choices=["openai-like", "llama-cpp"])
     g.add_argument("--llm-base-url", dest="llm_base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")

@@ -105,6 +105,31 @@ def test_a_bad_setting_names_the_variable_and_the_allowed_values(env, var):
     assert "one of" in str(exc.value)
 
 
+@pytest.mark.parametrize("value, says", [("high", "is not a float"), ("1.5", "from 0 to 1"), ("-0.1", "from 0 to 1")])
+def test_a_bad_refusal_threshold_is_a_one_line_error(value, says):
+    from rag.config import ConfigError
+
+    with pytest.raises(ConfigError, match="RAG_REFUSAL_THRESHOLD") as exc:
+        Config.from_env({"RAG_REFUSAL_THRESHOLD": value})
+    assert says in str(exc.value)
+    assert Config.from_env({"RAG_REFUSAL_THRESHOLD": "0.2"}).answering.refusal_threshold == 0.2
+
+
+def test_the_refusal_threshold_setting_moves_the_refusals(pipeline):
+    """The fitted threshold by default; a configured one decides instead, both ways."""
+    question = "How many inmates can CECOT hold?"
+    fitted = pipeline.ask(question)
+    p = fitted.signals["p_answer"]
+    assert not fitted.refused and fitted.signals["threshold"] == pipeline.answerer("extractive").models.threshold
+    strict = Pipeline(pipeline.config.with_(refusal_threshold=min(1.0, p + 0.01)), embedder=pipeline.embedder)
+    a = strict.ask(question)
+    assert a.refused and a.signals["gate"] == "below the answerability threshold" and a.related
+    # Just under this answer's probability it is answered again: the setting is the line.
+    lenient = Pipeline(pipeline.config.with_(refusal_threshold=max(0.0, p - 0.01)), embedder=pipeline.embedder)
+    b = lenient.ask(question)
+    assert not b.refused and b.signals["threshold"] == pytest.approx(max(0.0, p - 0.01))
+
+
 def test_rag_home_pointing_at_a_file_is_a_one_line_error(tmp_path):
     from rag.config import ConfigError
 

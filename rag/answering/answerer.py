@@ -113,6 +113,12 @@ class ExtractiveAnswerer:
         self._recent: OrderedDict[tuple[Any, ...], tuple[Any, Question, dict[tuple[str, int], np.ndarray]]] = OrderedDict()
         self._recent_lock = threading.Lock()
 
+    @property
+    def threshold(self) -> float:
+        """The probability below which the answer is the refusal: the configured one, else the fitted one."""
+        t = self.config.refusal_threshold
+        return self.models.threshold if t is None else t
+
     def stats(self, table: SentenceTable) -> F.CorpusStats:
         with self._stats_lock:
             s = self._stats.get(table)
@@ -173,15 +179,15 @@ class ExtractiveAnswerer:
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
         d = self.decide(question, passages, table)
         q, cands, probs, best = d["q"], d["cands"], d["probs"], d["best"]
-        signals: dict[str, Any] = {"expects": q.expects, "p_answer": round(d["p_answer"], 4),
-                                   "threshold": self.models.threshold}
+        threshold = self.threshold
+        signals: dict[str, Any] = {"expects": q.expects, "p_answer": round(d["p_answer"], 4), "threshold": threshold}
         if d["a"] is not None:
             signals["answerability"] = F.describe(F.ANSWERABILITY_FEATURES, d["a"])
         gate = (
             "instruction, not a question" if _INJECTION.search(question)
             else "nothing retrieved" if best is None
             else "about something the documents never mention" if _off_corpus(d)
-            else "below the answerability threshold" if d["p_answer"] < self.models.threshold
+            else "below the answerability threshold" if d["p_answer"] < threshold
             else ""
         )
         signals["gate"] = gate
