@@ -614,6 +614,8 @@ class LLMAnswerer:
         """"sentences" or "phrase" (see ``LLMConfig.llm_answer_style``)."""
         if self.config.llm_answer_style != "auto":
             return self.config.llm_answer_style
+        if self._backend is None and self.config.llm_backend == "openai-like":
+            return "sentences"  # a server does not say its size; nothing to build to learn that
         params = self.backend.parameters() if hasattr(self.backend, "parameters") else None
         return "phrase" if params is not None and params < SMALL_MODEL_PARAMS else "sentences"
 

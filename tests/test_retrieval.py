@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag import Pipeline
 from rag.retrieval import rerank
 
 WHEN = "When did Noem post about the tour on X?"
@@ -45,10 +46,18 @@ def test_rerank_weight_zero_keeps_the_fused_order(pipeline):
 
 
 def test_the_llm_mode_sees_the_fused_order(pipeline):
+    """An LLM that writes its own sentences (a server, the default backend) reads the fused
+    order; this needs no LLM to be reachable."""
     assert pipeline.reranker("llm") is None
     fused = _candidates(pipeline, WHEN)
     assert [p.id for p in pipeline.retrieve(WHEN, k=len(fused), mode="llm")] == [p.id for p in fused]
     assert [p.id for p in pipeline.retrieve(WHEN, k=len(fused), reranked=False)] == [p.id for p in fused]
+
+
+def test_a_small_llm_that_picks_a_phrase_sees_the_selectors_order(pipeline):
+    phrase = Pipeline(pipeline.config.with_(llm_answer_style="phrase"), embedder=pipeline.embedder)
+    assert phrase.reranker("llm") is phrase.answerer("extractive")
+    assert [p.id for p in phrase.retrieve(WHEN, k=3, mode="llm")] == [p.id for p in phrase.retrieve(WHEN, k=3)]
 
 
 def test_pipeline_retrieve_is_what_answering_sees(pipeline):
