@@ -439,6 +439,17 @@ def test_refusal_looks_different_and_shows_related_passages(page):
 
 
 @pytest.mark.browser
+def test_a_two_part_question_shows_both_answers_and_a_note_for_a_missing_part(page):
+    ask(page, "how many inmates can cecot hold, and how old is noem?")
+    bot = page.locator(f"{BOT} .answer").last
+    assert "40,000" in bot.locator(".answer-text").inner_text()
+    note = bot.locator(".answer-note")
+    assert note.count() == 1 and note.inner_text() == 'Not in the documents: "how old is noem?"'
+    assert note.is_visible() and bot.locator("a.cite").count() >= 1
+    no_errors(page)
+
+
+@pytest.mark.browser
 def test_page_makes_no_request_outside_localhost(page):
     ask(page, "When was CECOT opened?")
     outside = [u for u in page.requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
@@ -470,7 +481,7 @@ def test_script_in_a_corpus_document_is_shown_as_text(page, server):
 
 
 # Every element the page styles itself, and the theme's text around them.
-STYLED = ("#intro, #notice, #status, #chat .answer-text, #chat .answer-sources li, #chat .src-where, a.cite, "
+STYLED = ("#intro, #notice, #status, #chat .answer-text, #chat .answer-note, #chat .answer-sources li, #chat .src-where, a.cite, "
           ".refusal, .related-list, #cite-pop, #cite-pop .pop-where, #reader .doc-title, #reader .doc-text, "
           "#reader mark.on, #reader mark.focus, #reader strong.ans-span, #reader button.doc-tab, #reader button.reader-back, "
           "#docs .doc-list, #open-reader, #chat [data-testid=\"user\"]")
@@ -508,7 +519,7 @@ def test_contrast_of_every_custom_style(browser, server, theme, size):
                 seen.setdefault((r["el"], r["text"]), r)
 
         measure()
-        ask(pg, "How many inmates can CECOT hold?")
+        ask(pg, "How many inmates can CECOT hold, and how old is Noem?")
         ask(pg, "What is the capital of France?")
         link = pg.locator(f"{BOT} .answer").first.locator("a.cite").first
         for _ in range(3):  # the popover closes if the chat scrolls under the mouse: hover again
@@ -525,7 +536,7 @@ def test_contrast_of_every_custom_style(browser, server, theme, size):
             pg.wait_for_selector("#docs .doc-list", state="visible")
             measure()
         kinds = {r["el"] for r in seen.values()}
-        for needed in ("answer-text", "refusal", "cite", "cite-pop", "focus", "doc-text"):
+        for needed in ("answer-text", "answer-note", "refusal", "cite", "cite-pop", "focus", "doc-text"):
             assert any(needed in k for k in kinds), (needed, kinds)
         low = [r for r in seen.values() if r["ratio"] < 4.5]
         assert low == [], low

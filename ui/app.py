@@ -84,7 +84,7 @@ a.cite:hover, a.cite:focus { text-decoration: underline; outline: 2px solid #0b5
 .refusal { color: #8a5a00; font-weight: 600; }
 .dark .refusal { color: #f5c86a; }
 .related-list { font-size: 0.92em; margin-top: 6px; color: var(--body-text-color); }
-.answer-note { font-size: 0.92em; margin-top: 4px; font-style: italic; color: var(--body-text-color-subdued); }
+.answer-note { font-size: 0.92em; margin-top: 4px; font-style: italic; color: var(--body-text-color); }
 strong.ans-span { font-weight: 800; }
 #cite-pop { position: fixed; z-index: 1000; max-width: min(420px, 90vw); padding: 10px 12px; border-radius: 8px;
   background: #ffffff; color: #1f2328; border: 1px solid #8c959f; box-shadow: 0 4px 16px rgba(0,0,0,.18);
