@@ -54,10 +54,10 @@ def sentences_json(*pairs, answerable=True) -> str:
 
 @pytest.fixture
 def llm_pipe(pipeline, embedder):
-    def make(script, **settings):
+    def make(script, phrase_check=None, **settings):
         fake = ScriptedBackend(script)
         cfg = pipeline.config.with_(**{"llm_answer_style": "sentences", **settings})
-        answerer = LLMAnswerer(cfg.llm, pipeline.checker, cfg.retrieval.top_k, backend=fake)
+        answerer = LLMAnswerer(cfg.llm, pipeline.checker, cfg.retrieval.top_k, backend=fake, phrase_check=phrase_check)
         return Pipeline(cfg, embedder=embedder, answerers={"llm": answerer}), fake
     return make
 
@@ -189,7 +189,7 @@ def test_phrase_mode_cites_the_passage_the_phrase_was_copied_from(llm_pipe):
     assert a.mode == "llm" and "40,000 inmates" in a.citations[0].quote and a.answer_span.text == "40,000 inmates"
 
 
-def test_phrase_mode_shows_the_selectors_best_last_and_moves_a_phrase_of_the_wrong_kind(pipeline, embedder):
+def test_phrase_mode_shows_the_selectors_best_last_and_moves_a_phrase_of_the_wrong_kind(llm_pipe):
     """A small model is shown the reranked passages best last (it picks the one nearest
     the question); a phrase that holds no value of the kind asked for is replaced by the
     extractive answer phrase of the same passage."""
@@ -201,10 +201,7 @@ def test_phrase_mode_shows_the_selectors_best_last_and_moves_a_phrase_of_the_wro
         assert "Villatoro" in last[1], "the passage that answers is shown last"
         return json.dumps({"answerable": True, "passage": int(last[0]), "phrase": "first opened in 2022"})
 
-    cfg = pipeline.config.with_(llm_answer_style="phrase")
-    answerer = LLMAnswerer(cfg.llm, pipeline.checker, cfg.retrieval.top_k, backend=ScriptedBackend(script),
-                           phrase_check=checked_phrase)
-    p = Pipeline(cfg, embedder=embedder, answerers={"llm": answerer})
+    p, _ = llm_pipe(script, phrase_check=checked_phrase, llm_answer_style="phrase")
     a = p.ask("Who accompanied Noem on the tour?", mode="llm")
     assert a.mode == "llm" and "Villatoro" in a.citations[0].quote
     assert "Villatoro" in a.answer_span.text and "2022" not in a.answer_span.text  # a year is not a "who"

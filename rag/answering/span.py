@@ -12,7 +12,8 @@ import re
 
 from .. import nlp
 from ..chunking import split_clauses
-from .question import Question
+from .detect import holds
+from .question import Question, analyze
 
 _QUANT = r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|more than|over|at least|at most|fewer than|less than|some)\s+)?"
 _NUMBER = re.compile(
@@ -118,8 +119,5 @@ def checked_phrase(question: str, text: str, found: tuple[int, int]) -> tuple[in
     >>> s[a:b]
     'Ana Lopez'
     """
-    from .detect import holds
-    from .question import analyze
-
     q = analyze(question)
     return found if holds(q.expects, text[found[0] : found[1]], question) else answer_phrase(q, text)
