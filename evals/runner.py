@@ -544,6 +544,13 @@ def _summary_md(summary: dict[str, Any], checker: Any, fails: list[str]) -> str:
         for doc, m in cv.get("folds", {}).items():
             lines.append(f"| {doc} | {m['items']} | {_fmt(m['right_and_cited'])} | {_fmt(m['refusal_recall'])} | "
                          f"{_fmt(m['false_refusal_rate'])} |")
+        if cv.get("folds_alone"):
+            lines += ["", "The same, with the held-out document indexed alone (a folder of one file):", "",
+                      "| held-out document, alone | items | answered right + cited | unanswerable refused | "
+                      "false refusals |", "|---|---|---|---|---|"]
+            for doc, m in cv["folds_alone"].items():
+                lines.append(f"| {doc} | {m['items']} | {_fmt(m['right_and_cited'])} | {_fmt(m['refusal_recall'])} | "
+                             f"{_fmt(m['false_refusal_rate'])} |")
         if cv.get("reliability"):
             lines += ["", "Reliability of the answerability probability (dev, out of fold):", "",
                       "| predicted | items | answerable share |", "|---|---|---|"]

@@ -149,10 +149,11 @@ class AnsweringConfig:
     split_two_part: bool = True
     # Which sentence answers and whether any does are decided by models fitted on the
     # dev split (rag/answering/models.json, `python -m evals.train_answerer`), with the
-    # refusal threshold chosen there for false refusals <= 5 % (out of fold on dev).
-    # A deployment that would rather refuse than guess sets its own: on dev (out of
-    # fold) 0.20 refused 0.30 of unanswerable questions at 0.13 false refusals, against
-    # 0.07 at 0.05 with the fitted 0.08 (README, "Evaluation"). None: the fitted one.
+    # refusal threshold chosen there for false refusals <= 5 % (out of fold on dev, over
+    # the dev corpus and over each dev document alone). A deployment that would rather
+    # refuse than guess sets its own: on dev (out of fold) 0.20 refused 0.30 of
+    # unanswerable questions at 0.10 false refusals, against 0.07 at 0.03 with the fitted
+    # 0.08 (the "curve" in evals/answerer_cv.json; README, "Evaluation"). None: the fitted one.
     refusal_threshold: float | None = None  # RAG_REFUSAL_THRESHOLD, --refusal-threshold
 
 

@@ -30,6 +30,14 @@ from rag.types import split_cited
     ("What is the mayor's salary?", "money", ("salary",)),
     ("Is the warranty transferable?", "yesno", ()),
     ("kettle warranty length", "keyword", ()),
+    # a relative question word does not say what is asked; an opening "when/if" clause neither
+    ("What did the mayor say would happen to people who stay?", "what", ()),
+    ("How did she describe the hall when she opened it?", "manner", ()),
+    ("When you fill in the form, should the brackets stay?", "yesno", ()),
+    ("If I resell it, can I charge for support?", "yesno", ()),
+    ("In what year was the hall built?", "date", ("year",)),
+    ("According to the minutes, who chaired the meeting?", "person", ()),
+    ("Exactly how many people came?", "number", ("people", "came")),
 ])
 def test_question_analysis_is_general_english(question, expects, focus):
     q = analyze(question)

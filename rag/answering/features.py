@@ -33,12 +33,14 @@ SELECTION_FEATURES = (
     "type_ok", "type_ok_window", "typed", "type_x_cover",
     "novelty", "length", "names_here", "names_near", "maxsim_min", "missing_idf",
     "focus_sim", "focus_window", "ask_gain",
+    "dense_gap", "window_gap", "dense_top", "window_top",
 )
 #: Per question (its best candidate and the set), in this order.
 ANSWERABILITY_FEATURES = (
     "p_best", "p_margin", "dense", "window", "maxsim", "cover", "idf_cover", "cover_window",
     "type_ok", "typed", "names_near", "names_corpus", "numbers_near", "terms_in_corpus", "novelty",
     "maxsim_min", "missing_idf", "missing_idf_window", "focus_sim", "focus_window", "has_focus", "ask_gain",
+    "dense_gap", "window_gap", "dense_top", "window_top",
 )
 
 
@@ -239,10 +241,20 @@ def selection_features(
             _names_share(q.names, p.text), _names_share(q.names, around), sims[i][1],
             max((stats.idf(t) for t in q.terms if t not in stems), default=0.0) / max_idf,
             fsims[i], _share(focus_stems, nlp.stems(around)) if focus_stems else 1.0, gains[i],
+            0.0, 0.0, 0.0, 0.0,
         ])
     x = np.asarray(rows, dtype=np.float32)
     x[:, SELECTION_FEATURES.index("maxsim_gap")] = x[:, 5] - x[:, 5].max()
     x[:, SELECTION_FEATURES.index("cover_gap")] = x[:, 7] - x[:, 7].max()
+    # The list as a whole: how far each candidate is from the closest one in meaning, and
+    # how close that one is (a question whose best match is weak is often not answered).
+    # Cosines only: a raw BM25 top score was tried too and dropped, its scale depends on
+    # the corpus (one document alone scores unlike five), and it raised false refusals
+    # over a single document (dev, each document indexed alone).
+    for name, col in (("dense", 1), ("window", 2)):
+        top = x[:, col].max()
+        x[:, SELECTION_FEATURES.index(f"{name}_gap")] = x[:, col] - top
+        x[:, SELECTION_FEATURES.index(f"{name}_top")] = top
     return x
 
 
@@ -265,6 +277,7 @@ def answerability_features(
         numbers_near, _share(q.terms, vocabulary), f["novelty"],
         f["maxsim_min"], f["missing_idf"], _missing_idf(q, nlp.stems(around), stats),
         f["focus_sim"], f["focus_window"], float(bool(q.focus)), f["ask_gain"],
+        f["dense_gap"], f["window_gap"], f["dense_top"], f["window_top"],
     ], dtype=np.float32)
 
 

@@ -33,6 +33,50 @@ _EXPECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how|whats|what's|wat|wut)\b")
+# Words after which a question word still opens a question: "In what year", "and who",
+# "According to X, who"; after any other word it is relative: "people who left".
+_OPENS_AFTER = frozenset(
+    "in on at for from to of with by about since until into under over during and or but so then".split()
+)
+# "When you X, should I Y?", "If X, can Y?": the question is the main clause.
+_LEADING_CLAUSE = re.compile(
+    r"^\s*(?:when|whenever|if|once|after|before|while)\b[^,?]*,\s*(?=(?:is|are|was|were|do|does|did|can|could|will|"
+    r"would|should|has|have|had|may|must|what|which|who|whom|whose|when|where|why|how)\b)"
+)
+
+
+def asked_part(low: str) -> str:
+    """The lower-cased question with what does not say what is asked blanked out: a
+    leading conditional clause, and relative question words ("the people *who* left").
+
+    >>> asked_part("when the light blinks, should i unplug it?")
+    'should i unplug it?'
+    >>> asked_part("what happens to people who leave?")
+    'what happens to people ___ leave?'
+    """
+    low = _LEADING_CLAUSE.sub("", low, count=1)
+    out = low
+    for m in _WH.finditer(low):
+        before = low[: m.start()].rstrip()
+        word = before.split()[-1] if before else ""
+        # "exactly how many", "roughly how long": an adverb before it still opens the question
+        if not before or before[-1] in ",;:(\"'" or word in _OPENS_AFTER or word.endswith("ly"):
+            continue
+        out = out[: m.start()] + "_" * (m.end() - m.start()) + out[m.end():]
+    return out
+
+
+def expected_kind(text: str) -> str:
+    """The kind of value ``text`` asks for, by its question words (see :data:`_EXPECTS`).
+
+    >>> expected_kind("What did the mayor say would happen to people who leave?")
+    'what'
+    """
+    low = asked_part(nlp.normalize(text).lower())
+    return next((kind for kind, pattern in _EXPECTS if pattern.search(low)), "keyword")
+
+
 @dataclass(frozen=True)
 class Question:
     """A question's text, the kind of value it expects, and its content words."""
@@ -48,8 +92,7 @@ class Question:
 @lru_cache(maxsize=4096)
 def analyze(text: str) -> Question:
     """The :class:`Question` for ``text``; a query with no question word is a keyword search."""
-    low = nlp.normalize(text).lower()
-    expects = next((kind for kind, pattern in _EXPECTS if pattern.search(low)), "keyword")
+    expects = expected_kind(text)
     terms = tuple(dict.fromkeys(nlp.stem(t) for t in nlp.content_terms(text)))
     # The first word is capitalised anyway: alone, it is not a name.
     names = tuple(n for n in nlp.names(text) if len(n.split()) > 1 or not text.lstrip().startswith(n))
