@@ -8,13 +8,19 @@ these types without importing one another.
     Citation  ``[n]`` in an answer: the exact words it rests on
     Related   a closest passage shown beside a refusal (not a citation)
     Answer    what the pipeline returns for one question
+    AnswerDict  ``Answer.to_dict()``: the one declaration of the JSON every adapter
+              (HTTP API, web chat's API, CLI ``--json``) returns
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence, runtime_checkable
+
+# typing_extensions' TypedDict, not typing's: pydantic (the HTTP API's schema) reads only
+# that one on Python < 3.12.
+from typing_extensions import NotRequired, TypedDict
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -125,6 +131,61 @@ class Related:
         return asdict(self)
 
 
+class CitationDict(TypedDict):
+    """``[n]`` in the answer: ``document[start:end] == quote``."""
+
+    n: int
+    doc: str
+    section: str
+    start: int
+    end: int
+    quote: str
+
+
+class RelatedDict(TypedDict):
+    """A closest passage shown beside a refusal (related, not cited)."""
+
+    doc: str
+    section: str
+    start: int
+    end: int
+    quote: str
+    score: float
+
+
+class SpanDict(TypedDict):
+    """The part of citation ``n``'s quote that answers: ``document[start:end] == text``."""
+
+    n: Optional[int]
+    doc: str
+    start: int
+    end: int
+    text: str
+
+
+class AnswerDict(TypedDict):
+    """``Answer.to_dict()``: the answer text with ``[n]`` markers and what each rests on.
+
+    ``answer_span`` is null when the answer is the refusal; ``rewritten_query`` is the
+    question as resolved from the history; ``dropped`` (LLM mode only) lists sentences
+    the grounding gate removed; ``notes`` is said beside the answer, not in it (a part
+    of a two-part question the documents do not answer, a cited file changed since it
+    was indexed).
+    """
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[CitationDict]
+    related: list[RelatedDict]
+    answer_span: Optional[SpanDict]
+    rewritten_query: str
+    mode: str
+    timings_ms: dict[str, float]
+    dropped: NotRequired[list[dict[str, Any]]]
+    notes: NotRequired[list[str]]
+
+
 @dataclass
 class Answer:
     """What the pipeline returns for one question."""
@@ -161,15 +222,22 @@ class Answer:
             confidence=confidence,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
+    def to_dict(self) -> AnswerDict:
+        d: AnswerDict = {
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
-            "citations": [c.to_dict() for c in self.citations],
-            "related": [r.to_dict() for r in self.related],
+            "citations": [
+                CitationDict(n=c.n, doc=c.doc, section=c.section, start=c.start, end=c.end, quote=c.quote)
+                for c in self.citations
+            ],
+            "related": [
+                RelatedDict(doc=r.doc, section=r.section, start=r.start, end=r.end, quote=r.quote, score=r.score)
+                for r in self.related
+            ],
             "answer_span": (
-                {"n": self.answer_n, **self.answer_span.to_dict()} if self.answer_span is not None else None
+                SpanDict(n=self.answer_n, doc=s.doc, start=s.start, end=s.end, text=s.text)
+                if (s := self.answer_span) is not None else None
             ),
             "rewritten_query": self.rewritten_query,
             "mode": self.mode,

@@ -59,7 +59,7 @@ def test_ask_returns_the_documented_answer(api):
         assert set(c) == {"n", "doc", "section", "start", "end", "quote"}
         assert text[c["start"] : c["end"]] == c["quote"]
     # The same JSON as Answer.to_dict(): the OpenAPI schema lists exactly these fields.
-    schema = api["client"].get("/openapi.json").json()["components"]["schemas"]["AnswerOut"]
+    schema = api["client"].get("/openapi.json").json()["components"]["schemas"]["AnswerDict"]
     assert set(d) <= set(schema["properties"])
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Callable, Iterator, Literal, Optional, TypeVar, Union
+from typing import Any, Callable, Iterator, Literal, Mapping, Optional, TypeVar, Union
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request
@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from rag import InvalidQuestion, Pipeline
 from rag.chat import parse_history
-from rag.types import Answer
+from rag.types import Answer, AnswerDict
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,56 +73,6 @@ class AskRequest(BaseModel):
         except InvalidQuestion as exc:
             raise ValueError(str(exc)) from None
         return value
-
-
-class CitationOut(BaseModel):
-    """``[n]`` in the answer: ``document[start:end] == quote``."""
-
-    n: int
-    doc: str
-    section: str
-    start: int
-    end: int
-    quote: str
-
-
-class RelatedOut(BaseModel):
-    """A closest passage shown beside a refusal (related, not cited)."""
-
-    doc: str
-    section: str
-    start: int
-    end: int
-    quote: str
-    score: float
-
-
-class SpanOut(BaseModel):
-    """The part of citation ``n``'s quote that answers: ``document[start:end] == text``."""
-
-    n: Optional[int]
-    doc: str
-    start: int
-    end: int
-    text: str
-
-
-class AnswerOut(BaseModel):
-    """``Answer.to_dict()``: the answer text with ``[n]`` markers and what each rests on."""
-
-    question: str
-    answer: str
-    refused: bool
-    citations: list[CitationOut]
-    related: list[RelatedOut]
-    answer_span: Optional[SpanOut]
-    rewritten_query: str
-    mode: str
-    timings_ms: dict[str, float]
-    dropped: Optional[list[dict[str, Any]]] = Field(default=None, description="LLM sentences the grounding gate removed (LLM mode only).")
-    notes: Optional[list[str]] = Field(
-        default=None, description="Said beside the answer, not in it: a part of a two-part question the documents "
-        "do not answer, a cited file changed since it was indexed.")
 
 
 class SentenceEvent(BaseModel):
@@ -167,7 +117,7 @@ def _json_type(value: Any) -> str:
 
 # --- routes ------------------------------------------------------------------------------
 
-BAD_INPUT = {400: {"model": ErrorOut, "description": "The question or its history cannot be asked; `error` says why."}}
+BAD_INPUT: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut, "description": "The question or its history cannot be asked; `error` says why."}}
 
 
 def router(pipe: Pipeline, concurrency: int | None = None) -> APIRouter:
@@ -191,8 +141,8 @@ def router(pipe: Pipeline, concurrency: int | None = None) -> APIRouter:
             raise InvalidQuestion(f"the question is longer than {max_chars} characters")
         return req
 
-    @api.post("/ask", response_model=AnswerOut, responses=BAD_INPUT, summary="Answer a question with citations")
-    async def ask(req: AskRequest) -> dict[str, Any]:
+    @api.post("/ask", response_model=AnswerDict, responses=BAD_INPUT, summary="Answer a question with citations")
+    async def ask(req: AskRequest) -> AnswerDict:
         """Answer ``question`` (a follow-up of ``history``), every sentence cited, or refuse."""
         req = _checked(req)
         answer = await answered(lambda: pipe.ask(req.question, history=req.history, top_k=req.top_k, mode=req.mode))
@@ -237,7 +187,7 @@ def router(pipe: Pipeline, concurrency: int | None = None) -> APIRouter:
     return api
 
 
-def _event(name: str, data: dict[str, Any]) -> str:
+def _event(name: str, data: Mapping[str, Any]) -> str:
     # json.dumps escapes newlines, so the data is always one `data:` line.
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 

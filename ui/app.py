@@ -30,14 +30,14 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import gradio as gr
 
 from rag import InvalidQuestion, Pipeline
 from rag.chat import Turn
 from rag.pipeline import clean_question
-from rag.types import REFUSAL, Answer
+from rag.types import REFUSAL, Answer, AnswerDict
 
 EXAMPLES = [
     "How many inmates can CECOT hold?",
@@ -375,12 +375,12 @@ def render_answer(answer: Answer, turn: int, titles: dict[str, str] | None = Non
     if answer.refused:
         body = f'<div class="answer-text refusal">⚠ {escape(answer.text)}</div>'
         if answer.related:
-            items = "".join(
+            related_items = "".join(
                 f'<li><span class="src-quote">“{escape(r.quote)}”</span> '
                 f'<span class="src-where">— {escape(_doc_title(titles, r.doc))}</span></li>'
                 for r in answer.related
             )
-            body += f'<div class="related-list">Closest passages (related, not cited):<ul>{items}</ul></div>'
+            body += f'<div class="related-list">Closest passages (related, not cited):<ul>{related_items}</ul></div>'
         return f'<div class="answer refused" data-turn="{turn}">{body}{plain}</div>'
     items = []
     for c in answer.citations:
@@ -568,50 +568,7 @@ def remove_upload(corpus_dir: Path, doc: str) -> None:
     target.unlink(missing_ok=True)
 
 
-# --- the API endpoint's documented shape --------------------------------------------------------
-
-
-class CitationJSON(TypedDict):
-    """``[n]`` in the answer: ``document[start:end] == quote``."""
-
-    n: int
-    doc: str
-    section: str
-    start: int
-    end: int
-    quote: str
-
-
-class RelatedJSON(TypedDict):
-    doc: str
-    section: str
-    start: int
-    end: int
-    quote: str
-    score: float
-
-
-class AnswerSpanJSON(TypedDict):
-    n: int
-    doc: str
-    start: int
-    end: int
-    text: str
-
-
-class AnswerJSON(TypedDict):
-    """``Answer.to_dict()``: the answer text with [n] markers and what each cites."""
-
-    question: str
-    answer: str
-    refused: bool
-    citations: list[CitationJSON]
-    related: list[RelatedJSON]
-    answer_span: AnswerSpanJSON | None
-    rewritten_query: str
-    mode: str
-    timings_ms: dict[str, float]
-    notes: NotRequired[list[str]]
+# --- the API endpoint's documented shape (the JSON itself: rag.types.AnswerDict) -----------------
 
 
 ASK_DESCRIPTION = (
@@ -764,7 +721,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
             render_reader(pipe, list(state or [])), f"Removed “{title}”.",
         )
 
-    def ask(question: str, history: list[str] | None = None) -> AnswerJSON:
+    def ask(question: str, history: list[str] | None = None) -> AnswerDict:
         try:
             return pipe.ask(question, history=list(history or [])).to_dict()  # type: ignore[return-value]
         except InvalidQuestion as exc:
@@ -773,7 +730,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
 
     # Gradio reads the endpoint's types from the annotations as objects; this module's
     # `from __future__ import annotations` leaves them strings, which it would type `Any`.
-    ask.__annotations__ = {"question": str, "history": list[str] | None, "return": AnswerJSON}
+    ask.__annotations__ = {"question": str, "history": list[str] | None, "return": AnswerDict}
 
     # Uploaded files sit in Gradio's cache until copied into the corpus: purge them hourly.
     with gr.Blocks(title="Ask the documents", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
