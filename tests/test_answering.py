@@ -70,6 +70,17 @@ def test_the_answer_phrase_falls_back_to_a_clause_inside_the_sentence():
     assert 0 <= a < b <= len(s) and s[a:b].strip() == s[a:b]
 
 
+def test_the_answer_phrase_never_ends_inside_brackets_or_on_a_heading_rule():
+    s = ("If you sue over a patent (excluding counter-claims, and cross-claims) alleging that the work "
+         "infringes it, then your rights under this licence end.")
+    a, b = answer_phrase(analyze("what happens if i sue someone over a patent"), s)
+    phrase = s[a:b]
+    assert phrase.count("(") == phrase.count(")"), phrase
+    heading = "Community Hall Rules\n===================="
+    a, b = answer_phrase(analyze("who wrote the hall rules"), heading)
+    assert heading[a:b] == "Community Hall Rules"
+
+
 def test_maxsim_matches_paraphrases_a_bag_of_words_misses(embedder):
     q, good, bad = embedder.embed_tokens([
         "How many prisoners can the jail house?",

@@ -82,8 +82,8 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
     elif q.expects == "place":
         span = _name_span([n for n in nlp.names(text) if nlp.is_place(n)], text, q.names)
     if span is not None:
-        return span
-    return _best_clause(q, text)
+        return _balanced(text, *span)
+    return _balanced(text, *_best_clause(q, text))
 
 
 def _best_clause(q: Question, text: str) -> tuple[int, int]:
@@ -100,13 +100,61 @@ def _best_clause(q: Question, text: str) -> tuple[int, int]:
     return _trim(text, *max(clauses, key=worth))
 
 
+# A heading's underline or a rule ("=====", "-----", "*****") is layout, not words.
+_RULE = re.compile(r"\s*[=\-*_#~]{3,}\s*$")
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """Without surrounding white space and trailing punctuation."""
+    """Without surrounding white space, trailing punctuation or a trailing rule line."""
+    rule = _RULE.search(text, start, end)
+    if rule and rule.end() == end and rule.start() > start:
+        end = rule.start()
     while start < end and (text[start].isspace() or text[start] in ",;:—–-\"“”'‘’("):
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:.—–-\"“”'‘’)"):
         end -= 1
     return (start, end) if end > start else (0, len(text))
+
+
+def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span grown to close a bracket it opens (or open one it closes), so a phrase
+    never ends inside "(excluding …"; where the other bracket is not in ``text``, the
+    span stops before the lone one.
+
+    >>> s = "It ends if you sue (except counter-claims, and cross-claims) over a patent."
+    >>> a, b = _balanced(s, 0, 41)
+    >>> s[a:b]
+    'It ends if you sue (except counter-claims, and cross-claims)'
+    """
+    for opener, closer in ("()", "[]"):
+        seg = text[start:end]
+        if seg.count(opener) > seg.count(closer):
+            close = _match_forward(text, end, seg.count(opener) - seg.count(closer), opener, closer)
+            end = close if close is not None else start + seg.rfind(opener)
+        elif seg.count(closer) > seg.count(opener):
+            open_ = _match_backward(text, start, seg.count(closer) - seg.count(opener), opener, closer)
+            start = open_ if open_ is not None else start + seg.find(closer) + 1
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else (0, len(text))
+
+
+def _match_forward(text: str, at: int, depth: int, opener: str, closer: str) -> int | None:
+    for i in range(at, len(text)):
+        depth += (text[i] == opener) - (text[i] == closer)
+        if depth == 0:
+            return i + 1
+    return None
+
+
+def _match_backward(text: str, at: int, depth: int, opener: str, closer: str) -> int | None:
+    for i in range(at - 1, -1, -1):
+        depth += (text[i] == closer) - (text[i] == opener)
+        if depth == 0:
+            return i
+    return None
 
 
 def checked_phrase(question: str, text: str, found: tuple[int, int]) -> tuple[int, int]:
