@@ -174,6 +174,11 @@ def aggregate(pipe: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
     grounded = metrics.groundedness([[s["supported"] for s in r["supports"]] for r in records])
     lat = metrics.latency([r["latency_ms"] for r in records])
 
+    # Answers said to be doubtful (a note beside them): how often they were so.
+    hedged = [bool(r["signals"].get("hedged")) and not r["answer"]["refused"] for r in records]
+    unans = [h or r["answer"]["refused"] for h, r in zip(hedged, records) if not r["answerable"]]
+    hedged_ans = [rc for rc, r in zip(right_cited, ans) if r["signals"].get("hedged") and not r["answer"]["refused"]]
+    plain_ans = [rc for rc, r in zip(right_cited, ans) if not r["signals"].get("hedged") and not r["answer"]["refused"]]
     for r, f in zip(ans, facts["per_item"]):
         r["key_fact_share"] = f
         r["correct"] = f == 1.0 and not r["answer"]["refused"] and r["cited_gold"]
@@ -208,6 +213,12 @@ def aggregate(pipe: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
         "refusal_precision": refusal["precision"],
         "refusal_recall": refusal["recall"],
         "false_refusal_rate": refusal["false_refusal_rate"],
+        # unanswerable questions refused, or answered with the note that the passage may not answer
+        "refused_or_hedged": sum(unans) / len(unans) if unans else 0.0,
+        # answerable questions answered with that note, and how often those answers were right
+        "hedged_rate": len(hedged_ans) / len(ans) if ans else 0.0,
+        "right_when_hedged": sum(hedged_ans) / len(hedged_ans) if hedged_ans else 0.0,
+        "right_when_not_hedged": sum(plain_ans) / len(plain_ans) if plain_ans else 0.0,
         "latency_p50_ms": lat["p50"],
         "latency_p95_ms": lat["p95"],
         "bad_citation_offsets": sum(len(r["bad_citation_offsets"]) for r in records),
@@ -416,7 +427,8 @@ def _chart(path: Path, cats: dict[str, dict[str, float]]) -> None:
 
 SPLITS = ("dev", "test")
 # Printed for every split and document; the full list is in results.json.
-HEADLINE = ("items", "answered_right_and_cited", "refusal_recall", "false_refusal_rate", "hit@3", "hit@3_before_rerank",
+HEADLINE = ("items", "answered_right_and_cited", "refusal_recall", "false_refusal_rate", "refused_or_hedged", "hedged_rate",
+            "hit@3", "hit@3_before_rerank",
             "groundedness", "bad_citation_offsets", "latency_p50_ms")
 
 

@@ -124,6 +124,23 @@ def _outcomes(p_answer: np.ndarray, right: np.ndarray, answerable: np.ndarray, t
     }
 
 
+HEDGE_MAX_RIGHT = 0.4  # answers right at most this often (out of fold) are said to be doubtful
+
+
+def choose_hedge(p_answer: np.ndarray, right: np.ndarray, threshold: float, width: float = 0.1,
+                 min_items: int = 10) -> float:
+    """The lowest level ``h`` (from ``threshold`` up) at which the answers given with
+    ``h <= p < h + width`` were right more than ``HEDGE_MAX_RIGHT`` of the time (out of
+    fold, at least ``min_items`` of them): answers below it are more often wrong than
+    right by that margin, and say so. ``threshold`` when the first band already is (no
+    answer is hedged)."""
+    for h in np.arange(threshold, 0.95, 0.01):
+        band = (p_answer >= h) & (p_answer < h + width)
+        if band.sum() >= min_items and right[band].mean() > HEDGE_MAX_RIGHT:
+            return round(float(h), 3)
+    return round(threshold, 3)
+
+
 def choose_threshold(
     p_answer: np.ndarray, right: np.ndarray, answerable: np.ndarray,
     also: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = (),  # type: ignore[assignment]
@@ -231,6 +248,16 @@ def _fit_and_save(
         p_oof, right, answerable,
         [(p_alone[doc1 == d], right1[doc1 == d], answerable1[doc1 == d]) for d in docs if (doc1 == d).any()],
     )
+    hedge = choose_hedge(p_oof, right, threshold)
+    band = (p_oof >= threshold) & (p_oof < hedge)
+    hedging = {
+        "hedge_below": hedge, "rule": f"below the first band of width 0.1 whose answers were right more than {HEDGE_MAX_RIGHT} of the time (out of fold)",
+        "answerable_hedged": round(float((band & (answerable == 1)).sum() / max(1, answerable.sum())), 4),
+        "unanswerable_refused_or_hedged": round(float(((p_oof < hedge) & (answerable == 0)).sum()
+                                                      / max(1, (1 - answerable).sum())), 4),
+        "right_when_hedged": round(float(right[band].mean()), 4) if band.any() else None,
+        "right_when_not_hedged": round(float(right[p_oof >= hedge].mean()), 4) if (p_oof >= hedge).any() else None,
+    }
     folds = {d: {"items": int((doc_of == d).sum()), **_outcomes(p_oof[doc_of == d], right[doc_of == d],
                                                                  answerable[doc_of == d], threshold)} for d in docs}
     folds_alone = {d: {"items": int((doc1 == d).sum()), **_outcomes(p_alone[doc1 == d], right1[doc1 == d],
@@ -255,10 +282,11 @@ def _fit_and_save(
         "fitted_on": "evals/dev.jsonl", "dev_sha256": hashlib.sha256(dev).hexdigest()[:16], "items": len(rows),
         "documents": len(docs), "threshold_rule": f"max right+refused with false refusals <= {MAX_FALSE_REFUSALS} (out of fold), "
                           "over the dev corpus and over each dev document indexed alone",
-        "out_of_fold": overall, "out_of_fold_alone": overall_alone, "C_selector": c, "C_answerability": c_answer,
+        "out_of_fold": overall, "out_of_fold_alone": overall_alone, "hedging": hedging, "C_selector": c, "C_answerability": c_answer,
     }
     def show() -> None:
         print(f"threshold {threshold}; out of fold: {overall}")
+        print(f"hedging: {hedging}")
         for d, m in folds.items():
             print(f"  {d:<24} {m}")
         print(f"each document alone: {overall_alone}")
@@ -268,13 +296,13 @@ def _fit_and_save(
     if dry_run:
         show()
         return
-    Models(selector, answerability, threshold, fit_note=note).save(MODELS_FILE)
+    Models(selector, answerability, threshold, fit_note=note, hedge_below=hedge).save(MODELS_FILE)
     if quiet:
         return
     # What other thresholds trade (RAG_REFUSAL_THRESHOLD): out of fold, dev corpus.
     curve = [{"threshold": round(float(t), 2), **{k: round(v, 4) for k, v in _outcomes(p_oof, right, answerable, float(t)).items()}}
              for t in np.arange(0.05, 0.51, 0.05)]
-    cv = {"threshold": threshold, "overall": overall, "folds": folds, "reliability": bins, "curve": curve,
+    cv = {"threshold": threshold, "hedging": hedging, "overall": overall, "folds": folds, "reliability": bins, "curve": curve,
           "overall_alone": overall_alone, "folds_alone": folds_alone,
           "note": "each fold: both models fitted on the other dev documents; the threshold is the one chosen "
                   "on all out-of-fold dev predictions, over the dev corpus and over each document indexed alone"}

@@ -125,6 +125,37 @@ def test_the_threshold_can_refuse_and_can_answer():
     assert 0.0 < float(p[0]) < 1.0
 
 
+def test_the_hedge_level_is_the_first_band_answered_right_more_often_than_not_doubtful():
+    from evals.train_answerer import HEDGE_MAX_RIGHT, choose_hedge
+
+    p = np.repeat([0.12, 0.18, 0.28, 0.42, 0.62], 10)
+    right = np.concatenate([np.zeros(10), np.r_[np.ones(2), np.zeros(8)], np.r_[np.ones(3), np.zeros(7)],
+                            np.r_[np.ones(6), np.zeros(4)], np.ones(10)])
+    h = choose_hedge(p, right, threshold=0.1)
+    assert 0.28 < h <= 0.42  # the first 0.1-wide band right more than HEDGE_MAX_RIGHT starts above 0.28
+    assert right[(p >= 0.1) & (p < h)].mean() <= HEDGE_MAX_RIGHT
+    assert choose_hedge(p, np.ones_like(p), threshold=0.1) == 0.1  # all right: nothing is hedged
+    m = load_models()
+    assert m.threshold < m.hedge_below < 1.0  # the fitted level hedges some answers, not all
+
+
+def test_an_answer_below_the_hedge_level_says_so_beside_it(pipeline):
+    from dataclasses import replace
+
+    from rag.answering import ExtractiveAnswerer
+    from rag.answering.answerer import HEDGE_NOTE
+
+    question = "When was CECOT first opened?"
+    query, passages, table = pipeline.candidates(question)
+    base = replace(load_models(), threshold=0.0)
+    doubtful = ExtractiveAnswerer(pipeline.config.answering, pipeline.embedder, replace(base, hedge_below=1.01))
+    sure = ExtractiveAnswerer(pipeline.config.answering, pipeline.embedder, replace(base, hedge_below=0.0))
+    a, b = doubtful.answer(query, passages, table), sure.answer(query, passages, table)
+    assert not a.refused and a.notes == [HEDGE_NOTE] and a.signals["hedged"]
+    assert not b.refused and b.notes == [] and not b.signals["hedged"]
+    assert a.text == b.text and a.to_dict()["notes"] == [HEDGE_NOTE] and "notes" not in b.to_dict()
+
+
 # --- over real documents ---------------------------------------------------------------
 
 ANSWERABLE = [  # a smoke set: the full measurement is `rag eval` (dev and test splits)

@@ -48,6 +48,10 @@ _INJECTION = re.compile(
 OFF_TOPIC_MAX_DENSE = 0.22
 
 
+#: Said beside an answer the answerability model doubts (see ``Models.hedge_below``).
+HEDGE_NOTE = "This is the closest passage found, but it may not answer your question: check the quote."
+
+
 def _off_corpus(d: dict[str, Any]) -> bool:
     a = dict(zip(F.ANSWERABILITY_FEATURES, d["a"]))
     return a["terms_in_corpus"] == 0 and a["dense"] < OFF_TOPIC_MAX_DENSE
@@ -213,6 +217,10 @@ class ExtractiveAnswerer:
         n_lead = chosen.index(lead) + 1
         a, b = answer_phrase(q, lead.text)
         span = Span(lead.row.doc, lead.row.start + a, lead.row.start + b, lead.text[a:b])
+        # Below the fitted hedge level, or below the fitted refusal threshold when a
+        # deployment set a lower one: those answers the fitted model would have refused.
+        hedged = d["p_answer"] < max(self.models.hedge_below, self.models.threshold)
+        signals["hedged"] = hedged
         return Answer(
             question=question,
             text=" ".join(f"{collapse(p.text)} [{n}]" for n, p in enumerate(chosen, start=1)),
@@ -223,4 +231,5 @@ class ExtractiveAnswerer:
             signals=signals,
             answer_span=span,
             answer_n=n_lead,
+            notes=[HEDGE_NOTE] if hedged else [],
         )

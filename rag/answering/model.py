@@ -53,15 +53,20 @@ class Models:
     # share of the best one's and it covers question words the first does not.
     second_ratio: float = 0.8
     fit_note: dict[str, Any] = field(default_factory=dict)
+    # An answer whose probability is below this (and at least ``threshold``) says beside
+    # it that the passage may not answer: on dev, out of fold, such answers were mostly
+    # wrong. 0: never.
+    hedge_below: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"selector": self.selector.to_dict(), "answerability": self.answerability.to_dict(),
-                "threshold": self.threshold, "second_ratio": self.second_ratio, "fit_note": self.fit_note}
+                "threshold": self.threshold, "second_ratio": self.second_ratio, "hedge_below": self.hedge_below,
+                "fit_note": self.fit_note}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Models":
         return cls(Logistic.from_dict(d["selector"]), Logistic.from_dict(d["answerability"]), float(d["threshold"]),
-                   float(d.get("second_ratio", 0.8)), dict(d.get("fit_note", {})))
+                   float(d.get("second_ratio", 0.8)), dict(d.get("fit_note", {})), float(d.get("hedge_below", 0.0)))
 
     def save(self, path: Path = MODELS_FILE) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
