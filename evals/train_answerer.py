@@ -29,7 +29,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -143,7 +143,7 @@ def choose_hedge(p_answer: np.ndarray, right: np.ndarray, threshold: float, widt
 
 def choose_threshold(
     p_answer: np.ndarray, right: np.ndarray, answerable: np.ndarray,
-    also: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = (),  # type: ignore[assignment]
+    also: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] = (),
 ) -> float:
     """The threshold with the most (answered right + unanswerable refused) and false
     refusals at most ``MAX_FALSE_REFUSALS``, on the predictions given and on each of ``also``."""
