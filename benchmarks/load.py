@@ -383,10 +383,15 @@ def start_server(
 
 
 def start_chroma(work: Path) -> tuple[subprocess.Popen, str]:
-    """A `chroma run` server (the CLI beside this interpreter) on a free port, data in ``work``."""
+    """A `chroma run` server (the CLI beside this interpreter) on a free port, data in
+    ``work``: its process and URL, once its heartbeat answers. The test suite's
+    ``chroma_server`` fixture starts its servers with this too."""
+    # The chroma CLI ships with chromadb, beside this interpreter (the venv need not be on PATH).
+    exe = Path(sys.executable).parent / "chroma"
+    if not exe.exists():
+        raise RuntimeError(f"no chroma CLI at {exe}")
     port = free_port()
-    exe = str(Path(sys.executable).parent / "chroma")
-    proc = subprocess.Popen([exe, "run", "--path", str(work / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([str(exe), "run", "--path", str(work / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
@@ -398,7 +403,7 @@ def start_chroma(work: Path) -> tuple[subprocess.Popen, str]:
                 break
             time.sleep(0.25)
     proc.kill()
-    raise SystemExit("chroma run did not come up")
+    raise RuntimeError(f"chroma run did not come up (exit code {proc.poll()})")
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -129,7 +129,6 @@ PAYLOAD_TEXT = (
 def start_server(work: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """`rag serve` (as `python -m ui`) in ``work``, which holds ``corpus/``; waits until it answers."""
     import os
-    import sys
 
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
     for var in ("RAG_HOME", "RAG_CORPUS", "RAG_CHROMA_URL", "RAG_MODE"):
@@ -167,16 +166,8 @@ def gpl_pipeline(tmp_path_factory, embedder):
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    # The chroma CLI ships with chromadb, beside this interpreter (the venv need not be on PATH).
-    exe = str(Path(sys.executable).parent / "chroma")
-    assert Path(exe).exists(), exe
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/api/v2/heartbeat", proc, 60, "chroma run")
+    from benchmarks.load import start_chroma  # one way to start `chroma run`, shared with the benchmark
+
+    proc, url = start_chroma(tmp_path)
     yield url
     stop(proc)
