@@ -14,6 +14,8 @@ Two splits, each over its own corpus folder:
   over ``evals/corpora/dev/``  ->  ``evals/dev.jsonl``
 * ``test`` (report only; written before the answerer changed and never tuned on):
   ``test_src.jsonl`` over ``evals/corpora/test/``  ->  ``evals/test.jsonl``
+* ``holdout`` (report only, never gated): ``holdout_src.jsonl`` over
+  ``evals/corpora/holdout/``  ->  ``evals/holdout.jsonl``
 
 Source line format (one JSON object per line)::
 
@@ -45,11 +47,16 @@ REFUSALS = ("The article does not say.", "The documents do not say.")
 SPLITS = {
     "dev": (HERE / "corpora" / "dev", [HERE / "dataset_src.jsonl", HERE / "dev_extra_src.jsonl"], HERE / "dev.jsonl"),
     "test": (HERE / "corpora" / "test", [HERE / "test_src.jsonl"], HERE / "test.jsonl"),
+    # A second held-out set (2026-12-07), written by a helper that saw only its two
+    # documents (never the code or the other splits): measured with `rag eval --split
+    # holdout`, reported, never gated and never tuned on.
+    "holdout": (HERE / "corpora" / "holdout", [HERE / "holdout_src.jsonl"], HERE / "holdout.jsonl"),
 }
 # The document an item is about, by its id's prefix (unanswerable items have no gold).
 PREFIX_DOC = {
     "t-art": ARTICLE, "t-gpl": "gpl-3.txt", "t-gdb": "gdb-readme.txt",
     "d-apa": "apache-2.0.txt", "d-bc": "bc-readme.txt", "d-ket": "kettle-manual.md", "d-cc": "city-council.txt",
+    "h-mpl": "mpl-2.0.txt", "h-apt": "apt-readme.md",
 }
 CATEGORIES = {
     "factoid", "attribution", "two_sentence", "two_part", "paraphrase", "keyword", "typo",

@@ -262,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="run the evaluation suite (a CI gate)")
     common(p)
-    p.add_argument("--split", action="append", choices=["dev", "test"],
-                   help="which split (default both; the gate is on test), each over evals/corpora/<split>")
+    p.add_argument("--split", action="append", choices=["dev", "test", "holdout"],
+                   help="which split (default dev and test; the gate is on test; holdout: a second held-out "
+                        "set, reported only), each over evals/corpora/<split>")
     p.add_argument("--dataset", help="one dataset file against --corpus instead of the splits")
     p.add_argument("--out", default="evals/out")
     p.add_argument("--thresholds", help="gate file (default evals/thresholds.toml)")
