@@ -37,6 +37,14 @@ def test_every_gold_span_of_both_splits_slices_to_its_quote(split, at_least):
     assert any(it["history"] for it in items)
 
 
+def test_the_holdout_set_slices_to_its_quotes():
+    folder = ROOT / "evals" / "corpora" / "holdout"
+    texts = {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()}
+    items = load_dataset(ROOT / "evals" / "holdout.jsonl", texts)  # raises on a span that does not slice
+    assert len(items) >= 90 and {it["document"] for it in items} == set(texts)
+    assert sum(not it["answerable"] for it in items) / len(items) >= 0.35
+
+
 def test_the_test_split_predates_the_learned_answerer():
     """The test questions were committed before any answering code changed (and never edited)."""
     log = subprocess.run(["git", "log", "--format=%H", "--diff-filter=A", "--", "evals/test_src.jsonl"],
