@@ -251,10 +251,10 @@ def selection_features(
     # Cosines only: a raw BM25 top score was tried too and dropped, its scale depends on
     # the corpus (one document alone scores unlike five), and it raised false refusals
     # over a single document (dev, each document indexed alone).
-    for name, col in (("dense", 1), ("window", 2)):
-        top = x[:, col].max()
-        x[:, SELECTION_FEATURES.index(f"{name}_gap")] = x[:, col] - top
-        x[:, SELECTION_FEATURES.index(f"{name}_top")] = top
+    for name in ("dense", "window"):
+        col = x[:, SELECTION_FEATURES.index(name)]
+        x[:, SELECTION_FEATURES.index(f"{name}_gap")] = col - col.max()
+        x[:, SELECTION_FEATURES.index(f"{name}_top")] = col.max()
     return x
 
 
