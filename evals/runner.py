@@ -175,10 +175,12 @@ def aggregate(pipe: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
     lat = metrics.latency([r["latency_ms"] for r in records])
 
     # Answers said to be doubtful (a note beside them): how often they were so.
-    hedged = [bool(r["signals"].get("hedged")) and not r["answer"]["refused"] for r in records]
-    unans = [h or r["answer"]["refused"] for h, r in zip(hedged, records) if not r["answerable"]]
-    hedged_ans = [rc for rc, r in zip(right_cited, ans) if r["signals"].get("hedged") and not r["answer"]["refused"]]
-    plain_ans = [rc for rc, r in zip(right_cited, ans) if not r["signals"].get("hedged") and not r["answer"]["refused"]]
+    def hedged(r: dict[str, Any]) -> bool:
+        return bool(r["signals"].get("hedged")) and not r["answer"]["refused"]
+
+    unans = [hedged(r) or r["answer"]["refused"] for r in records if not r["answerable"]]
+    hedged_ans = [rc for rc, r in zip(right_cited, ans) if hedged(r)]
+    plain_ans = [rc for rc, r in zip(right_cited, ans) if not hedged(r) and not r["answer"]["refused"]]
     for r, f in zip(ans, facts["per_item"]):
         r["key_fact_share"] = f
         r["correct"] = f == 1.0 and not r["answer"]["refused"] and r["cited_gold"]
@@ -531,6 +533,12 @@ def _print_summary(summary: dict[str, Any], checker: Any) -> None:
               f"(tp {checker['tp']} fn {checker['fn']} fp {checker['fp']} tn {checker['tn']}), missed swaps {checker['missed_swaps']}")
 
 
+def _fold_rows(folds: dict[str, dict[str, Any]]) -> list[str]:
+    """One table row per held-out document of ``evals/answerer_cv.json``."""
+    return [f"| {doc} | {m['items']} | {_fmt(m['right_and_cited'])} | {_fmt(m['refusal_recall'])} | "
+            f"{_fmt(m['false_refusal_rate'])} |" for doc, m in folds.items()]
+
+
 def _summary_md(summary: dict[str, Any], checker: Any, fails: list[str]) -> str:
     lines = ["# Evaluation summary", "",
              "`dev` is what the answerer was tuned and trained on; `test` was written before the answerer changed, "
@@ -553,16 +561,12 @@ def _summary_md(summary: dict[str, Any], checker: Any, fails: list[str]) -> str:
                   "that one (see `evals/train_answerer.py`).", "",
                   "| held-out document | items | answered right + cited | unanswerable refused | false refusals |",
                   "|---|---|---|---|---|"]
-        for doc, m in cv.get("folds", {}).items():
-            lines.append(f"| {doc} | {m['items']} | {_fmt(m['right_and_cited'])} | {_fmt(m['refusal_recall'])} | "
-                         f"{_fmt(m['false_refusal_rate'])} |")
+        lines += _fold_rows(cv.get("folds", {}))
         if cv.get("folds_alone"):
             lines += ["", "The same, with the held-out document indexed alone (a folder of one file):", "",
                       "| held-out document, alone | items | answered right + cited | unanswerable refused | "
                       "false refusals |", "|---|---|---|---|---|"]
-            for doc, m in cv["folds_alone"].items():
-                lines.append(f"| {doc} | {m['items']} | {_fmt(m['right_and_cited'])} | {_fmt(m['refusal_recall'])} | "
-                             f"{_fmt(m['false_refusal_rate'])} |")
+            lines += _fold_rows(cv["folds_alone"])
         if cv.get("reliability"):
             lines += ["", "Reliability of the answerability probability (dev, out of fold):", "",
                       "| predicted | items | answerable share |", "|---|---|---|"]

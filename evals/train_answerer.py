@@ -258,11 +258,12 @@ def _fit_and_save(
         "right_when_hedged": round(float(right[band].mean()), 4) if band.any() else None,
         "right_when_not_hedged": round(float(right[p_oof >= hedge].mean()), 4) if (p_oof >= hedge).any() else None,
     }
-    folds = {d: {"items": int((doc_of == d).sum()), **_outcomes(p_oof[doc_of == d], right[doc_of == d],
-                                                                 answerable[doc_of == d], threshold)} for d in docs}
-    folds_alone = {d: {"items": int((doc1 == d).sum()), **_outcomes(p_alone[doc1 == d], right1[doc1 == d],
-                                                                    answerable1[doc1 == d], threshold)}
-                   for d in docs if (doc1 == d).any()}
+    def per_document(p: np.ndarray, r: np.ndarray, ans: np.ndarray, of: np.ndarray) -> dict[str, Any]:
+        return {d: {"items": int((of == d).sum()), **_outcomes(p[of == d], r[of == d], ans[of == d], threshold)}
+                for d in docs if (of == d).any()}
+
+    folds = per_document(p_oof, right, answerable, doc_of)
+    folds_alone = per_document(p_alone, right1, answerable1, doc1)
     bins = []
     for lo in np.arange(0.0, 1.0, 0.1):
         m = (p_oof >= lo) & (p_oof < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))

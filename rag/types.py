@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence, cast, runtime_checkable
 
 # typing_extensions' TypedDict, not typing's: pydantic (the HTTP API's schema) reads only
 # that one on Python < 3.12.
@@ -107,8 +107,8 @@ class Citation:
     def renumbered(self, n: int) -> "Citation":
         return replace(self, n=n)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> "CitationDict":
+        return cast("CitationDict", asdict(self))
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,8 @@ class Related:
         r = passage.row
         return cls(doc=r.doc, section=r.section, start=r.start, end=r.end, quote=passage.text, score=round(passage.score, 4))
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> "RelatedDict":
+        return cast("RelatedDict", asdict(self))
 
 
 class CitationDict(TypedDict):
@@ -227,17 +227,10 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
-            "citations": [
-                CitationDict(n=c.n, doc=c.doc, section=c.section, start=c.start, end=c.end, quote=c.quote)
-                for c in self.citations
-            ],
-            "related": [
-                RelatedDict(doc=r.doc, section=r.section, start=r.start, end=r.end, quote=r.quote, score=r.score)
-                for r in self.related
-            ],
+            "citations": [c.to_dict() for c in self.citations],
+            "related": [r.to_dict() for r in self.related],
             "answer_span": (
-                SpanDict(n=self.answer_n, doc=s.doc, start=s.start, end=s.end, text=s.text)
-                if (s := self.answer_span) is not None else None
+                cast(SpanDict, {"n": self.answer_n, **self.answer_span.to_dict()}) if self.answer_span is not None else None
             ),
             "rewritten_query": self.rewritten_query,
             "mode": self.mode,
