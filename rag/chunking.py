@@ -32,6 +32,8 @@ EXTRA_ABBREVIATIONS = (
 # A line ending like this is prose, not a heading.
 _END_PUNCT = tuple('.!?:;,"”’)]…')
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
+# Emphasis or code marks followed by a space close something: they never open a sentence.
+_CLOSING_MARKUP = re.compile(r"[*_`]+(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,14 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         # Punkt keeps edge whitespace out already; strip defensively for exactness.
         s2 = s + (len(piece) - len(piece.lstrip()))
         e2 = e - (len(piece) - len(piece.rstrip()))
+        closing = _CLOSING_MARKUP.match(segment, s2, e2)
+        if closing and spans and spans[-1][1] == start + s2:
+            # Punkt ends "**Is it safe?**" after the "?", so the "**" that closes the
+            # bold would open the next sentence ("**\nA: Yes."): give it back. Only
+            # marks that touch the previous sentence: "* item" on its own line is a bullet.
+            spans[-1] = (spans[-1][0], start + closing.end())
+            rest = segment[closing.end() : e2]
+            s2 = closing.end() + (len(rest) - len(rest.lstrip()))
         if e2 > s2:
             spans.append((start + s2, start + e2))
     return spans

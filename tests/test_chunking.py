@@ -119,6 +119,21 @@ def test_markdown_headings_and_wrapped_paragraphs():
         assert text[s.start : s.end] == s.text
 
 
+def test_a_bold_question_keeps_its_closing_marks_and_the_answer_starts_clean():
+    # An FAQ in Markdown: Punkt ends the question at "?", before the "**" that closes it.
+    text = "## FAQ\n\n**Q: It shows E1. What does it mean?**\nA: E1 means the sensor failed.\n* Unplug it.\n* Wait a minute.\n"
+    sents = sentences_of("faq.md", text)
+    assert [s.text for s in sents] == [
+        "**Q: It shows E1.",
+        "What does it mean?**",
+        "A: E1 means the sensor failed.",
+        "* Unplug it.",  # a bullet's "* " is not a closing mark
+        "* Wait a minute.",
+    ]
+    for s in sents:
+        assert text[s.start : s.end] == s.text
+
+
 def test_clauses_are_exact_substrings(article_text):
     s = sentences_of(DOC, article_text)[3]
     spans = split_clauses(article_text, s.start, s.end)
