@@ -45,7 +45,10 @@ HERE = Path(__file__).resolve().parent
 ARTICLE = "noem-cecot-2025.txt"
 REFUSALS = ("The article does not say.", "The documents do not say.")
 SPLITS = {
-    "dev": (HERE / "corpora" / "dev", [HERE / "dataset_src.jsonl", HERE / "dev_extra_src.jsonl"], HERE / "dev.jsonl"),
+    # dev_more_src.jsonl (2026-12-07): 265 more dev questions over four more documents and
+    # the article, written by helpers that saw only their document, to fit on.
+    "dev": (HERE / "corpora" / "dev",
+            [HERE / "dataset_src.jsonl", HERE / "dev_extra_src.jsonl", HERE / "dev_more_src.jsonl"], HERE / "dev.jsonl"),
     "test": (HERE / "corpora" / "test", [HERE / "test_src.jsonl"], HERE / "test.jsonl"),
     # A second held-out set (2026-12-07), written by a helper that saw only its two
     # documents (never the code or the other splits): measured with `rag eval --split
@@ -56,6 +59,8 @@ SPLITS = {
 PREFIX_DOC = {
     "t-art": ARTICLE, "t-gpl": "gpl-3.txt", "t-gdb": "gdb-readme.txt",
     "d-apa": "apache-2.0.txt", "d-bc": "bc-readme.txt", "d-ket": "kettle-manual.md", "d-cc": "city-council.txt",
+    "d-art": "artistic.txt", "d-cu": "coreutils-readme.txt", "d-hm": "harbor-museum.txt", "d-gh": "garden-handbook.md",
+    "d-nx": ARTICLE,
     "h-mpl": "mpl-2.0.txt", "h-apt": "apt-readme.md",
 }
 CATEGORIES = {
