@@ -202,9 +202,73 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
             spans[-1] = (spans[-1][0], start + closing.end())
             rest = segment[closing.end() : e2]
             s2 = closing.end() + (len(rest) - len(rest.lstrip()))
-        if e2 > s2:
-            spans.append((start + s2, start + e2))
+        if e2 > s2 and spans and not any(c.isalnum() for c in segment[s2:e2]):
+            # A piece with no word ("*" closing a boxed line) is the end of the one before.
+            spans[-1] = (spans[-1][0], start + e2)
+        elif e2 > s2:
+            if spans and _MARKER_ONLY.fullmatch(text, *spans[-1]):
+                # Punkt ends a sentence at "3." of a numbered item: the number is the item's.
+                spans[-1] = (spans[-1][0], start + e2)
+            else:
+                spans.append((start + s2, start + e2))
     return spans
+
+
+# A line that opens a list item ("- ", "* ", "+ ", "• ", "3. ", "3) ") or is a table row.
+_ITEM = re.compile(r"[ \t]*(?:[-*+•][ \t]+|\d{1,3}[.)][ \t]+)")
+_MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]|[-*+•]")
+_TABLE_ROW = re.compile(r"[ \t]*\|")
+_TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$")
+
+
+def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut before every list item and table row, as offsets.
+
+    A list item or a table row is a unit of its own even without a full stop, so that
+    "- Phone: 555 0100" is one sentence and not glued to the next item, and a table is
+    a row per sentence. A table's ``|---|`` rule stays with the header row above it.
+    Prose lines (a hard-wrapped paragraph, an item's continuation) stay together.
+
+    >>> t = "Contact:\\n- Phone: 555\\n- Mail: a@b.example"
+    >>> [t[s:e] for s, e in line_units(t, 0, len(t))]
+    ['Contact:', '- Phone: 555', '- Mail: a@b.example']
+    """
+    cuts = [start]
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        line_end = end if nl < 0 else nl
+        if pos > start:
+            line = text[pos:line_end].strip()
+            starts_unit = _ITEM.match(text, pos, line_end) or _TABLE_ROW.match(text, pos, line_end)
+            # "*  text  *": a line of a box drawn in asterisks, not a bullet
+            boxed = len(line) > 1 and line[0] == line[-1] == "*"
+            if starts_unit and not boxed and not _TABLE_RULE.match(text, pos, line_end):
+                cuts.append(pos)
+        pos = line_end + 1
+    cuts.append(end)
+    units = []
+    for a, b in zip(cuts, cuts[1:]):
+        piece = text[a:b]
+        a2, b2 = a + len(piece) - len(piece.lstrip()), b - (len(piece) - len(piece.rstrip()))
+        if b2 > a2:
+            units.append((a2, b2))
+    return units
+
+
+def table_header(sentences: Sequence[Sentence], i: int) -> Sentence | None:
+    """The header row of the table that sentence ``i`` is a row of (None if it is not a
+    table row, or is the header itself): a row alone says "| Medium | €70 |", and only
+    with its header does it say which column is the fee."""
+    s = sentences[i]
+    if not _TABLE_ROW.match(s.text):
+        return None
+    j = i
+    while j > 0 and sentences[j - 1].paragraph == s.paragraph and _TABLE_ROW.match(sentences[j - 1].text):
+        j -= 1
+    head = sentences[j]
+    lines = head.text.split("\n")
+    return head if j != i and len(lines) > 1 and _TABLE_RULE.match(lines[1]) else None
 
 
 def sentences_of(
@@ -218,7 +282,7 @@ def sentences_of(
         if block.heading is not None:
             section = block.heading
             continue
-        for s, e in split_sentences(text, block.start, block.end):
+        for s, e in (span for unit in line_units(text, block.start, block.end) for span in split_sentences(text, *unit)):
             out.append(
                 Sentence(
                     id=content_id(doc, doc_hash, s, e),

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .chunking import Chunk, Sentence, chunk_document, split_clauses
+from .chunking import Chunk, Sentence, chunk_document, split_clauses, table_header
 from .config import ChunkingConfig, Config, IndexConfig
 from .corpus import Document, scan
 from .generations import (
@@ -118,6 +118,9 @@ def vector_records(
         spans = split_clauses(text, s.start, s.end) if clauses else []
         views = [text[a:b] for a, b in spans]
         views += [text[spans[j][0] : spans[j + 1][1]] for j in range(len(spans) - 1)]
+        head = table_header(sentences, i)
+        if head is not None:  # a table row is also read with its column names
+            views.append(head.text.split("\n")[0] + "\n" + s.text)
         for j, v in enumerate(views):
             out.append(VectorRecord(f"{s.id}:c{j}", s.id, "c", doc.id, v))
         lo = sentences[i - 1] if i and sentences[i - 1].paragraph == s.paragraph else s

@@ -134,6 +134,62 @@ def test_a_bold_question_keeps_its_closing_marks_and_the_answer_starts_clean():
         assert text[s.start : s.end] == s.text
 
 
+HANDBOOK = """# Rooms
+
+Prices per night:
+
+| Room | Beds | Price |
+|------|------|-------|
+| Dorm | 6 | 24 euros |
+| Double | 2 | 68 euros |
+
+Contact:
+- Phone: 555 0100
+- Mail: desk@hostel.example
+  (answered within a day)
+
+1. Fill in the form.
+2. Pay the deposit.
+
+*  NO WARRANTY: the software is provided  *
+*  as is, without any warranty at all.     *
+"""
+
+
+def test_list_items_and_table_rows_are_sentences_of_their_own():
+    sents = sentences_of("h.md", HANDBOOK)
+    texts = [s.text for s in sents]
+    assert texts == [
+        "Prices per night:",
+        "| Room | Beds | Price |\n|------|------|-------|",  # the rule stays with its header
+        "| Dorm | 6 | 24 euros |",
+        "| Double | 2 | 68 euros |",
+        "Contact:",
+        "- Phone: 555 0100",
+        "- Mail: desk@hostel.example\n  (answered within a day)",  # a continuation line stays
+        "1. Fill in the form.",  # Punkt's "1." goes with its item
+        "2. Pay the deposit.",
+        # a box drawn in asterisks is prose, not bullets
+        "*  NO WARRANTY: the software is provided  *\n*  as is, without any warranty at all.     *",
+    ]
+    for s in sents:
+        assert HANDBOOK[s.start : s.end] == s.text
+
+
+def test_a_table_row_knows_its_header_and_is_embedded_with_it():
+    from rag.chunking import table_header
+    from rag.corpus import Document
+    from rag.indexing import vector_records
+
+    sents = sentences_of("h.md", HANDBOOK)
+    row = next(i for i, s in enumerate(sents) if "Double" in s.text)
+    assert table_header(sents, row).text.startswith("| Room | Beds | Price |")
+    assert table_header(sents, row - 2) is None  # the header row itself
+    assert table_header(sents, 0) is None  # prose
+    views = [r.text for r in vector_records(Document("h.md", HANDBOOK, "x"), sents) if r.sentence_id == sents[row].id]
+    assert "| Room | Beds | Price |\n| Double | 2 | 68 euros |" in views
+
+
 def test_clauses_are_exact_substrings(article_text):
     s = sentences_of(DOC, article_text)[3]
     spans = split_clauses(article_text, s.start, s.end)
