@@ -156,6 +156,40 @@ def _referent_person(prev: Turn, known: tuple[str, ...]) -> str | None:
     return in_answer[0] if in_answer else None
 
 
+_QUESTION_WORD = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how|whats|wat)\b")
+_PERSON_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
+
+
+def _named_before_pronoun(question: str, known: tuple[str, ...]) -> bool:
+    """Whether the question names a person before its first personal pronoun: then the
+    pronoun is that person ("When did Dana post her message?"), not someone earlier.
+
+    >>> _named_before_pronoun("When did Dana Reyes post her message?", ())
+    True
+    >>> _named_before_pronoun("What did she tell Dana Reyes?", ())
+    False
+    """
+    m = _PERSON_PRONOUN.search(question)
+    return bool(m and persons(question[: m.start()], known))
+
+
+_INNER_CONTEXT = re.compile(r"\s\([^()]*\)(?=\)$)")
+
+
+def _one_level(question: str) -> str:
+    """An earlier resolved question with the context it carried cut to one level, so
+    that a chain of follow-ups does not drag every earlier question along.
+
+    >>> _one_level("and the double? (and the family room? (how much is the dorm))")
+    'and the double? (and the family room?)'
+    """
+    while True:
+        shorter = _INNER_CONTEXT.sub("", question)
+        if shorter == question:
+            return question
+        question = shorter
+
+
 def _replace_word(text: str, words: set[str], repl: str) -> tuple[str, bool]:
     pattern = re.compile(r"\b(" + "|".join(sorted(words, key=len, reverse=True)) + r")\b", re.I)
     new, n = pattern.subn(repl, text, count=1)
@@ -177,7 +211,7 @@ def resolve(question: str, history: Sequence[Turn], known_people: tuple[str, ...
     resolved_any = False
     unresolved = False
 
-    if toks & (PERSON_SUBJECT | PERSON_OBJECT | PERSON_POSSESSIVE):
+    if toks & (PERSON_SUBJECT | PERSON_OBJECT | PERSON_POSSESSIVE) and not _named_before_pronoun(words, known_people):
         person = _referent_person(prev, known_people)
         if person:
             # "her" before a noun is possessive ("her group"), else an object ("thank her").
@@ -201,9 +235,14 @@ def resolve(question: str, history: Sequence[Turn], known_people: tuple[str, ...
             resolved_any = True
         else:
             unresolved = True
-    elliptical = low.startswith(("and ", "what about", "how about", "and?")) or len(nlp.content_terms(words)) <= 1
+    # "and the double?", "why?", "price?": no question of its own. "When is check-out?"
+    # (a question word and a thing) is one, even though it is short.
+    n_terms = len(nlp.content_terms(words))
+    elliptical = low.startswith(("and ", "what about", "how about", "and?")) or n_terms == 0 or (
+        n_terms == 1 and not _QUESTION_WORD.search(low)
+    )
     if toks & VAGUE or unresolved or elliptical:
-        query = f"{query} ({prev.question.strip()})"
+        query = f"{query} ({_one_level(prev.question.strip())})"
         resolved_any = True
     exclude = frozenset(prev.cited) if "else" in toks or "other" in toks else frozenset()
     return Resolution(query if resolved_any else question, exclude)

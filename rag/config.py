@@ -147,6 +147,9 @@ class AnsweringConfig:
     # "Who built it, and when did it open?" asked as two questions, the answers joined
     # (dev, 19 such questions: 8 -> 11 answered right and cited).
     split_two_part: bool = True
+    # A follow-up is also answered as if asked alone; that reading wins when its
+    # answerability beats the conversation's reading by more than this (None: never).
+    self_contained_margin: float | None = 0.0
     # Which sentence answers and whether any does are decided by models fitted on the
     # dev split (rag/answering/models.json, `python -m evals.train_answerer`), with the
     # refusal threshold chosen there for false refusals <= 5 % (out of fold on dev, over

@@ -29,6 +29,7 @@ import numpy as np
 
 from .chunking import Chunk, Sentence, chunk_document, split_clauses, table_header
 from .config import ChunkingConfig, Config, IndexConfig
+from . import nlp
 from .corpus import Document, scan
 from .generations import (
     Generation,
@@ -523,7 +524,10 @@ class Indexer:
                 # one query word (measured: +1 answer right on the article questions of evals/dev.jsonl).
                 lo = rows[i - 1] if i and rows[i - 1][4] == row[4] else row
                 hi = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][4] == row[4] else row
-                nodes.append(TextNode(id_=row[0], text=text[lo[1] : hi[2]]))
+                window = text[lo[1] : hi[2]]
+                # "check-out" is also found as "checkout" (BM25 splits it at the hyphen)
+                solid = " ".join(nlp.joined_compounds(window))
+                nodes.append(TextNode(id_=row[0], text=f"{window}\n{solid}" if solid else window))
         path = gen.bm25_path
         shutil.rmtree(path, ignore_errors=True)
         if not nodes:

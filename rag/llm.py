@@ -595,6 +595,7 @@ class LLMAnswerer:
     """
 
     name = "llm"
+    calibrated = False
 
     def __init__(self, config: LLMConfig, checker: Checker, top_k: int, backend: Any | None = None,
                  phrase_check: Callable[[str, str, tuple[int, int]], tuple[int, int]] | None = None) -> None:

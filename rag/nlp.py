@@ -100,13 +100,25 @@ def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[s
 
 @lru_cache(maxsize=16384)
 def stems(text: str) -> frozenset[str]:
-    """All stems of a text, hyphenated words also split ("three-day" -> three, day)."""
+    """All stems of a text, hyphenated words also split and joined ("check-out" ->
+    check, out, checkout: people write it either way)."""
     out = set()
     for w in _tokens(text):
         out.add(stem(w))
         if "-" in w:
             out.update(stem(p) for p in w.split("-") if p)
+            out.add(stem(w.replace("-", "")))
     return frozenset(out)
+
+
+def joined_compounds(text: str) -> list[str]:
+    """Hyphenated words of ``text`` written solid, for word search: a query for
+    "checkout" or "email" should find "check-out" and "e-mail".
+
+    >>> joined_compounds("Late check-out is on the e-mail.")
+    ['checkout', 'email']
+    """
+    return list(dict.fromkeys(w.replace("-", "") for w in _tokens(text) if "-" in w.strip("-")))
 
 def numbers(text: str) -> set[str]:
     """Numbers as written in digits or words ("40,000" -> "40000"; "three" kept as a word)."""

@@ -424,6 +424,16 @@ class Pipeline:
         passages = self._rerank(resolution.query, passages, table, mode)
         t3 = time.perf_counter()
         answer = self.answerer(mode).answer(resolution.query, passages, table)
+        margin = self.config.answering.self_contained_margin
+        if resolution.query != question and margin is not None and self.answerer(mode).calibrated:
+            # The question read with the conversation, and read alone: a question that
+            # stands on its own ("when is check-out?" after one about prices) is better
+            # answered alone, which the answerability model sees as a more likely answer.
+            alone, alone_passages, alone_table, _ = self._candidates(question, [], k)
+            alone_passages = self._rerank(question, alone_passages, alone_table, mode)
+            other = self.answerer(mode).answer(question, alone_passages, alone_table)
+            if not other.refused and other.confidence > answer.confidence + margin:
+                resolution, passages, table, answer = alone, alone_passages, alone_table, other
         if answer.signals.get("fallback"):
             # The LLM wrote nothing its citations support: answer extractively instead,
             # from the order extractive answering sees, and say so.
@@ -579,6 +589,11 @@ class Pipeline:
         out: list[str] = []
         for doc in sorted(docs):
             if doc not in snap.people:
-                snap.people[doc] = tuple(persons(snap.table.texts.get(doc, "")))
+                # Sentence by sentence: over the whole text a heading runs into the line
+                # after it ("House Rules" + "Welcome ..." read as a person's name).
+                found = list(dict.fromkeys(p for r in snap.table.by_doc.get(doc, []) for p in persons(snap.table.text(r))))
+                # "Sec. Noem" in one sentence is the "Kristi Noem" of another
+                full = {p: next((q for q in found if q != p and q.split()[-1] == p), p) for p in found}
+                snap.people[doc] = tuple(dict.fromkeys(full[p] for p in found))
             out.extend(p for p in snap.people[doc] if p not in out)
         return tuple(out)

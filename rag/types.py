@@ -393,5 +393,8 @@ class Answerer(Protocol):
     """Turns a question and retrieved passages into an :class:`Answer`."""
 
     name: str
+    # Whether ``Answer.confidence`` is a calibrated probability that the answer is right
+    # (then two readings of a question can be compared by it).
+    calibrated: bool
 
     def answer(self, question: str, passages: Sequence[Passage], table: "SentenceTable") -> Answer: ...

@@ -164,6 +164,19 @@ def gpl_pipeline(tmp_path_factory, embedder):
     return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
 
 
+@pytest.fixture(scope="session")
+def hostel_pipeline(tmp_path_factory, embedder):
+    """A pipeline over a short Markdown page (headings, a list, a table; not the article),
+    indexed once."""
+    from rag import Config, Pipeline
+
+    tmp = tmp_path_factory.mktemp("hostel")
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "hostel-rules.md", corpus / "hostel-rules.md")
+    return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
+
+
 @pytest.fixture
 def chroma_server(tmp_path):
     from benchmarks.load import start_chroma  # one way to start `chroma run`, shared with the benchmark

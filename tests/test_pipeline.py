@@ -36,6 +36,39 @@ def test_follow_up_reports_the_rewritten_query(pipeline):
     assert "Washington" in b.text
 
 
+@pytest.mark.parametrize("question, phrase", [("how much is a private double", "64 euros"), ("price family room", "90 euros")])
+def test_a_table_row_is_answered_from_its_own_row(hostel_pipeline, question, phrase):
+    a = hostel_pipeline.ask(question)
+    assert a.answer_span is not None and a.answer_span.text == phrase
+    (c,) = a.citations
+    assert c.quote.startswith("|") and phrase in c.quote and "\n" not in c.quote  # the row, not the table
+
+
+@pytest.mark.parametrize("question, history, expected", [
+    # a question of its own after another topic: answered as if asked alone
+    ("when is checkout", ["how much is the dorm"], "10 am"),
+    ("what about pets", ["how much is the dorm", "and the family room?"], "7 euros"),
+    # a real follow-up still leans on the question before it
+    ("and the family room?", ["how much is the dorm"], "90 euros"),
+    ("since when has she run it?", ["who runs the hostel?"], "2016"),
+])
+def test_a_follow_up_is_read_alone_when_that_answers_better(hostel_pipeline, question, history, expected):
+    a = hostel_pipeline.ask(question, history=history)
+    assert not a.refused and expected in a.text, (a.rewritten_query, a.text)
+
+
+def test_without_the_alone_reading_history_steers_a_self_contained_question(hostel_pipeline):
+    # The setting does something: with it off, the earlier price question takes over.
+    off = Pipeline(hostel_pipeline.config.with_(self_contained_margin=None), embedder=hostel_pipeline.embedder)
+    a = off.ask("what about pets", history=["how much is the dorm", "and the family room?"])
+    assert "7 euros" not in a.text and "(" in a.rewritten_query
+
+
+def test_people_are_found_sentence_by_sentence_not_across_a_heading(hostel_pipeline):
+    with hostel_pipeline._searching() as snap:  # noqa: SLF001 - the gazetteer the resolver uses
+        assert hostel_pipeline._known_people(snap, []) == ("Marta Kowalczyk",)
+
+
 def test_a_two_part_question_is_answered_part_by_part(pipeline, article_text):
     a = pipeline.ask("How many inmates can CECOT hold, and who is the president of El Salvador?")
     assert "40,000" in a.text and "Bukele" in a.text and not a.refused

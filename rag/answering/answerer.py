@@ -102,6 +102,7 @@ class ExtractiveAnswerer:
     the answerability threshold. Also the :class:`rag.types.Reranker` of extractive mode."""
 
     name = "extractive"
+    calibrated = True
 
     def __init__(self, config: AnsweringConfig, embedder: Embedder | None = None, models: Models | None = None) -> None:
         self.config = config
