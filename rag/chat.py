@@ -116,6 +116,10 @@ def parse_history(history: Any) -> list[Turn]:
                 else:
                     raise InvalidQuestion(f"{where}: 'role' must be 'user' or 'assistant'")
                 continue
+            if "question" not in item:
+                raise InvalidQuestion(
+                    f"{where}: a turn needs 'question' (and may have 'answer' and 'cited'), or 'role' and 'content'"
+                )
             question, answer = item.get("question", ""), item.get("answer", "")
             if not isinstance(question, str) or not isinstance(answer, str):
                 raise InvalidQuestion(f"{where}: 'question' and 'answer' must be text")

@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -141,8 +142,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
         # surrogates they are dropped by clean_question like any control character.
         sys.stdin.reconfigure(errors="surrogateescape")
     interactive = sys.stdin.isatty()
+    help_text = "Ask about the corpus. /reset forgets the conversation, /quit (or Ctrl-D) leaves, /help shows this."
     if interactive:
-        print("Ask about the corpus. /reset forgets the conversation, /quit (or Ctrl-D) leaves.")
+        print(help_text)
     while True:
         try:
             line = input("you> " if interactive else "")
@@ -157,6 +159,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if cmd == "/reset":
             history.clear()
             print("(conversation cleared)")
+            continue
+        if cmd in ("/help", "/?"):
+            print(help_text)
+            continue
+        if re.fullmatch(r"/[A-Za-z]+", cmd):
+            # "/hepl": a mistyped command, not a question about the documents
+            print(f"error: unknown command {cmd}; {help_text}", file=sys.stderr)
             continue
         if not cmd:
             continue

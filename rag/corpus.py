@@ -109,8 +109,7 @@ def decode_text(raw: bytes) -> tuple[str | None, str | None]:
         except UnicodeDecodeError:
             if codec:
                 return None, "binary file"
-            text = raw.decode("utf-8", errors="replace")
-            warning = "not valid UTF-8, decoded with replacement characters"
+            text, warning = _decode_legacy(raw)
     sample = text[:65536]
     if sample and (
         "\x00" in sample
@@ -119,6 +118,28 @@ def decode_text(raw: bytes) -> tuple[str | None, str | None]:
     ):
         return None, "binary file"
     return text, warning
+
+
+def _decode_legacy(raw: bytes) -> tuple[str, str]:
+    """Bytes that are not UTF-8, in the encoding charset-normalizer finds most likely
+    (a Latin-1 or Windows-1252 file, mostly: "Jérôme" stays "Jérôme"), else UTF-8 with
+    replacement characters; with a warning saying which."""
+    from charset_normalizer import from_bytes  # only for the rare file that needs it
+
+    found = list(from_bytes(raw[:1 << 20]))
+    best = found[0] if found else None
+    # On a short text several code pages read equally cleanly and the guess among them
+    # is a coin toss (French came out as cp775): prefer Windows-1252, the most common
+    # non-UTF-8 encoding of text (and a superset of Latin-1's letters), when it is one.
+    clean = [m for m in found if best is not None and m.chaos <= best.chaos]
+    western = next((m for m in clean if "cp1252" in m.could_be_from_charset), None)
+    encoding = "cp1252" if western is not None else best.encoding if best is not None else None
+    if encoding is not None and encoding not in ("utf_8", "ascii"):
+        try:
+            return raw.decode(encoding), f"not valid UTF-8, read as {encoding}"
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return raw.decode("utf-8", errors="replace"), "not valid UTF-8, decoded with replacement characters"
 
 
 def iter_paths(root: Path) -> Iterator[tuple[Path, str | None]]:
@@ -194,14 +215,15 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def scan(root: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> CorpusScan:
+def scan(root: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES, *, quiet: bool = False) -> CorpusScan:
     """Read every document below ``root``.
 
     Raises :class:`CorpusError` if ``root`` is not a readable folder. Files that cannot
     be used (not regular files, binary, larger than ``max_bytes``, vanished,
     unreadable) are skipped with a warning naming them; a file that is not valid UTF-8
-    is decoded with replacement characters, also with a warning, so nothing readable
-    is lost.
+    is decoded in the encoding it most likely has (else with replacement characters),
+    also with a warning, so nothing readable is lost. The warnings are logged unless
+    ``quiet`` (a freshness check reads the corpus on every start: it does not repeat them).
     """
     root = Path(root)
     if not root.exists():
@@ -245,12 +267,12 @@ def scan(root: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> Corpu
         if note:
             warnings.append(f"{rel}: {note}")
         if not text.strip():
-            skipped.append((rel, "empty file"))
+            skip(rel, "empty file")
             continue
         docs.append(
             Document(id=rel, text=text, sha256=hashlib.sha256(raw).hexdigest(), meta=meta.get(rel, {}))
         )
-    for w in warnings:
+    for w in warnings if not quiet else ():
         log.warning(w)
     return CorpusScan(documents=docs, skipped=skipped, warnings=warnings)
 

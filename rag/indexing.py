@@ -648,7 +648,7 @@ def is_fresh(config: IndexConfig, model: str) -> bool:
     if bm25_problem(gen.bm25_path, manifest["docs"]):
         return False
     try:
-        found = scan(config.corpus_dir, config.max_file_bytes)
+        found = scan(config.corpus_dir, config.max_file_bytes, quiet=True)
     except Exception:
         return False
     current_docs = {d.id: d.sha256 for d in found.documents}

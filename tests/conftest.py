@@ -130,9 +130,10 @@ def start_server(work: Path, port: int, extra_env: dict[str, str] | None = None)
     """`rag serve` (as `python -m ui`) in ``work``, which holds ``corpus/``; waits until it answers."""
     import os
 
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
-    for var in ("RAG_HOME", "RAG_CORPUS", "RAG_CHROMA_URL", "RAG_MODE"):
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    for var in ("RAG_HOME", "RAG_CORPUS", "RAG_CHROMA_URL", "RAG_MODE", "RAG_LLM_BACKEND", "RAG_LLM_BASE_URL", "RAG_LLM_GGUF"):
         env.pop(var, None)
+    env.update(extra_env or {})
     log = open(work / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "ui", "--port", str(port)], cwd=work, stdout=log,
                             stderr=subprocess.STDOUT, env=env)

@@ -138,7 +138,12 @@ def test_health_documents_and_docs(api):
     assert [d["id"] for d in docs] == sorted(p.name for p in api["corpus"].iterdir() if p.suffix in (".txt", ".md"))
     text = (api["corpus"] / DOC).read_text(encoding="utf-8")
     assert next(d for d in docs if d["id"] == DOC)["characters"] == len(text)
-    assert c.get("/docs").status_code == 200
+    page = c.get("/docs")
+    assert page.status_code == 200
+    # Offline: Swagger UI's script and style come from this server, not from a CDN.
+    assert "cdn.jsdelivr.net" not in page.text and "unpkg.com" not in page.text
+    assets = [a for a in page.text.split('"') if a.endswith((".js", ".css"))]
+    assert len(assets) >= 2 and all(c.get(a).status_code == 200 for a in assets), assets
     paths = c.get("/openapi.json").json()["paths"]
     assert {"/api/ask", "/api/ask/stream", "/api/health", "/api/documents"} <= set(paths)
     # The chat is on the same server.
@@ -148,8 +153,20 @@ def test_health_documents_and_docs(api):
 def test_unknown_route_and_method(api):
     c = api["client"]
     # Paths the API does not claim fall through to the chat's app, which has no such page.
-    for r in (c.get("/api/ask"), c.get("/api/nothing-here")):
-        assert r.status_code in (404, 405) and "Traceback" not in r.text
+    r = c.get("/api/nothing-here")
+    assert r.status_code == 404 and "Traceback" not in r.text
+    # The API's own paths with the wrong method: a 405 in the API's error shape.
+    for r in (c.get("/api/ask"), c.delete("/api/ask/stream")):
+        assert r.status_code == 405 and r.headers["allow"] == "POST"
+        assert set(r.json()) == {"error"} and "POST" in r.json()["error"]
+
+
+def test_llm_mode_on_a_server_without_an_llm_is_a_503_that_says_why(api):
+    r = api["client"].post("/api/ask", json={"question": "When did CECOT open?", "mode": "llm"})
+    assert r.status_code == 503 and set(r.json()) == {"error"}
+    assert "RAG_LLM_BASE_URL" in r.json()["error"] and "Traceback" not in r.text
+    # The extractive mode still answers.
+    assert api["client"].post("/api/ask", json={"question": "When did CECOT open?"}).status_code == 200
 
 
 # --- replicas: two workers while the index changes ------------------------------------------------

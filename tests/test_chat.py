@@ -93,6 +93,7 @@ def test_chat_messages_become_turns():
     ([{"question": 5}], "must be text"),
     ([{"question": "q", "cited": [["d", "0", 1]]}], "cited span"),
     ([{"role": "system", "content": "x"}], "'role' must be"),
+    ([{"foo": "bar"}], "a turn needs 'question'"),  # not silently an empty turn
 ])
 def test_a_malformed_history_is_a_clear_error(bad, says):
     from rag.chat import parse_history

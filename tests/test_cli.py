@@ -66,10 +66,14 @@ def test_ask_after_index_imports_no_torch(workdir):
 
 @pytest.mark.slow
 def test_chat_keeps_history(workdir):
-    r = rag("chat", cwd=workdir, input="Who is Vicki Gass?\nWhere is her group based?\n/quit\n")
+    r = rag("chat", cwd=workdir, input="Who accompanied Noem on the tour?\n/help\n/hepl\nWhat is his job title?\n/quit\n")
     assert r.returncode == 0, r.stderr
-    assert "Washington D.C.-based" in r.stdout
-    assert "searched for: Where is Vicki Gass's group based?" in r.stdout
+    assert "Minister of Justice" in r.stdout
+    assert "searched for: What is Héctor Gustavo Villatoro's job title?" in r.stdout
+    # Commands are not questions, piped or typed: /help answers, a typo is named.
+    assert "/reset forgets the conversation" in r.stdout
+    assert "unknown command /hepl" in r.stderr
+    assert r.stdout.count("Sources:") == 2  # two answers: the commands were not asked
 
 
 @pytest.mark.parametrize("question", ["", "   ", "?!"])

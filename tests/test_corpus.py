@@ -38,12 +38,23 @@ def test_bad_files_are_skipped_or_decoded_with_a_warning_naming_them(tmp_path):
     found = scan(tmp_path)
     ids = [d.id for d in found.documents]
     assert ids == ["good.txt", "latin1.txt"]
-    assert "\ufffd" in found.documents[1].text
+    assert found.documents[1].text == "Caf\xe9 ol\xe9."  # read in its own encoding, nothing lost
     reasons = dict(found.skipped)
     assert reasons["binary.txt"] == "binary file"
     assert reasons["empty.txt"] == "empty file"
     assert "outside" in reasons["link.txt"]
     assert any("latin1.txt" in w and "UTF-8" in w for w in found.warnings)
+    assert "skipped empty.txt: empty file" in found.warnings  # as the README says
+
+
+def test_a_freshness_check_reads_the_corpus_without_repeating_its_warnings(tmp_path, caplog):
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 ol\xe9.".encode("latin-1"))
+    with caplog.at_level("WARNING", logger="rag.corpus"):
+        scan(tmp_path, quiet=True)
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="rag.corpus"):
+        scan(tmp_path)
+    assert any("latin1.txt" in r.getMessage() for r in caplog.records)
 
 
 def test_missing_or_non_folder_corpus_is_a_clear_error(tmp_path):
@@ -117,5 +128,5 @@ def test_text_is_detected_by_decoding_not_by_nul_bytes(tmp_path):
     docs = {d.id: d.text for d in found.documents}
     assert dict(found.skipped)["noise.txt"] == "binary file"
     assert docs["utf16.txt"] == docs["utf16le-no-bom.txt"] == docs["utf8-bom.md"] == text
-    assert "\ufffd" in docs["latin1.txt"] and docs["latin1.txt"].startswith("Le caf")
+    assert docs["latin1.txt"] == text  # Windows-1252 / Latin-1, not replacement characters
     assert any("latin1.txt" in w and "UTF-8" in w for w in found.warnings)

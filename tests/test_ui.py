@@ -151,6 +151,13 @@ def test_ui_state_is_the_turn_format_and_else_follow_up_is_answered(pipeline):
     assert not first_spans & {(c.doc, c.start, c.end) for c in second.citations}
 
 
+def test_example_questions_are_offered_only_where_the_documents_answer_them(pipeline, hostel_pipeline):
+    from ui.app import EXAMPLES, answered_examples
+
+    assert answered_examples(pipeline, EXAMPLES) == EXAMPLES  # the article they were written for
+    assert answered_examples(hostel_pipeline, EXAMPLES) == []  # someone else's documents
+
+
 def test_long_question_notice_and_uploads_are_checked(tmp_path):
     from ui.app import (
         UploadRejected,

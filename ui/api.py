@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from rag import InvalidQuestion, Pipeline
 from rag.chat import parse_history
+from rag.llm import LLMError
 from rag.types import Answer, AnswerDict
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,13 @@ def router(pipe: Pipeline, concurrency: int | None = None) -> APIRouter:
 
         return EventSourceResponse(events())
 
+    @api.api_route("/ask", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @api.api_route("/ask/stream", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def wrong_method(request: Request) -> JSONResponse:
+        # Without these the chat mounted at "/" answers a GET with its own 404 page.
+        return JSONResponse({"error": f"{request.url.path} takes POST with a JSON body such as {{\"question\": \"...\"}}"},
+                            status_code=405, headers={"Allow": "POST"})
+
     @api.get("/health", response_model=HealthOut, summary="Is the server up, and over how big an index")
     def health() -> dict[str, Any]:
         s = pipe.status()
@@ -206,7 +214,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("error answering %s %s", request.method, request.url.path)  # the log keeps the detail
         return JSONResponse({"error": "internal error; the server log has the details"}, status_code=500)
 
+    async def llm_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The LLM answerer was asked for but is not configured or not reachable: the
+        # message says which setting or server; the extractive mode still works.
+        return JSONResponse({"error": str(exc)}, status_code=503)
+
     app.add_exception_handler(InvalidQuestion, invalid_question)
+    app.add_exception_handler(LLMError, llm_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(Exception, unexpected)
 

@@ -39,12 +39,25 @@ from rag.chat import Turn
 from rag.pipeline import clean_question
 from rag.types import REFUSAL, Answer, AnswerDict
 
+#: Example questions for the shipped corpus (the article in corpus/). The page offers
+#: only those the documents being served answer without doubt (see answered_examples):
+#: over someone else's documents they would be noise.
 EXAMPLES = [
     "How many inmates can CECOT hold?",
     "Who accompanied Noem on the tour?",
     "What did Vicki Gass say about the visit?",
     "When was the prison opened?",
 ]
+
+
+def answered_examples(pipe: Pipeline, questions: list[str]) -> list[str]:
+    """The questions of ``questions`` that ``pipe``'s documents answer, and not doubtfully."""
+    out = []
+    for q in questions:
+        a = pipe.ask(q)
+        if not a.refused and not a.signals.get("hedged"):
+            out.append(q)
+    return out
 
 #: Uploads: the types the corpus reader indexes, at most this size, into this subfolder
 #: of the corpus folder (only documents there can be removed from the page: the page
@@ -607,6 +620,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
         pass
     max_chars = pipe.config.answering.max_question_chars
     corpus_dir = Path(pipe.config.index.corpus_dir)
+    examples = answered_examples(pipe, EXAMPLES)
 
     def titles() -> dict[str, str]:
         return {d["id"]: d["title"] for d in pipe.documents()}
@@ -746,7 +760,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
                 chatbot = gr.Chatbot(
                     elem_id="chat", show_label=False, height="62vh", sanitize_html=True, render_markdown=True,
                     feedback_options=None, buttons=["copy"], placeholder=WELCOME, layout="bubble",
-                    examples=[{"text": q} for q in EXAMPLES], autoscroll=True,
+                    examples=[{"text": q} for q in examples] or None, autoscroll=True,
                 )
                 box = gr.Textbox(
                     placeholder="Ask about the documents…", show_label=False, elem_id="question",

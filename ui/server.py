@@ -46,12 +46,15 @@ def create_app(
     """The FastAPI app: ``/api`` routes, ``/docs``, and the chat mounted at ``/`` (with
     document uploads when ``uploads``)."""
     import gradio as gr
-    from fastapi import FastAPI
+
+    # FastAPI's own /docs page loads Swagger UI from a CDN, which an offline machine
+    # cannot reach (a blank page); fastapi-offline serves the same files from the package.
+    from fastapi_offline import FastAPIOffline
 
     from . import api
     from .app import build_app, launch_kwargs
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="rag: grounded answers with citations",
         summary="Every answer sentence is quoted from the corpus and cited: document[start:end] == quote.",
         version="0.1.0",
