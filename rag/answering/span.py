@@ -125,8 +125,11 @@ def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
     >>> a, b = _balanced(s, 0, 41)
     >>> s[a:b]
     'It ends if you sue (except counter-claims, and cross-claims)'
+    >>> s = '"Fee" means what you can justify.'
+    >>> s[slice(*_balanced(s, 1, 12))]
+    '"Fee" means'
     """
-    for opener, closer in ("()", "[]"):
+    for opener, closer in ("()", "[]", "“”"):
         seg = text[start:end]
         if seg.count(opener) > seg.count(closer):
             close = _match_forward(text, end, seg.count(opener) - seg.count(closer), opener, closer)
@@ -134,6 +137,15 @@ def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
         elif seg.count(closer) > seg.count(opener):
             open_ = _match_backward(text, start, seg.count(closer) - seg.count(opener), opener, closer)
             start = open_ if open_ is not None else start + seg.find(closer) + 1
+    if text.count('"', start, end) % 2:
+        # A straight quote has no direction: it closes one opened before the span when
+        # an odd number precede it ('fee" is ...' grows back to '"fee" is ...'), else it
+        # opens one, closed after the span or dropped.
+        if text.count('"', 0, start) % 2:
+            start = text.rfind('"', 0, start)
+        else:
+            close = text.find('"', end)
+            end = close + 1 if close >= 0 else text.rfind('"', start, end)
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
