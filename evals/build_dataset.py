@@ -45,8 +45,8 @@ HERE = Path(__file__).resolve().parent
 ARTICLE = "noem-cecot-2025.txt"
 REFUSALS = ("The article does not say.", "The documents do not say.")
 SPLITS = {
-    # dev_more_src.jsonl (2026-12-07): 265 more dev questions over four more documents and
-    # the article, written by helpers that saw only their document, to fit on.
+    # dev_more_src.jsonl (2026-12-07): 535 more dev questions over nine more documents and
+    # the article, written by helpers that each saw only their document, to fit on.
     "dev": (HERE / "corpora" / "dev",
             [HERE / "dataset_src.jsonl", HERE / "dev_extra_src.jsonl", HERE / "dev_more_src.jsonl"], HERE / "dev.jsonl"),
     "test": (HERE / "corpora" / "test", [HERE / "test_src.jsonl"], HERE / "test.jsonl"),
@@ -60,7 +60,8 @@ PREFIX_DOC = {
     "t-art": ARTICLE, "t-gpl": "gpl-3.txt", "t-gdb": "gdb-readme.txt",
     "d-apa": "apache-2.0.txt", "d-bc": "bc-readme.txt", "d-ket": "kettle-manual.md", "d-cc": "city-council.txt",
     "d-art": "artistic.txt", "d-cu": "coreutils-readme.txt", "d-hm": "harbor-museum.txt", "d-gh": "garden-handbook.md",
-    "d-nx": ARTICLE,
+    "d-nx": ARTICLE, "d-cc0": "cc0.txt", "d-sh": "bash-readme.txt", "d-rs": "reef-study.txt", "d-lp": "leave-policy.md",
+    "d-eb": "engineer-biography.txt",
     "h-mpl": "mpl-2.0.txt", "h-apt": "apt-readme.md",
 }
 CATEGORIES = {
