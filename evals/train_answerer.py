@@ -15,9 +15,10 @@ hands the answerer (``Pipeline.candidates``), and the features exactly what it c
   a selector that never saw it), so it learns from the probabilities it will meet.
 * The threshold: the one that maximises, over the out-of-fold dev predictions,
   (answered right and cited) + (unanswerable refused) with false refusals (answerable
-  questions refused) at most ``MAX_FALSE_REFUSALS`` over the dev corpus *and* over each
-  dev document indexed alone (a folder of one file is common: the shipped corpus is one
-  article, and a smaller corpus shifts what retrieval returns and the IDF of its words).
+  questions refused) at most ``MAX_FALSE_REFUSALS`` over the dev corpus *and* over the
+  dev documents each indexed alone (a folder of one file is common: the shipped corpus is
+  one article, and a smaller corpus shifts what retrieval returns and the IDF of its
+  words), and at most ``MAX_FALSE_REFUSALS_ONE_DOCUMENT`` for any one document alone.
 * Leave-one-document-out: for each dev document, both models fitted on the others and
   measured on it (``evals/answerer_cv.json``, shown in the eval report).
 """
@@ -34,7 +35,15 @@ from typing import Any, Sequence
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-MAX_FALSE_REFUSALS = 0.05
+# The gate allows 0.05 on the test split, whose ~100 answerable questions measure a false
+# refusal rate to about +-0.02: dev aims a little below it.
+MAX_FALSE_REFUSALS = 0.04
+# Each dev document indexed alone may refuse at most this share of its answerable questions
+# (the pooled documents-alone predictions are held to MAX_FALSE_REFUSALS): a document has
+# ~30 answerable questions, so 5 % would let one question decide; 7.5 % allows two. The
+# shipped corpus is one such document (the article alone: 0.054 out of fold at the
+# threshold this chooses, 0.098 at the one a 10 % cap chose).
+MAX_FALSE_REFUSALS_ONE_DOCUMENT = 0.075
 
 
 def _overlaps(p: Any, gold: list[dict[str, Any]]) -> bool:
@@ -144,13 +153,17 @@ def choose_hedge(p_answer: np.ndarray, right: np.ndarray, threshold: float, widt
 def choose_threshold(
     p_answer: np.ndarray, right: np.ndarray, answerable: np.ndarray,
     also: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] = (),
+    each: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] = (),
 ) -> float:
     """The threshold with the most (answered right + unanswerable refused) and false
-    refusals at most ``MAX_FALSE_REFUSALS``, on the predictions given and on each of ``also``."""
+    refusals at most ``MAX_FALSE_REFUSALS`` on the predictions given and on each of
+    ``also``, and at most ``MAX_FALSE_REFUSALS_ONE_DOCUMENT`` on each of ``each``."""
     best_t, best = 0.0, -1.0
     for t in np.linspace(0.0, 0.95, 96):
         o = _outcomes(p_answer, right, answerable, float(t))
-        ok = all(_outcomes(*extra, float(t))["false_refusal_rate"] <= MAX_FALSE_REFUSALS for extra in also)
+        ok = all(_outcomes(*extra, float(t))["false_refusal_rate"] <= MAX_FALSE_REFUSALS for extra in also) and all(
+            _outcomes(*one, float(t))["false_refusal_rate"] <= MAX_FALSE_REFUSALS_ONE_DOCUMENT for one in each
+        )
         if ok and o["false_refusal_rate"] <= MAX_FALSE_REFUSALS and o["right_and_cited"] + o["refusal_recall"] > best:
             best_t, best = float(t), o["right_and_cited"] + o["refusal_recall"]
     return round(best_t, 3)
@@ -246,7 +259,8 @@ def _fit_and_save(
     # document indexed alone.
     threshold = choose_threshold(
         p_oof, right, answerable,
-        [(p_alone[doc1 == d], right1[doc1 == d], answerable1[doc1 == d]) for d in docs if (doc1 == d).any()],
+        also=[(p_alone, right1, answerable1)] if alone else [],
+        each=[(p_alone[doc1 == d], right1[doc1 == d], answerable1[doc1 == d]) for d in docs if (doc1 == d).any()],
     )
     hedge = choose_hedge(p_oof, right, threshold)
     band = (p_oof >= threshold) & (p_oof < hedge)
@@ -282,7 +296,8 @@ def _fit_and_save(
     note = {
         "fitted_on": "evals/dev.jsonl", "dev_sha256": hashlib.sha256(dev).hexdigest()[:16], "items": len(rows),
         "documents": len(docs), "threshold_rule": f"max right+refused with false refusals <= {MAX_FALSE_REFUSALS} (out of fold), "
-                          "over the dev corpus and over each dev document indexed alone",
+                          f"over the dev corpus and over the dev documents each indexed alone (pooled), "
+                          f"and <= {MAX_FALSE_REFUSALS_ONE_DOCUMENT} for any one of them",
         "out_of_fold": overall, "out_of_fold_alone": overall_alone, "hedging": hedging, "C_selector": c, "C_answerability": c_answer,
     }
     def show() -> None:

@@ -152,11 +152,12 @@ class AnsweringConfig:
     self_contained_margin: float | None = 0.0
     # Which sentence answers and whether any does are decided by models fitted on the
     # dev split (rag/answering/models.json, `python -m evals.train_answerer`), with the
-    # refusal threshold chosen there for false refusals <= 5 % (out of fold on dev, over
-    # the dev corpus and over each dev document alone). A deployment that would rather
-    # refuse than guess sets its own: on dev (out of fold) 0.20 refused 0.30 of
-    # unanswerable questions at 0.10 false refusals, against 0.07 at 0.03 with the fitted
-    # 0.08 (the "curve" in evals/answerer_cv.json; README, "Evaluation"). None: the fitted one.
+    # refusal threshold chosen there for false refusals <= 4 % (out of fold on dev, over
+    # the dev corpus and over the dev documents each indexed alone). A deployment that
+    # would rather refuse than guess sets its own: on dev (out of fold, 795 questions) 0.20
+    # refused 0.42 of unanswerable questions at 0.16 false refusals, against 0.19 at 0.03
+    # with the fitted 0.09 (the "curve" in evals/answerer_cv.json; README, "Evaluation").
+    # None: the fitted one.
     refusal_threshold: float | None = None  # RAG_REFUSAL_THRESHOLD, --refusal-threshold
 
 

@@ -140,8 +140,9 @@ def test_rag_eval_end_to_end_writes_the_report(tmp_path):
     out = tmp_path / "out"
     dataset = tmp_path / "article.jsonl"
     dataset.write_text("".join(json.dumps(it) + "\n" for it in _article_items()), encoding="utf-8")
+    guard = ROOT / "evals" / "thresholds_article_alone.toml"  # the shipped corpus: one document
     r = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "eval", "--dataset", str(dataset), "--out", str(out)],
+        [sys.executable, "-m", "rag.cli", "eval", "--dataset", str(dataset), "--out", str(out), "--thresholds", str(guard)],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert r.returncode == 0, r.stdout + r.stderr
