@@ -73,8 +73,8 @@ def test_follow_up_with_history_and_refusal(api):
     assert c.post("/api/ask", json={"question": "What is his job title?", "history": [turn]}).status_code == 200
     no = c.post("/api/ask", json={"question": "What is the capital of France?"}).json()
     assert no["refused"] and no["answer"] == REFUSAL and no["citations"] == [] and no.get("notes") is None
-    half = c.post("/api/ask", json={"question": "How many inmates can CECOT hold, and how old is Noem?"}).json()
-    assert "40,000" in half["answer"] and half["notes"] == ['Not in the documents: "how old is Noem?"']
+    half = c.post("/api/ask", json={"question": "How many inmates can CECOT hold, and what is Noem's salary?"}).json()
+    assert "40,000" in half["answer"] and half["notes"] == ['Not in the documents: "what is Noem\'s salary?"']
 
 
 @pytest.mark.parametrize(

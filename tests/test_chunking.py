@@ -105,33 +105,35 @@ def test_ids_are_stable_and_content_derived(article_text):
     assert len(ids) == len(set(ids))
 
 
+def _exact_texts(name: str, text: str) -> list[str]:
+    """The sentence texts of ``text``, each checked to slice back from its offsets."""
+    sents = sentences_of(name, text)
+    for s in sents:
+        assert text[s.start : s.end] == s.text
+    return [s.text for s in sents]
+
+
 def test_markdown_headings_and_wrapped_paragraphs():
     text = "# Report\n\nThe first paragraph is\nwrapped over two lines. It has two sentences.\n\n## Details\n\nMr. Smith arrived at 5 p.m. on Monday. He left.\n"
-    sents = sentences_of("r.md", text)
-    assert [s.text for s in sents] == [
+    assert _exact_texts("r.md", text) == [
         "The first paragraph is\nwrapped over two lines.",
         "It has two sentences.",
         "Mr. Smith arrived at 5 p.m. on Monday.",
         "He left.",
     ]
-    assert [s.section for s in sents] == ["Report", "Report", "Details", "Details"]
-    for s in sents:
-        assert text[s.start : s.end] == s.text
+    assert [s.section for s in sentences_of("r.md", text)] == ["Report", "Report", "Details", "Details"]
 
 
 def test_a_bold_question_keeps_its_closing_marks_and_the_answer_starts_clean():
     # An FAQ in Markdown: Punkt ends the question at "?", before the "**" that closes it.
     text = "## FAQ\n\n**Q: It shows E1. What does it mean?**\nA: E1 means the sensor failed.\n* Unplug it.\n* Wait a minute.\n"
-    sents = sentences_of("faq.md", text)
-    assert [s.text for s in sents] == [
+    assert _exact_texts("faq.md", text) == [
         "**Q: It shows E1.",
         "What does it mean?**",
         "A: E1 means the sensor failed.",
         "* Unplug it.",  # a bullet's "* " is not a closing mark
         "* Wait a minute.",
     ]
-    for s in sents:
-        assert text[s.start : s.end] == s.text
 
 
 HANDBOOK = """# Rooms
@@ -157,9 +159,7 @@ Contact:
 
 
 def test_list_items_and_table_rows_are_sentences_of_their_own():
-    sents = sentences_of("h.md", HANDBOOK)
-    texts = [s.text for s in sents]
-    assert texts == [
+    assert _exact_texts("h.md", HANDBOOK) == [
         "Prices per night:",
         "| Room | Beds | Price |\n|------|------|-------|",  # the rule stays with its header
         "| Dorm | 6 | 24 euros |",
@@ -172,8 +172,6 @@ def test_list_items_and_table_rows_are_sentences_of_their_own():
         # a box drawn in asterisks is prose, not bullets
         "*  NO WARRANTY: the software is provided  *\n*  as is, without any warranty at all.     *",
     ]
-    for s in sents:
-        assert HANDBOOK[s.start : s.end] == s.text
 
 
 def test_a_table_row_knows_its_header_and_is_embedded_with_it():

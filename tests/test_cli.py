@@ -45,8 +45,8 @@ def test_index_then_ask_then_json(workdir):
     d = json.loads(r.stdout)
     assert "Villatoro" in d["rewritten_query"] and "Minister of Justice" in d["answer"]
 
-    r = rag("ask", "How many inmates can CECOT hold, and how old is Noem?", cwd=workdir)
-    assert "40,000" in r.stdout and '(Not in the documents: "how old is Noem?")' in r.stdout
+    r = rag("ask", "How many inmates can CECOT hold, and what is Noem's salary?", cwd=workdir)
+    assert "40,000" in r.stdout and '(Not in the documents: "what is Noem\'s salary?")' in r.stdout
 
 
 @pytest.mark.slow

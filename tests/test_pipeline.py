@@ -8,6 +8,7 @@ import pytest
 
 from rag import REFUSAL, Config, InvalidQuestion, Pipeline
 from rag.pipeline import clean_question
+from rag.answering.answerer import HEDGE_NOTE
 
 KEYS = {"question", "answer", "refused", "citations", "related", "rewritten_query", "mode", "timings_ms", "answer_span"}
 
@@ -76,8 +77,13 @@ def test_a_two_part_question_is_answered_part_by_part(pipeline, article_text):
     assert [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
     assert a.rewritten_query == "How many inmates can CECOT hold? | who is the president of El Salvador?"
     # A part the article does not answer is said so beside the answer, not guessed at.
-    b = pipeline.ask("How many inmates can CECOT hold, and how old is Noem?")
-    assert "40,000" in b.text and b.notes == ['Not in the documents: "how old is Noem?"']
+    b = pipeline.ask("How many inmates can CECOT hold, and what is Noem's salary?")
+    assert "40,000" in b.text and b.notes == ['Not in the documents: "what is Noem\'s salary?"']
+    # A part the answerer doubts, and does not refuse, carries the doubt note. ("How old is
+    # Noem?" was refused until the refit on 795 dev questions; now the sign-off line with
+    # its date is offered, marked as doubtful: p 0.11 against a threshold of 0.09.)
+    d = pipeline.ask("How many inmates can CECOT hold, and how old is Noem?")
+    assert "40,000" in d.text and d.notes == [HEDGE_NOTE]
     # Off, the question is one retrieval: one part's sentence only.
     off = Pipeline(pipeline.config.with_(split_two_part=False), embedder=pipeline.embedder)
     c = off.ask("How many inmates can CECOT hold, and who is the president of El Salvador?")

@@ -447,11 +447,11 @@ def test_refusal_looks_different_and_shows_related_passages(page):
 
 @pytest.mark.browser
 def test_a_two_part_question_shows_both_answers_and_a_note_for_a_missing_part(page):
-    ask(page, "how many inmates can cecot hold, and how old is noem?")
+    ask(page, "how many inmates can cecot hold, and what is noem's salary?")
     bot = page.locator(f"{BOT} .answer").last
     assert "40,000" in bot.locator(".answer-text").inner_text()
     note = bot.locator(".answer-note")
-    assert note.count() == 1 and note.inner_text() == 'Not in the documents: "how old is noem?"'
+    assert note.count() == 1 and note.inner_text() == 'Not in the documents: "what is noem\'s salary?"'
     assert note.is_visible() and bot.locator("a.cite").count() >= 1
     no_errors(page)
 
@@ -526,7 +526,7 @@ def test_contrast_of_every_custom_style(browser, server, theme, size):
                 seen.setdefault((r["el"], r["text"]), r)
 
         measure()
-        ask(pg, "How many inmates can CECOT hold, and how old is Noem?")
+        ask(pg, "How many inmates can CECOT hold, and what is Noem's salary?")
         ask(pg, "What is the capital of France?")
         link = pg.locator(f"{BOT} .answer").first.locator("a.cite").first
         for _ in range(3):  # the popover closes if the chat scrolls under the mouse: hover again
