@@ -592,7 +592,7 @@ class Pipeline:
                 # Sentence by sentence: over the whole text a heading runs into the line
                 # after it ("House Rules" + "Welcome ..." read as a person's name).
                 found = list(dict.fromkeys(p for r in snap.table.by_doc.get(doc, []) for p in persons(snap.table.text(r))))
-                # "Sec. Noem" in one sentence is the "Kristi Noem" of another
+                # "Dr. Lopez" in one sentence is the "Ana Lopez" of another
                 full = {p: next((q for q in found if q != p and q.split()[-1] == p), p) for p in found}
                 snap.people[doc] = tuple(dict.fromkeys(full[p] for p in found))
             out.extend(p for p in snap.people[doc] if p not in out)
