@@ -425,7 +425,8 @@ class Pipeline:
         t3 = time.perf_counter()
         answer = self.answerer(mode).answer(resolution.query, passages, table)
         margin = self.config.answering.self_contained_margin
-        if resolution.query != question and margin is not None and self.answerer(mode).calibrated:
+        # getattr: an answerer injected by a caller may not say; then its confidence is not compared
+        if resolution.query != question and margin is not None and getattr(self.answerer(mode), "calibrated", False):
             # The question read with the conversation, and read alone: a question that
             # stands on its own ("when is check-out?" after one about prices) is better
             # answered alone, which the answerability model sees as a more likely answer.
