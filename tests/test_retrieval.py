@@ -84,3 +84,5 @@ def test_an_extractive_answerer_that_cannot_rerank_leaves_the_fused_order(pipeli
     fused = _candidates(pipeline, WHEN)
     assert [x.id for x in p.retrieve(WHEN, k=len(fused))] == [x.id for x in fused]
     assert p.ask(WHEN).citations  # answered, from the fused order
+    # It does not say whether its confidence is calibrated: a follow-up is read once, no error.
+    assert p.ask("What is his job title?", history=["Who accompanied Noem on the tour?"]).text
