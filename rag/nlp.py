@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Sequence
 
 WORD = re.compile(r"[A-Za-z\u00C0-\u024F0-9][\w\u00C0-\u024F'’\-@.]*[\w\u00C0-\u024F]|[A-Za-z\u00C0-\u024F0-9]")
 
@@ -237,14 +238,22 @@ def _persons(text: str, known: tuple[str, ...]) -> tuple[str, ...]:
                 continue  # a country or city ("New Zealand", "San Diego") is no person
             if cand not in out:
                 out.append(cand)
-    # A lone surname that belongs to a full name given elsewhere is that person.
+    return tuple(merge_surnames(out))
+
+
+def merge_surnames(people: Sequence[str]) -> list[str]:
+    """``people`` with a lone surname that belongs to a full name among them given as
+    that person, each once.
+
+    >>> merge_surnames(["Ana Lopez", "Lopez", "Bo Chen"])
+    ['Ana Lopez', 'Bo Chen']
+    """
     merged: list[str] = []
-    for p in out:
-        full = next((q for q in out if q != p and q.split()[-1] == p), None)
-        name = full or p
+    for p in people:
+        name = next((q for q in people if q != p and q.split()[-1] == p), p)
         if name not in merged:
             merged.append(name)
-    return tuple(merged)
+    return merged
 
 def things(text: str, known: tuple[str, ...] = ()) -> list[str]:
     """Names that are not persons (places, organisations, facilities)."""

@@ -31,6 +31,7 @@ from .grounding import Checker, gate
 from .generations import Generation, Lease, collect, current, pointer_stamp, writable
 from .indexing import IndexReport, Indexer, is_fresh, store_matches_manifest
 from .manifest import model_key
+from .nlp import merge_surnames
 from .retrieval import HybridRetriever, SparseIndex, rerank
 from .store import ReadOnlyIndex, SentenceStore, StoreError
 from .table import SentenceTable
@@ -594,7 +595,6 @@ class Pipeline:
                 # after it ("House Rules" + "Welcome ..." read as a person's name).
                 found = list(dict.fromkeys(p for r in snap.table.by_doc.get(doc, []) for p in persons(snap.table.text(r))))
                 # "Dr. Lopez" in one sentence is the "Ana Lopez" of another
-                full = {p: next((q for q in found if q != p and q.split()[-1] == p), p) for p in found}
-                snap.people[doc] = tuple(dict.fromkeys(full[p] for p in found))
+                snap.people[doc] = tuple(merge_surnames(found))
             out.extend(p for p in snap.people[doc] if p not in out)
         return tuple(out)
