@@ -202,15 +202,15 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
             spans[-1] = (spans[-1][0], start + closing.end())
             rest = segment[closing.end() : e2]
             s2 = closing.end() + (len(rest) - len(rest.lstrip()))
-        if e2 > s2 and spans and not any(c.isalnum() for c in segment[s2:e2]):
-            # A piece with no word ("*" closing a boxed line) is the end of the one before.
+        if e2 <= s2:
+            continue
+        # A piece with no word ("*" closing a boxed line) ends the sentence before it, and
+        # a sentence that is only "3." (Punkt ends one at a numbered item's number) is
+        # the start of this one.
+        if spans and (not any(c.isalnum() for c in segment[s2:e2]) or _MARKER_ONLY.fullmatch(text, *spans[-1])):
             spans[-1] = (spans[-1][0], start + e2)
-        elif e2 > s2:
-            if spans and _MARKER_ONLY.fullmatch(text, *spans[-1]):
-                # Punkt ends a sentence at "3." of a numbered item: the number is the item's.
-                spans[-1] = (spans[-1][0], start + e2)
-            else:
-                spans.append((start + s2, start + e2))
+        else:
+            spans.append((start + s2, start + e2))
     return spans
 
 
@@ -256,19 +256,22 @@ def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return units
 
 
-def table_header(sentences: Sequence[Sentence], i: int) -> Sentence | None:
-    """The header row of the table that sentence ``i`` is a row of (None if it is not a
-    table row, or is the header itself): a row alone says "| Medium | €70 |", and only
-    with its header does it say which column is the fee."""
-    s = sentences[i]
-    if not _TABLE_ROW.match(s.text):
-        return None
-    j = i
-    while j > 0 and sentences[j - 1].paragraph == s.paragraph and _TABLE_ROW.match(sentences[j - 1].text):
-        j -= 1
-    head = sentences[j]
-    lines = head.text.split("\n")
-    return head if j != i and len(lines) > 1 and _TABLE_RULE.match(lines[1]) else None
+def table_headers(sentences: Sequence[Sentence]) -> list[Sentence | None]:
+    """For each sentence, the header row of the table it is a row of (None if it is not
+    a table row, or is the header itself): a row alone says "| Medium | €70 |", and only
+    with its header does it say which column is the fee. One pass, however long the table."""
+    out: list[Sentence | None] = []
+    head: Sentence | None = None  # the first row of the run of table rows so far
+    for i, s in enumerate(sentences):
+        if not _TABLE_ROW.match(s.text):
+            head = None
+            out.append(None)
+            continue
+        if head is None or sentences[i - 1].paragraph != s.paragraph:
+            head = s
+        lines = head.text.split("\n")
+        out.append(head if head is not s and len(lines) > 1 and _TABLE_RULE.match(lines[1]) else None)
+    return out
 
 
 def sentences_of(

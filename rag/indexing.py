@@ -27,9 +27,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .chunking import Chunk, Sentence, chunk_document, split_clauses, table_header
-from .config import ChunkingConfig, Config, IndexConfig
 from . import nlp
+from .chunking import Chunk, Sentence, chunk_document, split_clauses, table_headers
+from .config import ChunkingConfig, Config, IndexConfig
 from .corpus import Document, scan
 from .generations import (
     Generation,
@@ -114,12 +114,13 @@ def vector_records(
     """
     out: list[VectorRecord] = []
     text = doc.text
+    headers = table_headers(sentences)
     for i, s in enumerate(sentences):
         out.append(VectorRecord(s.id + ":s", s.id, "s", doc.id, s.text))
         spans = split_clauses(text, s.start, s.end) if clauses else []
         views = [text[a:b] for a, b in spans]
         views += [text[spans[j][0] : spans[j + 1][1]] for j in range(len(spans) - 1)]
-        head = table_header(sentences, i)
+        head = headers[i]
         if head is not None:  # a table row is also read with its column names
             views.append(head.text.split("\n")[0] + "\n" + s.text)
         for j, v in enumerate(views):

@@ -175,15 +175,16 @@ def test_list_items_and_table_rows_are_sentences_of_their_own():
 
 
 def test_a_table_row_knows_its_header_and_is_embedded_with_it():
-    from rag.chunking import table_header
+    from rag.chunking import table_headers
     from rag.corpus import Document
     from rag.indexing import vector_records
 
     sents = sentences_of("h.md", HANDBOOK)
     row = next(i for i, s in enumerate(sents) if "Double" in s.text)
-    assert table_header(sents, row).text.startswith("| Room | Beds | Price |")
-    assert table_header(sents, row - 2) is None  # the header row itself
-    assert table_header(sents, 0) is None  # prose
+    headers = table_headers(sents)
+    assert headers[row].text.startswith("| Room | Beds | Price |")
+    assert headers[row - 2] is None  # the header row itself
+    assert headers[0] is None  # prose
     views = [r.text for r in vector_records(Document("h.md", HANDBOOK, "x"), sents) if r.sentence_id == sents[row].id]
     assert "| Room | Beds | Price |\n| Double | 2 | 68 euros |" in views
 
