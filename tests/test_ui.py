@@ -437,12 +437,30 @@ def test_script_in_a_question_is_shown_as_text(page):
 
 @pytest.mark.browser
 def test_refusal_looks_different_and_shows_related_passages(page):
+    ask(page, "How many inmates can CECOT hold?")
     ask(page, "What is the capital of France?")
     bot = page.locator(f"{BOT} .answer").last
     assert bot.locator(".refusal").count() == 1
     assert REFUSAL in bot.inner_text()
     assert "related, not cited" in bot.inner_text()
     assert bot.locator("a.cite").count() == 0
+    # In the reader, the refusal's related passages are marked as related, and nothing
+    # is highlighted as cited (the first answer's citation is not the active answer's).
+    page.wait_for_function("document.querySelectorAll('#reader mark.rel').length > 0", timeout=5000)
+    classes = page.evaluate("[...document.querySelectorAll('#reader mark')].map(m => m.className)")
+    assert "on" not in " ".join(classes).split(), classes
+    related = [q.strip("“”") for q in bot.locator(".related-list .src-quote").all_inner_texts()]
+    marked = page.evaluate("[...document.querySelectorAll('#reader mark.rel')].map(m => m.innerText)")
+    assert set(marked) <= set(related) and marked, (marked, related)
+
+
+@pytest.mark.browser
+def test_a_greeting_gets_a_reply_not_a_refusal_or_a_quote(page):
+    ask(page, "hi!")
+    bot = page.locator(f"{BOT} .answer").last
+    assert bot.locator(".refusal").count() == 0 and bot.locator("a.cite").count() == 0
+    assert "Ask a question about the documents" in bot.inner_text()
+    no_errors(page)
 
 
 @pytest.mark.browser

@@ -118,6 +118,8 @@ strong.ans-span { font-weight: 800; }
 #reader mark { background: transparent; color: inherit; }
 #reader mark.on { background: #fff1a8; color: #1f2328; border-radius: 2px; }
 #reader mark.on strong.ans-span { background: #ffd33d; color: #1f2328; }
+#reader mark.rel { text-decoration: underline dotted #57606a; text-underline-offset: 3px; }
+.dark #reader mark.rel { text-decoration-color: #8b949e; }
 #reader mark.focus { background: #ffd33d; color: #1f2328; box-shadow: 0 0 0 2px #bf8700; }
 .dark #reader mark.on { background: #5a4a00; color: #ffffff; }
 .dark #reader mark.on strong.ans-span { background: #8a6a00; color: #ffffff; }
@@ -167,9 +169,13 @@ HEAD = r"""
       b.setAttribute('aria-selected', b.dataset.doc === doc ? 'true' : 'false'); });
   }
   function activateTurn(turn) {
+    // A passage the answer cites is highlighted; one a refusal only shows as related
+    // ("t2-r1") is marked more faintly, so it is not read as cited.
     document.querySelectorAll('#reader mark').forEach(function (m) {
-      var on = (m.dataset.refs || '').split(' ').some(function (r) { return r.split('-')[0] === turn; });
-      m.classList.toggle('on', on);
+      var mine = (m.dataset.refs || '').split(' ').filter(function (r) { return r.split('-')[0] === turn; });
+      var cited = mine.some(function (r) { return r.split('-')[1].charAt(0) !== 'r'; });
+      m.classList.toggle('on', cited);
+      m.classList.toggle('rel', mine.length > 0 && !cited);
     });
   }
   function openRef(ref) {
@@ -385,6 +391,8 @@ def render_answer(answer: Answer, turn: int, titles: dict[str, str] | None = Non
     # Newlines as entities: the chat's Markdown would turn a bare one into <br>, which
     # the copied text would lose.
     plain = f'<span class="plain">{escape(plain_text(answer, titles)).replace(chr(10), "&#10;")}</span>'
+    if answer.refused and answer.signals.get("small_talk"):  # "hi", "thanks": a reply, not a refusal
+        return f'<div class="answer small-talk" data-turn="{turn}"><div class="answer-text">{escape(answer.text)}</div>{plain}</div>'
     if answer.refused:
         body = f'<div class="answer-text refusal">⚠ {escape(answer.text)}</div>'
         if answer.related:
@@ -449,6 +457,15 @@ def _marked(text: str, marks: list[tuple[int, int, list[str], Any]]) -> str:
     return "".join(out)
 
 
+def _mark_class(refs: list[str], active: int) -> str:
+    """The class of a reader mark for answer ``active``: ``on`` where it cites the passage,
+    ``rel`` where it only shows it as related (a refusal's closest passages), else none."""
+    mine = [r.split("-")[1] for r in refs if r.split("-")[0] == f"t{active}"]
+    if any(not n.startswith("r") for n in mine):
+        return ' class="on"'
+    return ' class="rel"' if mine else ""
+
+
 def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = None) -> str:
     """The document reader: the documents with every citation of the conversation marked.
 
@@ -492,11 +509,7 @@ def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = No
         )
         body = _marked(text, marks)
         # Highlight the active answer's marks now; the page's script re-highlights on click.
-        body = re.sub(
-            r'<mark data-refs="([^"]*)"',
-            lambda m: m.group(0) + (' class="on"' if any(r.split("-")[0] == f"t{active}" for r in m.group(1).split()) else ""),
-            body,
-        )
+        body = re.sub(r'<mark data-refs="([^"]*)"', lambda m: m.group(0) + _mark_class(m.group(1).split(), active), body)
         hidden = "" if d == shown_doc else " hidden"
         articles.append(
             f'<article class="doc" data-doc="{_attr(d)}"{hidden}><h3 class="doc-title">{escape(titles[d])}</h3>'
