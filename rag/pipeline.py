@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 from .answering import ExtractiveAnswerer, is_content
-from .answering.question import split_parts
+from .answering.question import small_talk, split_parts
 from .answering.span import checked_phrase
 from .chat import HistoryItem, Resolution, Turn, parse_history, persons, resolve
 from .config import Config, IndexConfig
@@ -408,6 +408,9 @@ class Pipeline:
         t0 = time.perf_counter()
         question = clean_question(question, self.config.answering.max_question_chars)
         turns = self._turns(parse_history(history))
+        kind = small_talk(question)
+        if kind is not None:  # "hi", "thanks": nothing to search for, nothing to cite
+            return Answer.small_talk(question, kind, mode=mode or self.config.answering.mode)
         parts = split_parts(question) if self.config.answering.split_two_part else [question]
         if len(parts) == 2:
             # "Who built it, and when did it open?": each part is asked on its own (the

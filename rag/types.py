@@ -34,6 +34,14 @@ class InvalidQuestion(ValueError):
 #: The fixed refusal text. One place, so answerers, the UI and the eval agree on it.
 REFUSAL = "The documents do not say."
 
+#: The replies to a message that is only a greeting, thanks or goodbye: nothing is
+#: searched, nothing is cited (see :func:`rag.answering.question.small_talk`).
+SMALL_TALK_REPLIES = {
+    "greeting": "Hello! Ask a question about the documents, and the answer will quote their exact words.",
+    "thanks": "You're welcome. Ask another question whenever you like.",
+    "goodbye": "Goodbye.",
+}
+
 
 @dataclass(frozen=True)
 class SentenceRow:
@@ -221,6 +229,16 @@ class Answer:
             mode=mode,
             confidence=confidence,
         )
+
+    @classmethod
+    def small_talk(cls, question: str, kind: str, *, mode: str = "extractive") -> "Answer":
+        """The reply to a greeting, thanks or goodbye (``kind``): no answer, no citation.
+
+        >>> Answer.small_talk("hi!", "greeting").refused
+        True
+        """
+        return cls(question=question, text=SMALL_TALK_REPLIES[kind], refused=True, mode=mode,
+                   signals={"small_talk": kind})
 
     def to_dict(self) -> AnswerDict:
         d: AnswerDict = {

@@ -10,11 +10,12 @@ import pytest
 
 from rag import REFUSAL
 from rag.answering import analyze
+from rag.answering.question import small_talk
 from rag.answering import detect
 from rag.answering import features as F
 from rag.answering.model import Logistic, check_features, load_models
 from rag.answering.span import answer_phrase
-from rag.types import split_cited
+from rag.types import SMALL_TALK_REPLIES, split_cited
 
 
 @pytest.mark.parametrize("question, expects, focus", [
@@ -186,6 +187,27 @@ def test_off_topic_questions_and_instructions_are_refused(pipeline, question):
     a = pipeline.ask(question)
     assert a.refused and a.text == REFUSAL and not a.citations and a.answer_span is None
     assert len(a.related) <= 3
+
+
+@pytest.mark.parametrize("message, kind", [
+    ("hi", "greeting"), ("Hello there!", "greeting"), ("hey, how are you?", "greeting"),
+    ("thanks!", "thanks"), ("ok thank you so much", "thanks"), ("great, thanks, bye", "goodbye"),
+    ("hi, how many inmates can it hold?", None), ("hello world", None), ("thanks to whom?", None),
+    ("who said thanks", None), ("is it ok", None),
+])
+def test_small_talk_is_only_a_whole_message_of_greetings_thanks_or_goodbyes(message, kind):
+    assert small_talk(message) == kind
+
+
+def test_a_greeting_is_replied_to_not_searched_and_a_greeting_with_a_question_is_answered(pipeline):
+    hi = pipeline.ask("Hello!")
+    assert hi.refused and hi.text == SMALL_TALK_REPLIES["greeting"] and not hi.citations and not hi.related
+    assert hi.to_dict()["answer_span"] is None
+    thanks = pipeline.ask("thanks a lot", history=["How many inmates can CECOT hold?"])
+    assert thanks.text == SMALL_TALK_REPLIES["thanks"] and not thanks.citations
+    both = pipeline.ask("hi, how many inmates can CECOT hold?")
+    assert not both.refused and "40,000" in both.answer_span.text
+    _check_answer(pipeline, both)
 
 
 def _check_answer(pipe, a):

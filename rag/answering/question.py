@@ -154,3 +154,41 @@ def split_parts(text: str, min_words: int = 3) -> list[str]:
         return [text]
     first = parts[0].rstrip(" ,;")
     return [first if first.endswith("?") else first + "?", parts[1].strip()]
+
+
+# A whole message that is only a greeting, thanks or goodbye (general English): it asks
+# nothing, so it is not searched. Anything more ("hi, when does it open?") is a question.
+_SMALL_TALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(rf"^(?:{pattern})(?:\s+(?:there|all|everyone|again|bot|friend))?$"))
+    for kind, pattern in (
+        ("greeting", r"hi|hello|hey|hiya|howdy|yo|greetings|good\s+(?:morning|afternoon|evening|day)|"
+                     r"how\s+are\s+you(?:\s+doing)?(?:\s+today)?|how'?s\s+it\s+going|what'?s\s+up|sup"),
+        ("thanks", r"(?:(?:ok|okay|great|perfect|cool|nice|awesome|got\s+it|that\s+helps)\s+)?"
+                   r"(?:thanks?|thank\s+you|thx|ty|cheers|much\s+appreciated)"
+                   r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|a\s+bunch))?"
+                   r"(?:\s+for\s+(?:the|your|that|this)\s+(?:help|info|information|answer|answers|explanation))?"),
+        # An acknowledgement alone or beside the others ("great, thanks"): taken as thanks.
+        ("ok", r"ok|okay|great|perfect|cool|nice|awesome|got\s+it|i\s+see|understood|that\s+helps"),
+        ("goodbye", r"bye|goodbye|bye\s+bye|see\s+you|see\s+ya|good\s*night|that'?s\s+all"),
+    )
+)
+
+
+def small_talk(text: str) -> str | None:
+    """``"greeting"``, ``"thanks"`` or ``"goodbye"`` when the whole message is one (or a
+    few in a row: "hi, how are you?"), else None.
+
+    >>> small_talk("Hello there!"), small_talk("thanks a lot :)"), small_talk("hi, who wrote it?")
+    ('greeting', 'thanks', None)
+    """
+    low = nlp.normalize(text).lower()
+    pieces = [" ".join(re.sub(r"[^\w\s']", " ", p).split()) for p in re.split(r"[,.!?;:]+", low)]
+    pieces = [p for p in pieces if p]
+    if not pieces or len(pieces) > 3:
+        return None
+    kinds = [next((kind for kind, pattern in _SMALL_TALK if pattern.match(p)), None) for p in pieces]
+    if None in kinds:
+        return None
+    # "great, thanks, bye": the last thing said is what is answered.
+    said = [k for k in kinds if k != "ok"]
+    return said[-1] if said else "thanks"
