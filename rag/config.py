@@ -53,6 +53,9 @@ class IndexConfig:
     home: Path = Path(".rag")
     chroma_url: str | None = None  # "http://host:port" -> chromadb.HttpClient; RAG_CHROMA_URL
     collection: str = "rag_sentences"  # Chroma collection name (a generation's is "<name>-<generation>")
+    # The HNSW graph of a new collection (Chroma's defaults are 16 and 100; see store.py for why more).
+    hnsw_max_neighbors: int = 32
+    hnsw_ef_construction: int = 200
     # Larger files are skipped with a warning naming the file and this limit: a 50 MB
     # text is ~3 h of embedding on two cores and GBs of memory (issue 18).
     max_file_bytes: int = 10 * 1024 * 1024

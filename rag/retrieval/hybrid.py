@@ -56,7 +56,19 @@ class HybridRetriever:
         if not len(self.table):
             return []
         qv = self.embedder.embed_query(query) if query_vector is None else query_vector
-        return self.fuse(self.dense(qv), self.sparse(query), k)
+        hits, sparse = self.dense(qv), self.sparse(query)
+        return self.fuse(hits + self.missed(qv, hits, sparse), sparse, k)
+
+    def missed(self, query_vector: np.ndarray, hits: list[Hit], sparse: list[tuple[str, float]]) -> list[Hit]:
+        """Exact-cosine views of BM25's sentences that the approximate search missed:
+        those closer to the query than the farthest vector it returned. Where search is
+        exact (as on a small, varied corpus) there are none, and nothing changes."""
+        if not hits or not sparse:
+            return []
+        found = {h.sentence_id for h in hits}
+        floor = min(h.cosine for h in hits)
+        missing = [i for i, _ in sparse if i not in found]
+        return [h for h in self.store.score_sentences(query_vector, missing) if h.cosine > floor]
 
     def fuse(self, hits: list[Hit], sparse: list[tuple[str, float]], k: int) -> list[Passage]:
         """Aggregate the vectors of each sentence, fuse with BM25, return the top ``k``."""
