@@ -218,7 +218,29 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 _ITEM = re.compile(r"[ \t]*(?:[-*+•][ \t]+|\d{1,3}[.)][ \t]+)")
 _MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]|[-*+•]")
 _TABLE_ROW = re.compile(r"[ \t]*\|")
-_TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$")
+# The rule under a header: Markdown's "|---|:--:|", or a plain-text grid's "-----+-----".
+_TABLE_RULE = re.compile(r"[ \t]*[|+]?[ \t]*:?-{3,}:?[ \t]*(?:[|+][ \t]*:?-{3,}:?[ \t]*)*[|+]?[ \t]*$")
+# A plain-text table row: columns between pipes, no leading pipe ("64001 | mysql | server").
+_GRID_CELLS = re.compile(r"[^|\n]*\S[ \t]*\|[ \t]*\S")
+
+
+def _grid_rows(lines: Sequence[str]) -> set[int]:
+    """Which of a block's lines are rows of a plain-text table: lines with the same
+    number of inner pipes, in a block that has a rule line under its header or at least
+    three such lines (one line with a pipe is prose: "use a | b")."""
+    counts = [line.count("|") if _GRID_CELLS.match(line) else 0 for line in lines]
+    has_rule = any(_TABLE_RULE.match(line) and ("+" in line or "|" in line) for line in lines)
+    out: set[int] = set()
+    for n in {c for c in counts if c}:
+        rows = [i for i, c in enumerate(counts) if c == n]
+        if has_rule or len(rows) >= 3:
+            out.update(rows)
+    return out
+
+
+def is_table_row(line: str) -> bool:
+    """A Markdown table row ("| a | b |") or a plain-text one ("a | b")."""
+    return bool(_TABLE_ROW.match(line) or _GRID_CELLS.match(line))
 
 
 def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -235,12 +257,15 @@ def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """
     cuts = [start]
     pos = start
+    grid = _grid_rows(text[start:end].split("\n"))
+    row = -1
     while pos < end:
         nl = text.find("\n", pos, end)
         line_end = end if nl < 0 else nl
+        row += 1
         if pos > start:
             line = text[pos:line_end].strip()
-            starts_unit = _ITEM.match(text, pos, line_end) or _TABLE_ROW.match(text, pos, line_end)
+            starts_unit = _ITEM.match(text, pos, line_end) or _TABLE_ROW.match(text, pos, line_end) or row in grid
             # "*  text  *": a line of a box drawn in asterisks, not a bullet
             boxed = len(line) > 1 and line[0] == line[-1] == "*"
             if starts_unit and not boxed and not _TABLE_RULE.match(text, pos, line_end):
@@ -263,7 +288,7 @@ def table_headers(sentences: Sequence[Sentence]) -> list[Sentence | None]:
     out: list[Sentence | None] = []
     head: Sentence | None = None  # the first row of the run of table rows so far
     for i, s in enumerate(sentences):
-        if not _TABLE_ROW.match(s.text):
+        if not is_table_row(s.text):
             head = None
             out.append(None)
             continue

@@ -235,3 +235,23 @@ def test_property_offsets_slice_back_exactly(text):
         assert text[c.start : c.end] == c.text
     for b in split_blocks(text):
         assert 0 <= b.start <= b.end <= len(text)
+
+
+def test_a_plain_text_table_is_a_row_per_sentence_with_its_header():
+    """A README's grid ("uid | name", a "----+----" rule, no leading pipes) is cut like a
+    Markdown table: one sentence per row, each row embedded with its header; a line of
+    prose with one pipe in it is not a table."""
+    from rag.chunking import sentences_of, table_headers
+
+    text = ("Reserved ids:\n    id    | name     | what\n    ------+----------+---------\n"
+            "    64001 | mysql    | database server\n    64002 | mail     | mail daemon\n\n"
+            "Pipe the output, as in ls | sort, to sort it.\n")
+    sentences = sentences_of("t.txt", text)
+    texts = [s.text for s in sentences]
+    assert "64001 | mysql    | database server" in texts and "64002 | mail     | mail daemon" in texts
+    assert "Pipe the output, as in ls | sort, to sort it." in texts
+    heads = dict(zip(texts, table_headers(sentences)))
+    assert heads["64001 | mysql    | database server"].text.startswith("id    | name")
+    assert heads["Pipe the output, as in ls | sort, to sort it."] is None
+    for s in sentences:
+        assert text[s.start : s.end] == s.text
