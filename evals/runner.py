@@ -178,6 +178,12 @@ def aggregate(pipe: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
     def hedged(r: dict[str, Any]) -> bool:
         return bool(r["signals"].get("hedged")) and not r["answer"]["refused"]
 
+    # Of the answers right and cited, those whose bold answer phrase itself holds a key fact
+    # (not only the sentence around it): how often the phrase points at the answer.
+    phrase_right = [
+        any(_collapse(k).lower() in _collapse(r["answer"]["answer_span"]["text"]).lower() for k in r["key_facts"])
+        for rc, r in zip(right_cited, ans) if rc and r["answer"].get("answer_span") and r["key_facts"]
+    ]
     unans = [hedged(r) or r["answer"]["refused"] for r in records if not r["answerable"]]
     hedged_ans = [rc for rc, r in zip(right_cited, ans) if hedged(r)]
     plain_ans = [rc for rc, r in zip(right_cited, ans) if not hedged(r) and not r["answer"]["refused"]]
@@ -225,6 +231,7 @@ def aggregate(pipe: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_p95_ms": lat["p95"],
         "bad_citation_offsets": sum(len(r["bad_citation_offsets"]) for r in records),
         "answer_span_errors": sum(len(r.get("answer_span_errors", [])) for r in records),
+        "answer_phrase_holds_key_fact": sum(phrase_right) / len(phrase_right) if phrase_right else 0.0,
         "answers_with_span": sum(r["answer"].get("answer_span") is not None for r in records if not r["answer"]["refused"])
         / max(1, sum(not r["answer"]["refused"] for r in records)),
         **_llm_aggregates(records),
@@ -430,7 +437,7 @@ def _chart(path: Path, cats: dict[str, dict[str, float]]) -> None:
 SPLITS = ("dev", "test")
 # Printed for every split and document; the full list is in results.json.
 HEADLINE = ("items", "answered_right_and_cited", "refusal_recall", "false_refusal_rate", "refused_or_hedged", "hedged_rate",
-            "hit@3", "hit@3_before_rerank",
+            "answer_phrase_holds_key_fact", "hit@3", "hit@3_before_rerank",
             "groundedness", "bad_citation_offsets", "latency_p50_ms")
 
 

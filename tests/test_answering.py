@@ -59,6 +59,12 @@ def test_detectors_find_each_kind_of_value():
     ("When did the visit happen?", "The visit happened on March 26, 2025, in the morning.", "March 26, 2025"),
     ("Who joined the secretary?", "During the visit, the secretary joined Minister Ana Lopez for a tour.", "Ana Lopez"),
     ("How much does the repair cost?", "The repair costs $120 and takes a week.", "$120"),
+    # the value nearest the question's words, not the first or the longest
+    ("When did the hall open?", "On Wednesday the mayor toured the hall, which first opened in 1920.", "1920"),
+    ("How much did the repairs cost?", "The repairs cost $18.6 million, about $2.1 million more than the estimate.", "$18.6 million"),
+    # a time of day is not a count or an age, but it is a "what time"
+    ("How old is the mayor?", "The mayor cut the ribbon at 9:30 a.m. on Friday.", "The mayor cut the ribbon at 9:30 a.m. on Friday"),
+    ("What time does the office open?", "The office opens at 9:30 a.m. on weekdays.", "9:30 a.m."),
 ])
 def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     a, b = answer_phrase(analyze(question), sentence)

@@ -17,7 +17,8 @@ from .question import Question, analyze
 
 _QUANT = r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|more than|over|at least|at most|fewer than|less than|some)\s+)?"
 _NUMBER = re.compile(
-    _QUANT + r"(?:[$€£]\s?)?\d[\d,.]*\d?(?:\s?(?:%|percent|million|billion|thousand|hundred))?(?:[\s-]+(?!and\b|or\b|of\b|to\b|in\b|the\b)[a-z][\w-]*){0,2}"
+    # not a part of a time of day ("9:30"): that is when, not how many
+    _QUANT + r"(?:[$€£]\s?)?(?<![\d:])\d[\d,.]*\d?(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?(?:[\s-]+(?!and\b|or\b|of\b|to\b|in\b|the\b)[a-z][\w-]*){0,2}"
     r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b(?:[\s-]+[a-z][\w-]*){0,2}",
     re.I,
 )
@@ -25,6 +26,7 @@ _MONTH = r"(?:January|February|March|April|May|June|July|August|September|Octobe
 _DATE = re.compile(
     rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?"
     r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:1[5-9]|20)\d\d\b"
+    r"|\b\d{1,2}[:.]\d\d(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?|\b(?:noon|midnight)\b"
     r"|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
 
@@ -36,15 +38,24 @@ _MONEY = re.compile(
 _AGE = re.compile(r"\b\d{1,3}[-\s]years?[-\s]old\b|\baged?\s+\d{1,3}\b|\b\d{1,3}\s+years\s+of\s+age\b", re.I)
 
 
-def _first(pattern: re.Pattern[str], text: str, avoid: set[str]) -> tuple[int, int] | None:
-    best = None
+def _first(pattern: re.Pattern[str], text: str, avoid: set[str], terms: tuple[str, ...] = ()) -> tuple[int, int] | None:
+    """The value of ``pattern`` in ``text`` nearest the question's words (``terms``,
+    stems), the longest among equally near: in "On Monday she toured the hall, which
+    opened in 1920", "when did the hall open" is answered by 1920, not Monday."""
+    near = [m.span() for m in re.finditer(r"[\w'-]+", text) if nlp.stem(m.group(0).lower()) in set(terms)]
+    best, best_key = None, None
     for m in pattern.finditer(text):
         phrase = m.group(0).strip(" ,.;:")
+        if re.search(r"\b[ap]\.m$", phrase) and m.group(0).strip().endswith("."):
+            phrase += "."  # "a.m." keeps its last full stop
         if not phrase or nlp.numbers(phrase) & avoid and not (nlp.numbers(phrase) - avoid):
             continue  # the question's own number is not the answer
         start = m.start() + m.group(0).find(phrase)
-        if best is None or len(phrase) > best[1] - best[0]:
-            best = (start, start + len(phrase))
+        end = start + len(phrase)
+        gap = min((max(0, a - end, start - b) for a, b in near), default=0)
+        key = (gap, -(end - start))
+        if best_key is None or key < best_key:
+            best, best_key = (start, end), key
     return best
 
 
@@ -70,13 +81,13 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
     """
     span = None
     if q.expects == "money":
-        span = _first(_MONEY, text, set(q.numbers)) or _first(_NUMBER, text, set(q.numbers))
+        span = _first(_MONEY, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
     elif q.expects == "age":
-        span = _first(_AGE, text, set(q.numbers)) or _first(_NUMBER, text, set(q.numbers))
+        span = _first(_AGE, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
     elif q.expects == "number":
-        span = _first(_NUMBER, text, set(q.numbers))
+        span = _first(_NUMBER, text, set(q.numbers), q.terms)
     elif q.expects == "date":
-        span = _first(_DATE, text, set(q.numbers))
+        span = _first(_DATE, text, set(q.numbers), q.terms)
     elif q.expects == "person":
         span = _name_span(nlp.persons(text), text, q.names)
     elif q.expects == "place":
