@@ -195,6 +195,28 @@ def test_off_topic_questions_and_instructions_are_refused(pipeline, question):
     assert len(a.related) <= 3
 
 
+@pytest.mark.parametrize("question", ["asdkjh qwpoe zzxv", "xyzzy", "qwerty uiop"])
+def test_keyboard_mash_is_refused_even_beside_a_table_of_odd_tokens(tmp_path, embedder, question):
+    """A table of ids lies close to random strings in vector space; words that neither
+    the documents nor the model's vocabulary know are refused before that matters."""
+    from rag import Config, Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ids.md").write_text(
+        "Reserved uids:\n    uid   | name         | description\n    ------+--------------+---------------\n" + "".join(
+            f"    640{i:02d} | {n:<12} | {n} {d}\n"
+            for i, (n, d) in enumerate(zip("ftn mysql tacplus alias qmaild qmails qmailr qmailq qmaill qmailp".split(),
+                                           ["gate user", "database server", "plus user", "qmail alias", "qmail daemon",
+                                            "qmail send", "qmail remove", "qmail queue", "qmail log", "qmail pw"]))
+        ) + "\nAsk the maintainers for a new id.\n", encoding="utf-8")
+    pipe = Pipeline(Config().with_(corpus_dir=corpus, home=tmp_path / ".rag"), embedder=embedder)
+    pipe.index()
+    a = pipe.ask(question)
+    assert a.refused and a.text == REFUSAL and not a.citations, a.signals
+    assert not pipe.ask("which uid does the mysql database server have?").refused  # words it knows are answered
+
+
 @pytest.mark.parametrize("message, kind", [
     ("hi", "greeting"), ("Hello there!", "greeting"), ("hey, how are you?", "greeting"),
     ("thanks!", "thanks"), ("ok thank you so much", "thanks"), ("great, thanks, bye", "goodbye"),

@@ -57,6 +57,16 @@ def _off_corpus(d: dict[str, Any]) -> bool:
     return a["terms_in_corpus"] == 0 and a["dense"] < OFF_TOPIC_MAX_DENSE
 
 
+def _not_words(d: dict[str, Any], tokens: F.TokenCache, question: str) -> bool:
+    """None of the question's words is in the documents or in the model's vocabulary
+    ("asdkjh qwpoe"): nothing can be meant, however close a sentence of odd tokens (a
+    table of ids) lies in vector space."""
+    if dict(zip(F.ANSWERABILITY_FEATURES, d["a"]))["terms_in_corpus"] != 0:
+        return False
+    got = tokens.get([question])
+    return got is not None and F.unknown_words(got[0][0])
+
+
 def is_content(text: str) -> bool:
     """A bare link, a handle or a lone heading word is not an answer on its own."""
     return sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3
@@ -192,6 +202,7 @@ class ExtractiveAnswerer:
             "instruction, not a question" if _INJECTION.search(question)
             else "nothing retrieved" if best is None
             else "about something the documents never mention" if _off_corpus(d)
+            else "not words the documents or the model know" if _not_words(d, self.tokens, question)
             else "below the answerability threshold" if d["p_answer"] < threshold
             else ""
         )

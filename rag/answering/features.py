@@ -70,6 +70,26 @@ def focus_sim(question: TokenVectors, sentence: TokenVectors, focus: Sequence[st
     return float((question[1][keep] @ sentence[1].T).max(axis=1).min())
 
 
+def unknown_words(q_tokens: Sequence[str]) -> bool:
+    """Whether every content word of a question is split by the embedding model's
+    tokenizer into several word pieces, i.e. none is a word its vocabulary knows
+    ("asdkjh qwpoe" -> "as ##d ##k ##j ##h", "q ##w ##po ##e"). Typed words are mostly
+    in it; keyboard mash and random strings are not.
+
+    >>> unknown_words(["as", "##d", "##k", "q", "##w"]), unknown_words(["as", "##d", "prison"])
+    (True, False)
+    """
+    stop = nlp.stopwords()
+    words: list[list[str]] = []
+    for t in q_tokens:
+        if t.startswith("##") and words:
+            words[-1].append(t)
+        else:
+            words.append([t])
+    content = [w for w in words if w[0].isalpha() and "".join(p.lstrip("#") for p in w) not in stop]
+    return bool(content) and all(len(w) > 1 for w in content)
+
+
 def pooled(t: TokenVectors) -> np.ndarray:
     """The mean of a text's token vectors, normalised: a sentence vector from its tokens."""
     if not len(t[1]):
