@@ -12,6 +12,7 @@ first use, so ``rag --help`` and friends stay instant.
 from __future__ import annotations
 
 import hashlib
+import re
 import logging
 import threading
 import time
@@ -42,12 +43,21 @@ PREV_CACHE_SIZE = 512  # earlier questions whose answers are kept for follow-ups
 log = logging.getLogger(__name__)
 
 
+_SENTENCE_END = re.compile(r"[.!?]\s")
+
+
 def clean_question(question: Any, max_chars: int) -> str:
     """Validate and normalise a user question.
 
     Control characters (NUL included) are removed, whitespace collapsed, and an
-    over-long question truncated to ``max_chars`` so it can never stall embedding.
+    over-long text cut so it can never stall embedding: to its last question (the
+    sentence ending with its last question mark), since people paste their context
+    first and ask after it, and a page of context would drown the question's own words;
+    with no question mark, to its last ``max_chars`` characters.
     Raises :class:`InvalidQuestion` with a message a user can act on.
+
+    >>> clean_question("Some context here. " * 3 + "How old is it? Thanks.", 40)
+    'How old is it?'
     """
     if isinstance(question, bytes):
         question = question.decode("utf-8", errors="replace")
@@ -64,7 +74,15 @@ def clean_question(question: Any, max_chars: int) -> str:
     if not any(ch.isalnum() for ch in text):
         raise InvalidQuestion("the question has no words to search for")
     if len(text) > max_chars:
-        text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+        end = text.rfind("?") + 1 or len(text)
+        start = max(0, end - max_chars)
+        if "?" in text:
+            opening = max((m.end() for m in _SENTENCE_END.finditer(text, start, end - 1)), default=start)
+            start = max(start, opening)
+        kept = text[start:end]
+        if start > 0 and " " in kept and not text[start - 1].isspace():
+            kept = kept.split(" ", 1)[1]  # start on a whole word
+        text = kept.strip()
     return text
 
 

@@ -50,6 +50,9 @@ CASES = [
     Case("rtl_and_emoji", "\u200fكم سجينا يتسع 🤔 How many inmates can CECOT hold? 🙏 \u202eעברית", fact="40,000"),
     Case("rtl_only", "ما هي عاصمة فرنسا؟", fact=None),
     Case("long_100kb", LONG, fact="40,000"),
+    # context pasted first, the question after it: the part kept is the one the question ends
+    Case("long_preamble", "I read a story about a government trip abroad and want to check a few details. " * 40 + NORMAL,
+         fact="40,000"),
 ]
 ERRORS = [c for c in CASES if c.error]
 ANSWERS = [c for c in CASES if not c.error]

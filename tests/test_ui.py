@@ -168,7 +168,8 @@ def test_long_question_notice_and_uploads_are_checked(tmp_path):
     )
 
     assert _cut_notice("x " * 3000, 2000) == (
-        "Your question was 5,999 characters long; only its first 2,000 characters were used."
+        "Your question was 5,999 characters long (over 2,000); only its last question, the sentence ending with its "
+        "last question mark, was asked."
     )
     assert _cut_notice("short", 2000) == ""
     corpus = tmp_path / "corpus"

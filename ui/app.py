@@ -599,7 +599,7 @@ def remove_upload(corpus_dir: Path, doc: str) -> None:
 
 ASK_DESCRIPTION = (
     "Answer a question about the documents; every sentence of the answer is quoted from them and cited. "
-    "Parameters: `question` (1st), the question in plain words (over 2,000 characters are cut); "
+    "Parameters: `question` (1st), the question in plain words (over 2,000 characters: only its last question is asked); "
     "`history` (2nd, optional), the earlier questions of the conversation, oldest first, so that follow-ups "
     "such as \"What is his job?\" are understood. "
     "Returns Answer.to_dict(): `answer` (text with [n] markers), `refused` (true when the documents do not say; "
@@ -617,7 +617,8 @@ ASK_DESCRIPTION = (
 def _cut_notice(message: str, max_chars: int) -> str:
     n = len(" ".join((message or "").split()))
     if n > max_chars:
-        return f"Your question was {n:,} characters long; only its first {max_chars:,} characters were used."
+        return (f"Your question was {n:,} characters long (over {max_chars:,}); only its last question, the "
+                f"sentence ending with its last question mark, was asked.")
     return ""
 
 
