@@ -109,6 +109,9 @@ def test_oversized_and_malformed_bodies(api):
     _assert_error(c.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"}), "not valid JSON")
     _assert_error(c.post("/api/ask", content=b"[1, 2]", headers={"content-type": "application/json"}))
     _assert_error(c.post("/api/ask"), "JSON body")
+    # Valid JSON sent as a form (curl -d without -H): the header is what is wrong, and the error says so.
+    _assert_error(c.post("/api/ask", content=b'{"question": "hi"}',
+                         headers={"content-type": "application/x-www-form-urlencoded"}), "Content-Type: application/json")
     # Questions the CLI accepts are accepted here too (the CLI's own check agrees).
     from rag.pipeline import clean_question
 

@@ -208,6 +208,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        body_error = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
+        sent = request.headers.get("content-length", "0") not in ("", "0")
+        if body_error and sent and "json" not in request.headers.get("content-type", "").lower():
+            # curl -d '{"question": ...}' sends form encoding: the JSON is fine, the header is not.
+            return JSONResponse({"error": "send the body as JSON, with the header Content-Type: application/json"},
+                                status_code=400)
         return JSONResponse({"error": _validation_message(exc)}, status_code=400)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
