@@ -420,7 +420,8 @@ def test_copy_yields_plain_text_and_long_paste_says_it_was_cut(browser, server):
         long = "How many inmates can CECOT hold? " + "very " * 4000
         ask(pg, long)
         notice = pg.locator("#notice").inner_text()
-        assert "20,032 characters long" in notice and "first 2,000 characters" in notice
+        assert "20,032 characters long" in notice and "only its last question" in notice
+        assert "40,000" in pg.locator(f"{BOT} .answer").last.inner_text()  # the question itself was asked
     finally:
         pg.context.close()
 
