@@ -526,8 +526,9 @@ class Indexer:
                 lo = rows[i - 1] if i and rows[i - 1][4] == row[4] else row
                 hi = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][4] == row[4] else row
                 window = text[lo[1] : hi[2]]
-                # "check-out" is also found as "checkout" (BM25 splits it at the hyphen)
-                solid = " ".join(nlp.joined_compounds(window))
+                # "check-out" is also found as "checkout" (BM25 splits it at the hyphen),
+                # "09:30" as "9:30" (nlp.search_forms; the query gets the same words)
+                solid = " ".join(nlp.search_forms(window))
                 nodes.append(TextNode(id_=row[0], text=f"{window}\n{solid}" if solid else window))
         path = gen.bm25_path
         shutil.rmtree(path, ignore_errors=True)

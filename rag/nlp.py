@@ -112,14 +112,22 @@ def stems(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def joined_compounds(text: str) -> list[str]:
-    """Hyphenated words of ``text`` written solid, for word search: a query for
-    "checkout" or "email" should find "check-out" and "e-mail".
+_CLOCK = re.compile(r"(?<![\d:.])(\d{1,2})[:.](\d{2})(?![\d:])")
 
-    >>> joined_compounds("Late check-out is on the e-mail.")
-    ['checkout', 'email']
+
+def search_forms(text: str) -> list[str]:
+    """Extra words for word search, so that one thing written two ways is found either
+    way: hyphenated words written solid ("check-out" -> "checkout"), and times of day as
+    one zero-padded word ("9:30", "09:30" and "9.30" -> "0930h"; a search tokenizer
+    drops the lone "9" and keeps "09" apart from "9").
+
+    >>> search_forms("Late check-out at 9:30, the boat at 09:30.")
+    ['checkout', '0930h']
     """
-    return list(dict.fromkeys(w.replace("-", "") for w in _tokens(text) if "-" in w.strip("-")))
+    out = [w.replace("-", "") for w in _tokens(text) if "-" in w.strip("-")]
+    out += [f"{int(h):02d}{m}h" for h, m in _CLOCK.findall(normalize(text)) if int(h) < 24 and int(m) < 60]
+    return list(dict.fromkeys(out))
+
 
 def numbers(text: str) -> set[str]:
     """Numbers as written in digits or words ("40,000" -> "40000"; "three" kept as a word)."""

@@ -760,3 +760,19 @@ def test_one_large_document_is_embedded_in_batches_and_a_killed_run_loses_at_mos
     assert set(got["ids"]) == set(resumed)
     for i, v in zip(got["ids"], np.asarray(got["embeddings"])):
         assert np.allclose(resumed[i], v, atol=1e-6), i
+
+
+def test_word_search_finds_a_time_however_it_is_written(config, embedder):
+    """BM25 drops the lone "9" of "9:30" and keeps "09" apart from "9": the indexed text
+    and the query both carry the time as one word, so "9:30" finds "09:30"."""
+    from rag.retrieval import SparseIndex
+
+    (config.index.corpus_dir / "ferry.txt").write_text(
+        "The late boat leaves the port at 19:30 on weekdays.\n\nThe early boat leaves the port at 09:30 on weekdays.\n",
+        encoding="utf-8")
+    _run(config, embedder)
+    table = _table(config)
+    sparse = SparseIndex.load(_gen(config).bm25_path, 10)
+    for query in ("which boat leaves at 9:30", "9.30 boat", "the 09:30 boat"):
+        hits = sparse.search(query)
+        assert "09:30" in table.text(table.by_id[hits[0][0]]) and hits[0][1] > hits[1][1], query

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .. import nlp
 from ..manifest import BM25_IDS
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ class SparseIndex:
 
         if not query.strip():
             return []
+        # The same extra words the indexed text carries ("0930h" for "9:30").
+        extra = [w for w in nlp.search_forms(query) if not w.isalpha()]
+        if extra:
+            query = f"{query} {' '.join(extra)}"
         # Same tokenisation as BM25Retriever._retrieve (no stop-word list on queries).
         tokens = bm25s.tokenize(query, stemmer=self.stemmer, token_pattern=r"(?u)\b\w\w+\b", show_progress=False)
         try:
