@@ -2,8 +2,8 @@
 
     python -m evals.train_answerer            # writes rag/answering/models.json and evals/answerer_cv.json
 
-Only ``evals/dev.jsonl`` (over ``evals/corpora/dev``) is read: the test split is never
-seen here. For every dev question the candidates are exactly what ``Pipeline.ask``
+Only ``evals/dev.jsonl`` (over ``evals/corpora/dev``) is read, less the questions on
+``CHECK_DOCUMENTS`` (kept to check changes on): the test split is never seen here. For every dev question the candidates are exactly what ``Pipeline.ask``
 hands the answerer (``Pipeline.candidates``), and the features exactly what it computes.
 
 * The selector: a logistic regression over one row per candidate sentence, labelled 1
@@ -35,6 +35,15 @@ from typing import Any, Sequence
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+# Dev documents whose questions are kept out of the fit: a check set of documents no
+# fitted model has seen, for deciding whether a change to the answerer (a refit
+# included) helps, without the test split. Added 2026-12-07 with 330 questions: refitted
+# on all 1,125 dev questions, the models tied the 795-question fit on these (right +
+# refused 0.643 both: 0.585 / 0.058 against 0.534 / 0.109, false refusals 0.052 and
+# 0.057), and the threshold rule then refused less; so the fit stays on the first 14.
+CHECK_DOCUMENTS = frozenset({
+    "cpp-bugs.txt", "adduser-readme.txt", "interview.txt", "cooking-class.md", "recall-news.txt", "ferry-timetable.txt",
+})
 # The gate allows 0.05 on the test split, whose ~100 answerable questions measure a false
 # refusal rate to about +-0.02: dev aims a little below it.
 MAX_FALSE_REFUSALS = 0.04
@@ -76,7 +85,7 @@ def collect(out: Path, alone: str | None = None) -> list[dict[str, Any]]:
     rows = []
     for line in (HERE / "dev.jsonl").read_text(encoding="utf-8").splitlines():
         it = json.loads(line)
-        if alone is not None and it["document"] != alone:
+        if it["document"] in CHECK_DOCUMENTS or (alone is not None and it["document"] != alone):
             continue
         query, passages, table = pipe.candidates(it["question"], it.get("history") or [])
         cands = A.candidates_of(passages)
@@ -189,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         load_models.cache_clear()
         _fit_and_save(collect(args.out), [], args.c, args.c_answer, quiet=True)
         load_models.cache_clear()
-    docs = sorted(p.name for p in (HERE / "corpora" / "dev").iterdir() if p.suffix in (".txt", ".md"))
+    docs = sorted(p.name for p in (HERE / "corpora" / "dev").iterdir()
+                  if p.suffix in (".txt", ".md") and p.name not in CHECK_DOCUMENTS)
     alone = [r for d in docs for r in collect(args.out, alone=d)]
     _fit_and_save(collect(args.out), alone, args.c, args.c_answer, dry_run=args.dry_run)
     return 0

@@ -158,8 +158,8 @@ class AnsweringConfig:
     # refusal threshold chosen there for false refusals <= 4 % (out of fold on dev, over
     # the dev corpus and over the dev documents each indexed alone). A deployment that
     # would rather refuse than guess sets its own: on dev (out of fold, 795 questions) 0.20
-    # refused 0.42 of unanswerable questions at 0.16 false refusals, against 0.19 at 0.03
-    # with the fitted 0.09 (the "curve" in evals/answerer_cv.json; README, "Evaluation").
+    # refused 0.44 of unanswerable questions at 0.16 false refusals, against 0.18 at 0.04
+    # with the fitted 0.08 (the "curve" in evals/answerer_cv.json; README, "Evaluation").
     # None: the fitted one.
     refusal_threshold: float | None = None  # RAG_REFUSAL_THRESHOLD, --refusal-threshold
 
