@@ -12,8 +12,8 @@ first use, so ``rag --help`` and friends stay instant.
 from __future__ import annotations
 
 import hashlib
-import re
 import logging
+import re
 import threading
 import time
 import unicodedata

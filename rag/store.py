@@ -81,6 +81,12 @@ class Hit:
     cosine: float
 
 
+def _hit(vector_id: str, cosine: float) -> Hit:
+    """A search result from a vector id (``<sentence id>:<kind>...``, see indexing.vector_records)."""
+    sid, _, view = vector_id.partition(":")
+    return Hit(id=vector_id, sentence_id=sid, kind=view[:1] or "s", cosine=cosine)
+
+
 def make_client(config: IndexConfig, path: Path | None = None) -> Any:
     """A Chroma client: HTTP if ``chroma_url`` is set, else embedded and persistent at ``path``."""
     import chromadb
@@ -336,11 +342,7 @@ class SentenceStore:
         if not len(got["ids"]):
             return []
         cos = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
-        out = []
-        for vid, c in zip(got["ids"], cos):
-            sid, _, view = vid.partition(":")
-            out.append(Hit(id=vid, sentence_id=sid, kind=view[:1] or "s", cosine=float(c)))
-        return out
+        return [_hit(vid, float(c)) for vid, c in zip(got["ids"], cos)]
 
     def copy_from(self, other: "SentenceStore") -> None:
         """Fill this (new, empty) generation with every vector of ``other``: a folder
@@ -422,9 +424,5 @@ class SentenceStore:
         result = self.collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k, include=["distances"]
         )
-        out = []
-        for vid, dist in zip(result["ids"][0], result["distances"][0]):
-            sid, _, view = vid.partition(":")
-            # In cosine space Chroma's distance is 1 - cosine.
-            out.append(Hit(id=vid, sentence_id=sid, kind=view[:1] or "s", cosine=1.0 - float(dist)))
-        return out
+        # In cosine space Chroma's distance is 1 - cosine.
+        return [_hit(vid, 1.0 - float(dist)) for vid, dist in zip(result["ids"][0], result["distances"][0])]
