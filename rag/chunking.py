@@ -238,6 +238,11 @@ def _grid_rows(lines: Sequence[str]) -> set[int]:
     return out
 
 
+def is_table_rule(line: str) -> bool:
+    """The rule under a table's header ("|---|---|", "-----+-----")."""
+    return bool(_TABLE_RULE.match(line))
+
+
 def is_table_row(line: str) -> bool:
     """A Markdown table row ("| a | b |") or a plain-text one ("a | b")."""
     return bool(_TABLE_ROW.match(line) or _GRID_CELLS.match(line))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from . import nlp
+from .chunking import is_table_row, is_table_rule
 from .generations import Generation
 from .manifest import load_manifest
 from .types import SentenceRow
@@ -81,6 +82,26 @@ class SentenceTable:
 
     def text(self, row: SentenceRow) -> str:
         return self.texts[row.doc][row.start : row.end]
+
+    def header_of(self, row: SentenceRow) -> SentenceRow | None:
+        """The header line of the table ``row`` is a row of (Markdown or plain text), as a
+        row of its own; None for a sentence that is not a table row, or is the header. A
+        row alone ("| Day pass | $9.00 |") does not say which column is the price."""
+        rows = self.by_doc.get(row.doc, [])
+        if not is_table_row(self.text(row)):
+            return None
+        first = row.position
+        while first > 0 and rows[first - 1].paragraph == row.paragraph and is_table_row(self.text(rows[first - 1])):
+            first -= 1
+        if first == row.position:
+            return None
+        head = rows[first]
+        lines = self.text(head).split("\n")
+        if len(lines) < 2 or not is_table_rule(lines[1]):
+            return None
+        line = lines[0].rstrip()
+        return SentenceRow(head.id, head.doc, head.start, head.start + len(line), head.section, head.paragraph,
+                           head.chunk, head.position)
 
     def neighbours(self, row: SentenceRow) -> list[SentenceRow]:
         """The sentences just before and after ``row`` within its paragraph."""

@@ -238,6 +238,15 @@ def test_a_greeting_is_replied_to_not_searched_and_a_greeting_with_a_question_is
     _check_answer(pipeline, both)
 
 
+def test_a_table_header_is_no_answer_and_a_short_row_is_one():
+    from rag.answering.answerer import is_content
+
+    assert not is_content("| Room type | Price |\n|---|---|")
+    assert not is_content("uid   | name     | description\n    ------+----------+----------")
+    assert is_content("64035 | haclient | heartbeat") and is_content("| Day pass | $9.00 |")
+    assert not is_content("| | |") and not is_content("https://example.org")
+
+
 def _check_answer(pipe, a):
     assert [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
     for c in a.citations:

@@ -38,11 +38,17 @@ def test_follow_up_reports_the_rewritten_query(pipeline):
 
 
 @pytest.mark.parametrize("question, phrase", [("how much is a private double", "64 euros"), ("price family room", "90 euros")])
-def test_a_table_row_is_answered_from_its_own_row(hostel_pipeline, question, phrase):
+def test_a_table_row_is_answered_from_its_own_row_under_its_header(hostel_pipeline, question, phrase):
     a = hostel_pipeline.ask(question)
     assert a.answer_span is not None and a.answer_span.text == phrase
-    (c,) = a.citations
-    assert c.quote.startswith("|") and phrase in c.quote and "\n" not in c.quote  # the row, not the table
+    head, row = a.citations  # the header line says what the row's cells are
+    assert head.quote == "| Room type       | Price per night | Breakfast included |"
+    assert row.quote.startswith("|") and phrase in row.quote and "\n" not in row.quote  # the row, not the table
+    assert a.answer_n == 2 and a.text.startswith("| Room type | Price per night | Breakfast included | [1] |")
+    text = hostel_pipeline.corpus_text(head.doc)
+    for c in a.citations:
+        assert text[c.start : c.end] == c.quote
+
 
 
 @pytest.mark.parametrize("question, history, expected", [

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import nlp
+from ..chunking import is_table_row, is_table_rule
 from ..config import AnsweringConfig
 from ..table import SentenceTable
 from ..types import Answer, Citation, Embedder, Passage, Span
@@ -68,7 +69,14 @@ def _not_words(d: dict[str, Any], tokens: F.TokenCache, question: str) -> bool:
 
 
 def is_content(text: str) -> bool:
-    """A bare link, a handle or a lone heading word is not an answer on its own."""
+    """A bare link, a handle, a lone heading word or a table's header (its column names
+    over the rule) is not an answer on its own."""
+    lines = text.split("\n", 2)
+    if is_table_row(lines[0]):
+        if len(lines) > 1 and is_table_rule(lines[1]):
+            return False
+        # A row's cells are its content, however few words: "| 64035 | haclient |".
+        return sum(1 for cell in lines[0].split("|") if any(c.isalnum() for c in cell)) >= 2
     return sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3
 
 
@@ -224,6 +232,10 @@ class ExtractiveAnswerer:
                 chosen.append(cands[int(i)])
                 covered |= nlp.stems(cands[int(i)].text)
         lead = chosen[0]
+        head = table.header_of(lead.row)
+        if head is not None and all(p.row.id != head.id for p in chosen):
+            # A table row is quoted with its table's header line, which says what its cells are.
+            chosen.append(Passage(head, table.text(head), 0.0, 0.0, 0.0, 0.0, None, None))
         chosen.sort(key=lambda p: (p.row.doc, p.row.start))
         citations = [Citation.of(n, p) for n, p in enumerate(chosen, start=1)]
         n_lead = chosen.index(lead) + 1
