@@ -152,11 +152,18 @@ def split_blocks(text: str) -> list[Block]:
     return _mark_headings(text, blocks)
 
 
+# A heading underlined with "=" or "-" (Markdown's setext style, common in plain-text READMEs).
+_UNDERLINED = re.compile(r"^([^\n]+)\n[ \t]*(?:={3,}|-{3,})[ \t]*$")
+
+
 def _heading_text(line: str, max_words: int = 12) -> str | None:
     stripped = line.strip()
     md = _MD_HEADING.match(stripped)
     if md:
         return md.group(2).strip() or None
+    underlined = _UNDERLINED.match(stripped)
+    if underlined:
+        stripped = underlined.group(1).strip()
     if "\n" in stripped or not stripped:
         return None
     words = stripped.split()
@@ -176,7 +183,8 @@ def _mark_headings(text: str, blocks: list[Block], max_words: int = 12) -> list[
     for i, b in enumerate(blocks):
         # The first line is the title: headlines run long, so it gets a looser word limit.
         heading = _heading_text(text[b.start : b.end], max_words if i else max(max_words, 30))
-        is_md = bool(_MD_HEADING.match(text[b.start : b.end].strip()))
+        block = text[b.start : b.end].strip()
+        is_md = bool(_MD_HEADING.match(block) or _UNDERLINED.match(block))
         # A plain-text heading must have prose after it; a trailing short line is text.
         if heading and not is_md and i == len(blocks) - 1:
             heading = None

@@ -255,3 +255,18 @@ def test_a_plain_text_table_is_a_row_per_sentence_with_its_header():
     assert heads["Pipe the output, as in ls | sort, to sort it."] is None
     for s in sentences:
         assert text[s.start : s.end] == s.text
+
+
+def test_an_underlined_heading_is_a_heading_and_the_title():
+    """"Title\n-----" (setext style, as plain-text READMEs write it) is a heading like
+    "# Title": the sentences under it carry it as their section, and it is no sentence."""
+    from rag.chunking import sentences_of
+
+    text = ("base-files for Debian\n=====================\n\nThis package holds the basic files.\n\n"
+            "Reporting bugs\n--------------\n\nUse the reportbug tool. It asks a few questions.\n")
+    sentences = sentences_of("README.txt", text)
+    assert [(s.text, s.section) for s in sentences] == [
+        ("This package holds the basic files.", "base-files for Debian"),
+        ("Use the reportbug tool.", "Reporting bugs"),
+        ("It asks a few questions.", "Reporting bugs"),
+    ]
