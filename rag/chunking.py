@@ -256,6 +256,13 @@ def is_table_row(line: str) -> bool:
     return bool(_TABLE_ROW.match(line) or _GRID_CELLS.match(line))
 
 
+def is_table_header(text: str) -> bool:
+    """A table's header sentence: a row of column names over the rule (the chunker keeps
+    the rule with the row above it)."""
+    lines = text.split("\n", 2)
+    return len(lines) > 1 and is_table_row(lines[0]) and is_table_rule(lines[1])
+
+
 def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """``text[start:end]`` cut before every list item and table row, as offsets.
 
@@ -307,8 +314,7 @@ def table_headers(sentences: Sequence[Sentence]) -> list[Sentence | None]:
             continue
         if head is None or sentences[i - 1].paragraph != s.paragraph:
             head = s
-        lines = head.text.split("\n")
-        out.append(head if head is not s and len(lines) > 1 and _TABLE_RULE.match(lines[1]) else None)
+        out.append(head if head is not s and is_table_header(head.text) else None)
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from . import nlp
-from .chunking import is_table_row, is_table_rule
+from .chunking import is_table_header, is_table_row
 from .generations import Generation
 from .manifest import load_manifest
 from .types import SentenceRow
@@ -96,10 +96,9 @@ class SentenceTable:
         if first == row.position:
             return None
         head = rows[first]
-        lines = self.text(head).split("\n")
-        if len(lines) < 2 or not is_table_rule(lines[1]):
+        if not is_table_header(self.text(head)):
             return None
-        line = lines[0].rstrip()
+        line = self.text(head).split("\n", 1)[0].rstrip()
         return SentenceRow(head.id, head.doc, head.start, head.start + len(line), head.section, head.paragraph,
                            head.chunk, head.position)
 

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import nlp
-from ..chunking import is_table_row, is_table_rule
+from ..chunking import is_table_header, is_table_row
 from ..config import AnsweringConfig
 from ..table import SentenceTable
 from ..types import Answer, Citation, Embedder, Passage, Span
@@ -71,12 +71,12 @@ def _not_words(d: dict[str, Any], tokens: F.TokenCache, question: str) -> bool:
 def is_content(text: str) -> bool:
     """A bare link, a handle, a lone heading word or a table's header (its column names
     over the rule) is not an answer on its own."""
-    lines = text.split("\n", 2)
-    if is_table_row(lines[0]):
-        if len(lines) > 1 and is_table_rule(lines[1]):
-            return False
+    if is_table_header(text):
+        return False
+    first = text.split("\n", 1)[0]
+    if is_table_row(first):
         # A row's cells are its content, however few words: "| 64035 | haclient |".
-        return sum(1 for cell in lines[0].split("|") if any(c.isalnum() for c in cell)) >= 2
+        return sum(1 for cell in first.split("|") if any(c.isalnum() for c in cell)) >= 2
     return sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3
 
 

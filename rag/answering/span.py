@@ -42,7 +42,8 @@ def _first(pattern: re.Pattern[str], text: str, avoid: set[str], terms: tuple[st
     """The value of ``pattern`` in ``text`` nearest the question's words (``terms``,
     stems), the longest among equally near: in "On Monday she toured the hall, which
     opened in 1920", "when did the hall open" is answered by 1920, not Monday."""
-    near = [m.span() for m in re.finditer(r"[\w'-]+", text) if nlp.stem(m.group(0).lower()) in set(terms)]
+    wanted = set(terms)
+    near = [m.span() for m in re.finditer(r"[\w'-]+", text) if nlp.stem(m.group(0).lower()) in wanted]
     best, best_key = None, None
     for m in pattern.finditer(text):
         phrase = m.group(0).strip(" ,.;:")
