@@ -6,8 +6,9 @@ Only ``evals/dev.jsonl`` (over ``evals/corpora/dev``) is read, less the question
 ``CHECK_DOCUMENTS`` (kept to check changes on): the test split is never seen here. For every dev question the candidates are exactly what ``Pipeline.ask``
 hands the answerer (``Pipeline.candidates``), and the features exactly what it computes.
 
-* The selector: a logistic regression over one row per candidate sentence, labelled 1
-  when the sentence is (overlaps) a gold sentence of an answerable question.
+* The selector: a conditional logit over each answerable question's candidate
+  sentences (a softmax over one row per candidate), fitted to give the gold sentences
+  (those overlapping a gold quote) the largest share.
 * The answerability model: a logistic regression over one row per question (its best
   candidate and the set), labelled 1 when the question is answerable *and* the best
   candidate is a gold sentence: the probability that the answer about to be given is
@@ -111,6 +112,42 @@ def _fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0) -
                     tuple(map(float, scale)))
 
 
+def _fit_choice(groups: list[tuple[np.ndarray, np.ndarray]], names: tuple[str, ...], l2: float = 1e-4) -> Any:
+    """A conditional logit over ``groups``, each a question's candidate rows and their
+    0/1 labels (one or more 1s): maximise the log of the share the answer candidates
+    take of each question's softmax, plus a small L2 penalty.
+
+    SciPy's L-BFGS on the exact gradient; scikit-learn has no conditional (grouped)
+    logit, and the model is a few lines.
+    """
+    from scipy.optimize import minimize
+
+    from rag.answering.model import ConditionalLogit
+
+    groups = [(x, y) for x, y in groups if y.any() and not y.all()]  # one-sided groups teach no choice
+    allx = np.concatenate([x for x, _ in groups])
+    mean = allx.mean(axis=0)
+    scale = np.where(allx.std(axis=0) > 1e-9, allx.std(axis=0), 1.0)
+    data = [((x - mean) / scale, y > 0) for x, y in groups]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros_like(w)
+        for x, pos in data:
+            z = x @ w
+            p_all = np.exp(z - z.max())
+            p_all /= p_all.sum()
+            zp = z[pos]
+            p_pos = np.exp(zp - zp.max())
+            p_pos /= p_pos.sum()
+            total += (z.max() + np.log(np.exp(z - z.max()).sum())) - (zp.max() + np.log(np.exp(zp - zp.max()).sum()))
+            grad += p_all @ x - p_pos @ x[pos]
+        n = len(data)
+        return total / n + l2 * float(w @ w), grad / n + 2 * l2 * w
+
+    w = minimize(loss, np.zeros(allx.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
+    return ConditionalLogit(names, tuple(map(float, w)), tuple(map(float, mean)), tuple(map(float, scale)))
+
+
 def _answer_rows(rows: list[dict[str, Any]], probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Answerability features, labels (answerable and best is gold), and answerable flags."""
     from rag.answering import features as F
@@ -183,7 +220,6 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=HERE / "out", help="where the dev index is built")
-    ap.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the selector")
     ap.add_argument("--c-answer", type=float, default=0.1,
                     help="inverse regularisation of the answerability model (0.1: leave-one-document-out AUC "
                          "0.67 vs 0.65 at 1.0 on dev, for answerable vs not)")
@@ -196,12 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         # then collect again with what was fitted.
         _bootstrap().save(MODELS_FILE)
         load_models.cache_clear()
-        _fit_and_save(collect(args.out), [], args.c, args.c_answer, quiet=True)
+        _fit_and_save(collect(args.out), [], args.c_answer, quiet=True)
         load_models.cache_clear()
     docs = sorted(p.name for p in (HERE / "corpora" / "dev").iterdir()
                   if p.suffix in (".txt", ".md") and p.name not in CHECK_DOCUMENTS)
     alone = [r for d in docs for r in collect(args.out, alone=d)]
-    _fit_and_save(collect(args.out), alone, args.c, args.c_answer, dry_run=args.dry_run)
+    _fit_and_save(collect(args.out), alone, args.c_answer, dry_run=args.dry_run)
     return 0
 
 
@@ -218,7 +254,7 @@ def _bootstrap() -> Any:
 
 
 def _fit_and_save(
-    rows: list[dict[str, Any]], alone: list[dict[str, Any]], c: float, c_answer: float,
+    rows: list[dict[str, Any]], alone: list[dict[str, Any]], c_answer: float,
     quiet: bool = False, dry_run: bool = False,
 ) -> None:
     """Fit both models on ``rows`` (the dev corpus indexed together) and choose the
@@ -227,16 +263,15 @@ def _fit_and_save(
     from rag.answering import features as F
     from rag.answering.model import MODELS_FILE, Models
 
-    class args:  # noqa: N801 - the fitting below reads args.c
-        pass
-
-    args.c = c
     docs = sorted({r["item"]["document"] for r in rows})
 
     def fit_selector(train: list[dict[str, Any]]) -> Any:
-        x = np.concatenate([r["x"] for r in train if r["item"]["answerable"] and len(r["y"]) and r["y"].any()])
-        y = np.concatenate([r["y"] for r in train if r["item"]["answerable"] and len(r["y"]) and r["y"].any()])
-        return _fit(x, y, F.SELECTION_FEATURES, args.c)
+        # A choice among each question's candidates (conditional logit). Against the
+        # pointwise logistic used before, leave-one-document-out top-1 on dev's answerable
+        # questions with the gold sentence among the candidates went 0.736 -> 0.747, and
+        # on the check documents (never fitted on) 0.671 -> 0.751.
+        groups = [(r["x"], r["y"]) for r in train if r["item"]["answerable"] and len(r["y"])]
+        return _fit_choice(groups, F.SELECTION_FEATURES)
 
     # Out-of-fold selector probabilities: each document scored by a selector fitted without it.
     oof: list[np.ndarray] = [np.zeros(0)] * len(rows)
@@ -308,7 +343,7 @@ def _fit_and_save(
         "documents": len(docs), "threshold_rule": f"max right+refused with false refusals <= {MAX_FALSE_REFUSALS} (out of fold), "
                           f"over the dev corpus and over the dev documents each indexed alone (pooled), "
                           f"and <= {MAX_FALSE_REFUSALS_ONE_DOCUMENT} for any one of them",
-        "out_of_fold": overall, "out_of_fold_alone": overall_alone, "hedging": hedging, "C_selector": c, "C_answerability": c_answer,
+        "out_of_fold": overall, "out_of_fold_alone": overall_alone, "hedging": hedging, "selector": "conditional logit, L2 1e-4", "C_answerability": c_answer,
     }
     def show() -> None:
         print(f"threshold {threshold}; out of fold: {overall}")

@@ -124,6 +124,36 @@ def test_a_saved_model_for_other_features_is_refused_not_misread():
         check_features(other, F.SELECTION_FEATURES)
 
 
+def test_the_selector_shares_one_choice_among_a_questions_candidates():
+    m = load_models()
+    sel = m.selector
+    x = np.asarray(sel.mean) + 0.3 * np.asarray(sel.scale) * np.random.default_rng(0).normal(size=(7, len(sel.mean)))
+    p = sel.probability(x)
+    assert p.shape == (7,) and float(p.sum()) == pytest.approx(1.0) and len(set(np.round(p, 6))) == 7
+    assert sel.probability(x[:0]).shape == (0,) and 0.0 < p.min() and p.max() < 0.999
+    # A share, not a score: the same candidate among weaker ones takes more of the choice.
+    best = int(np.argmax(p))
+    assert sel.probability(x[[best, best - 1]])[0] > p[best]
+
+
+def test_the_choice_fit_learns_which_candidate_answers_within_each_question():
+    from evals.train_answerer import _fit_choice
+
+    rng = np.random.default_rng(1)
+    groups = []
+    for _ in range(60):
+        # Feature 0 marks the answer within its question; feature 1 is a per-question level
+        # shared by all its candidates (a pointwise model would mix it in; a choice cannot).
+        x = np.c_[rng.normal(size=5), np.full(5, rng.normal())]
+        y = np.zeros(5)
+        y[int(np.argmax(x[:, 0]))] = 1.0
+        groups.append((x, y))
+    groups.append((np.ones((3, 2)), np.zeros(3)))  # no answer among them: teaches nothing, ignored
+    m = _fit_choice(groups, ("mark", "level"))
+    assert m.weights[0] > 1.0 and abs(m.weights[1]) < 0.05
+    assert all(int(np.argmax(m.probability(x))) == int(np.argmax(y)) for x, y in groups[:-1])
+
+
 def test_the_threshold_can_refuse_and_can_answer():
     # A threshold no probability can cross would be a setting that does nothing.
     m = load_models()

@@ -85,10 +85,10 @@ def test_a_two_part_question_is_answered_part_by_part(pipeline, article_text):
     # A part the article does not answer is said so beside the answer, not guessed at.
     b = pipeline.ask("How many inmates can CECOT hold, and what is Noem's salary?")
     assert "40,000" in b.text and b.notes == ['Not in the documents: "what is Noem\'s salary?"']
-    # A part the answerer doubts, and does not refuse, carries the doubt note. ("How old is
-    # Noem?" was refused until the refit on 795 dev questions; now the sign-off line with
-    # its date is offered, marked as doubtful: p 0.11 against a threshold of 0.09.)
-    d = pipeline.ask("How many inmates can CECOT hold, and how old is Noem?")
+    old = pipeline.ask("How many inmates can CECOT hold, and how old is Noem?")
+    assert "40,000" in old.text and old.notes == ['Not in the documents: "how old is Noem?"']
+    # A part the answerer doubts, and does not refuse, carries the doubt note instead.
+    d = pipeline.ask("How many inmates can CECOT hold, and what party is Noem in?")
     assert "40,000" in d.text and d.notes == [HEDGE_NOTE]
     # Off, the question is one retrieval: one part's sentence only.
     off = Pipeline(pipeline.config.with_(split_two_part=False), embedder=pipeline.embedder)

@@ -1,7 +1,8 @@
 """The extractive answerer: a learned selector picks the sentence, a learned model decides to answer.
 
-For each question, the retrieved sentences are scored by the selector (a logistic
-regression over :data:`.features.SELECTION_FEATURES`); the best one, with its
+For each question, the retrieved sentences are scored by the selector (a conditional
+logit over :data:`.features.SELECTION_FEATURES`: each candidate's share of a softmax
+over the question's candidates); the best one, with its
 neighbours, gives the answerability model its features; below the threshold chosen
 on dev the answer is the fixed refusal, with the closest passages shown as related.
 Otherwise the answer quotes the best sentence (and a second one that covers what the
@@ -173,8 +174,8 @@ class ExtractiveAnswerer:
         return q, x
 
     def scores(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[float]:
-        """Each passage's probability of being the answer's sentence (a Reranker); a
-        passage the answer may not quote (:func:`candidates_of`) scores 0."""
+        """Each passage's share of the selector's choice among the question's candidates
+        (a Reranker); a passage the answer may not quote (:func:`candidates_of`) scores 0."""
         cands = candidates_of(passages)
         if not cands:
             return [0.0] * len(passages)
