@@ -118,6 +118,34 @@ def test_answer_phrase_is_bold_in_its_quote_and_reader(span):
     assert "<" not in plain and "&" not in plain
 
 
+def test_the_reader_styles_markdown_and_keeps_every_character(hostel_pipeline):
+    import html as html_lib
+    import re
+
+    from ui.app import _marked, render_reader
+
+    doc = "hostel-rules.md"
+    text = hostel_pipeline.corpus_text(doc)
+    page = render_reader(hostel_pipeline, [])
+    body = page.split('<div class="doc-text">', 1)[1].split("</div>", 1)[0]
+    assert '<span class="md-hide">&#35; </span><span class="md-h md-h1">Linden Court Hostel: House Rules</span>' in body
+    assert '<span class="md-h md-h2">Quiet hours</span>' in body
+    assert '<strong class="md-strong">Marta Kowalczyk</strong>' in body
+    assert '<span class="md-table">&#124; Dorm (6 beds)   &#124; 22 euros' in body  # a table keeps its columns
+    # Styling only adds tags: the text shown (hidden markers included) is the document.
+    assert html_lib.unescape(re.sub(r"<[^>]+>", "", body)) == text
+    # A plain-text document's "#" and "**" are its own characters, shown as written.
+    assert "md-" not in _marked("# 1 of 3\n**NOTE** see `x`", [])
+    assert "md-hide" in _marked("# 1 of 3\n**NOTE** see `x`", [], markdown=True)
+    # A cited table row keeps its table's font inside the mark; a citation cutting through
+    # a "**" pair leaves that pair as written rather than hide one half.
+    row = "| Dorm | 22 euros |"
+    assert f'<mark data-refs="t1-1" data-start="0" data-end="{len(row)}"><span class="md-table">' in _marked(
+        row + "\n", [(0, len(row), ["t1-1"], None)], markdown=True)
+    cut = _marked("a **b c** d", [(0, 5, ["t1-1"], None)], markdown=True)
+    assert "md-" not in cut and html_lib.unescape(re.sub(r"<[^>]+>", "", cut)) == "a **b c** d"
+
+
 def test_a_span_outside_its_quote_is_ignored():
     from rag.types import Span
     from ui.app import render_answer
@@ -498,6 +526,10 @@ def test_script_in_a_corpus_document_is_shown_as_text(page, server):
     assert "<script>alert('quote')</script>" in mark
     assert page.locator("#chat img[src='x'], #reader img").count() == 0
     assert page.evaluate("[...document.scripts].filter(s => s.textContent.includes('alert(')).length") == 0
+    # The Markdown heading is shown as a heading, its payload as text, its "# " hidden.
+    heading = page.locator("#reader article.doc:not([hidden]) .md-h1")
+    assert heading.inner_text() == "Visitor notes <script>alert('heading')</script>"
+    assert not page.locator("#reader article.doc:not([hidden]) .md-hide").first.is_visible()
     page.wait_for_timeout(500)
     assert page.dialogs == []
     text = (server["corpus"] / PAYLOAD_DOC).read_text(encoding="utf-8")

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import gradio as gr
 
@@ -114,8 +114,14 @@ strong.ans-span { font-weight: 800; }
 #reader .doc { overflow-y: auto; padding: 4px 14px 14px 2px; }
 #reader .doc[hidden] { display: none; }
 #reader .doc-title { margin: 4px 0 10px; font-size: 1.15em; color: var(--body-text-color); }
-#reader .doc-text { white-space: pre-wrap; line-height: 1.65; font-size: 15px; color: var(--body-text-color); max-width: 70ch; }
+#reader .doc-text { white-space: pre-wrap; line-height: 1.65; font-size: 15px; color: var(--body-text-color); max-width: 70ch; overflow-x: auto; }
 #reader mark { background: transparent; color: inherit; }
+#reader .md-hide { display: none; }
+#reader .md-h { font-weight: 700; font-size: 1.1em; }
+#reader .md-h1 { font-size: 1.3em; }
+#reader .md-h2 { font-size: 1.2em; }
+#reader .md-table { font-family: var(--font-mono, monospace); font-size: 0.82em; white-space: pre; }
+#reader code.md-code { font-family: var(--font-mono, monospace); font-size: 0.92em; color: inherit; background: transparent; }
 #reader mark.on { background: #fff1a8; color: #1f2328; border-radius: 2px; }
 #reader mark.on strong.ans-span { background: #ffd33d; color: #1f2328; }
 #reader mark.rel { text-decoration: underline dotted #57606a; text-underline-offset: 3px; }
@@ -443,17 +449,72 @@ def _reader_docs(documents: list[dict[str, Any]], cited: list[str]) -> list[str]
     return [d for d in ids if d in cited or d == ids[0]]
 
 
-def _marked(text: str, marks: list[tuple[int, int, list[str], Any]]) -> str:
-    """``text`` escaped, each (start, end, refs, span) wrapped in <mark data-refs>."""
+# Markdown the reader styles: a heading line, **strong** and `code`. The reader shows the
+# source text itself (citations are offsets into it, and a reader must see the exact
+# words quoted), so the markers stay in the text and are only hidden from view.
+_MD_HEADING = re.compile(r"(?m)^(#{1,6}[ \t]+)(\S.*?)$")
+_MD_TABLE_LINE = re.compile(r"(?m)^[ \t]*\|.*\|[ \t]*$")
+_MD_INLINE = ((re.compile(r"(\*\*)(?=\S)([^*\n]+?)(?<=\S)(\*\*)"), "strong"), (re.compile(r"(`)([^`\n]+)(`)"), "code"))
+
+
+def markdown_spans(text: str) -> list[tuple[tuple[int, int, str], ...]]:
+    r"""Where ``text``'s Markdown is styled in the reader: per heading, strong or code,
+    its parts in order, each a range and its kind (``hide`` for a marker, else ``h1``..
+    ``h6``, ``strong`` or ``code``). Sorted, and no two overlap.
+
+    >>> markdown_spans("# Hours\nOpen **daily**.")
+    [((0, 2, 'hide'), (2, 7, 'h1')), ((13, 15, 'hide'), (15, 20, 'strong'), (20, 22, 'hide'))]
+    """
+    found: list[tuple[tuple[int, int, str], ...]] = []
+    for m in _MD_HEADING.finditer(text):
+        found.append(((m.start(1), m.end(1), "hide"), (m.start(2), m.end(2), f"h{len(m.group(1).strip())}")))
+    # A pipe table's lines in a fixed-width font, so that its columns line up as written.
+    for m in _MD_TABLE_LINE.finditer(text):
+        found.append(((m.start(), m.end(), "table"),))
+    headings = [(f[0][0], f[-1][1]) for f in found]
+    for rx, kind in _MD_INLINE:
+        for m in rx.finditer(text):
+            if not any(m.start() < b and a < m.end() for a, b in headings):
+                found.append(((m.start(1), m.end(1), "hide"), (m.start(2), m.end(2), kind), (m.start(3), m.end(3), "hide")))
+    return sorted(found)
+
+
+_MD_TAG = {"hide": ('<span class="md-hide">', "</span>"), "strong": ('<strong class="md-strong">', "</strong>"),
+           "code": ('<code class="md-code">', "</code>"), "table": ('<span class="md-table">', "</span>"),
+           **{f"h{n}": (f'<span class="md-h md-h{n}">', "</span>") for n in range(1, 7)}}
+
+
+def _styled(text: str, a: int, b: int, spans: Sequence[tuple[tuple[int, int, str], ...]]) -> str:
+    """``text[a:b]`` escaped, with the Markdown of ``spans`` that lies wholly inside it
+    styled (one whose markers a citation mark cuts through is left as written)."""
+    out, pos = [], a
+    for parts in spans:
+        if parts[0][0] < pos or parts[-1][1] > b:
+            continue
+        for start, end, kind in parts:
+            opening, closing = _MD_TAG[kind]
+            out += [escape(text[pos:start]), opening, escape(text[start:end]), closing]
+            pos = end
+    out.append(escape(text[pos:b]))
+    return "".join(out)
+
+
+def _marked(text: str, marks: list[tuple[int, int, list[str], Any]], markdown: bool = False) -> str:
+    """``text`` escaped, each (start, end, refs, span) wrapped in <mark data-refs>; with
+    ``markdown``, its headings, strong and code styled outside the marks (a quote is
+    shown exactly as the document has it)."""
+    spans = markdown_spans(text) if markdown else []
     out, pos = [], 0
     for start, end, refs, span in marks:
         if start < pos or text[start:end] == "":
             continue  # overlapping spans of different sentences cannot happen; skip rather than nest
-        out.append(escape(text[pos:start]))
+        out.append(_styled(text, pos, start, spans))
         inner = _quote_html(text[start:end], start, span)
+        if any(p[0][2] == "table" and p[0][0] <= start and end <= p[0][1] for p in spans):
+            inner = f'<span class="md-table">{inner}</span>'  # a cited row keeps its table's font
         out.append(f'<mark data-refs="{_attr(" ".join(refs))}" data-start="{start}" data-end="{end}">{inner}</mark>')
         pos = end
-    out.append(escape(text[pos:]))
+    out.append(_styled(text, pos, len(text), spans))
     return "".join(out)
 
 
@@ -507,7 +568,7 @@ def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = No
         marks = sorted(
             (s, e_, refs, span) for (s, e_), (refs, span) in per_doc.get(d, {}).items() if text[s:e_] != "" and e_ <= len(text)
         )
-        body = _marked(text, marks)
+        body = _marked(text, marks, markdown=d.lower().endswith((".md", ".markdown")))
         # Highlight the active answer's marks now; the page's script re-highlights on click.
         body = re.sub(r'<mark data-refs="([^"]*)"', lambda m: m.group(0) + _mark_class(m.group(1).split(), active), body)
         hidden = "" if d == shown_doc else " hidden"
