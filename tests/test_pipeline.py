@@ -96,6 +96,20 @@ def test_a_two_part_question_is_answered_part_by_part(pipeline, article_text):
     assert not ("40,000" in c.text and "Bukele" in c.text) and c.notes == []
 
 
+def test_a_quotation_is_answered_with_its_speaker_named_beside_it(pipeline, article_text):
+    # "Who said ..." matches the quoted sentence best, which names no one; the sentence
+    # before it names the speaker, and is quoted and cited with it (in document order).
+    a = pipeline.ask('Who said Noem used CECOT "as a cinematographic space"?')
+    assert not a.refused and "Ivania Cruz" in a.text and len(a.citations) == 2
+    speaker, quote = a.citations
+    assert "Ivania Cruz" in speaker.quote and "cinematographic space" in quote.quote and speaker.end < quote.start
+    assert all(article_text[c.start : c.end] == c.quote for c in a.citations)
+    assert a.answer_n == quote.n and a.answer_span.text in quote.quote  # the phrase stays in the best sentence
+    # A question whose best sentence holds the kind of value asked for gets no extra sentence.
+    b = pipeline.ask("When was CECOT first opened?")
+    assert "2022" in b.text and len(b.citations) == 1
+
+
 def test_stream_yields_text_pieces_then_the_answer(pipeline):
     pieces = list(pipeline.stream("When did CECOT first open?"))
     answer = pieces[-1]

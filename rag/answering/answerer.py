@@ -26,6 +26,7 @@ from ..chunking import is_table_header, is_table_row
 from ..config import AnsweringConfig
 from ..table import SentenceTable
 from ..types import Answer, Citation, Embedder, Passage, Span
+from . import detect
 from . import features as F
 from .model import Models, check_features, load_models
 from .question import Question, analyze
@@ -49,6 +50,11 @@ _INJECTION = re.compile(
 # questions <= 0.18, paraphrases sharing no word >= 0.26).
 OFF_TOPIC_MAX_DENSE = 0.22
 
+
+# How far beside the best sentence (in sentences of its section) a value of the kind asked
+# for is looked for when the chosen sentences hold none. On dev, 2 with every detected kind:
+# 7 more answers right (4 a quotation's speaker, 3 a date or sum named beside), none fewer.
+BESIDE = 2
 
 #: Said beside an answer the answerability model doubts (see ``Models.hedge_below``).
 HEDGE_NOTE = "This is the closest passage found, but it may not answer your question: check the quote."
@@ -200,6 +206,24 @@ class ExtractiveAnswerer:
         p_answer = float(self.models.answerability.probability(a[None, :])[0])
         return {"q": q, "cands": cands, "x": x, "probs": probs, "best": best, "a": a, "p_answer": p_answer}
 
+    @staticmethod
+    def _beside(q: Question, chosen: Sequence[Passage], table: SentenceTable) -> Passage | None:
+        """For a question that asks for a kind of value none of the chosen sentences
+        holds, the nearest sentence beside the best one (same section, at most
+        ``BESIDE`` sentences away) that holds it: a quotation's speaker is often named in
+        the sentence before or after it ("... messier code." / "said Ana Lopez, who
+        maintains it"), and so is the doer of a deed the matching sentence describes.
+        It is quoted and cited too; the answer phrase stays in the best sentence (on dev,
+        moving it there lost more phrases than it gained)."""
+        if q.expects not in detect.KINDS or any(detect.holds(q.expects, p.text, q.text) for p in chosen):
+            return None
+        taken = {p.row.id for p in chosen}
+        for _, row in table.nearby(chosen[0].row, BESIDE):
+            text = table.text(row)
+            if row.id not in taken and is_content(text) and detect.holds(q.expects, text, q.text):
+                return Passage(row, text, 0.0, 0.0, 0.0, 0.0, None, None)
+        return None
+
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
         d = self.decide(question, passages, table)
         q, cands, probs, best = d["q"], d["cands"], d["probs"], d["best"]
@@ -233,6 +257,9 @@ class ExtractiveAnswerer:
                 chosen.append(cands[int(i)])
                 covered |= nlp.stems(cands[int(i)].text)
         lead = chosen[0]
+        beside = self._beside(q, chosen, table)
+        if beside is not None:
+            chosen.append(beside)
         head = table.header_of(lead.row)
         if head is not None and all(p.row.id != head.id for p in chosen):
             # A table row is quoted with its table's header line, which says what its cells are.

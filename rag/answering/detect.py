@@ -81,6 +81,9 @@ _DETECT = {
     "manner": has_manner,
 }
 
+#: The kinds of value a detector here can find in a text.
+KINDS = frozenset(_DETECT)
+
 
 def holds(expects: str, text: str, question: str = "") -> bool:
     """Does ``text`` hold a value of the kind ``expects``? (True for kinds no detector covers.)
