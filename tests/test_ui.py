@@ -445,6 +445,22 @@ def test_copy_yields_plain_text_and_long_paste_says_it_was_cut(browser, server):
         assert "<" not in copied and "&quot;" not in copied and "&#" not in copied
         label = pg.evaluate("document.querySelector('#chat [data-testid=\"bot\"]').getAttribute('aria-label')")
         assert label == copied  # what a screen reader reads: the same plain text
+        # Each message's Copy copies that message: a second answer, then the first again.
+        ask(pg, "Who called the visit a typical gross and cruel display of political theater?")
+        pg.locator(f"{BOT}").last.hover()
+        pg.locator('#chat button[aria-label="Copy message"]').last.click()
+        pg.wait_for_timeout(300)
+        second = pg.evaluate("navigator.clipboard.readText()")
+        assert "Vicki Gass" in second and "40,000 inmates" not in second and "\n\nSources:\n[1] " in second
+        first_bot = pg.locator(f"{BOT}").first
+        first_bot.hover()
+        # (Gradio puts an answer's buttons in a box after its row: "message-buttons-left".)
+        pg.locator('#chat .message-buttons-left button[aria-label="Copy message"]').first.click()
+        pg.wait_for_timeout(300)
+        assert pg.evaluate("navigator.clipboard.readText()") == copied
+        # The chat log's own label is not an answer's text.
+        log_label = pg.evaluate("(document.querySelector('#chat [role=log]') || {getAttribute: () => ''}).getAttribute('aria-label') || ''")
+        assert "Sources:" not in log_label
         long = "How many inmates can CECOT hold? " + "very " * 4000
         ask(pg, long)
         notice = pg.locator("#notice").inner_text()

@@ -259,9 +259,16 @@ HEAD = r"""
     // not the HTML it is rendered from.
     var btn = t.closest('#chat button');
     if (btn && /copy/i.test((btn.getAttribute('aria-label') || '') + ' ' + (btn.getAttribute('title') || ''))) {
-      var row = btn.closest('.message-row') || btn.closest('[class*="message"]');
-      var plain = null;
-      while (row && plain === null) { plain = plainOf(row); row = row.parentElement && row.parentElement.closest('[class*="message"]'); }
+      // A message's buttons sit in a box just after its row (Gradio 6), not inside it:
+      // the message is the nearest row before that box. (Searching up from the button
+      // reaches the whole log, whose first answer every button then copied.)
+      var plain = null, row = btn.closest('.message-row');
+      if (!row) {
+        var box = btn.closest('[class*="message-buttons"]');
+        row = box && box.previousElementSibling;
+        while (row && !(row.classList && row.classList.contains('message-row'))) row = row.previousElementSibling;
+      }
+      if (row) plain = plainOf(row);
       if (plain !== null && navigator.clipboard) {
         e.preventDefault(); e.stopPropagation();
         navigator.clipboard.writeText(plain).catch(function () {});
@@ -271,7 +278,7 @@ HEAD = r"""
   }, true);
   // Screen readers read a message's aria-label: make it the plain text, not markup.
   new MutationObserver(function () {
-    document.querySelectorAll('#chat [aria-label]').forEach(function (el) {
+    document.querySelectorAll('#chat [data-testid="bot"][aria-label]').forEach(function (el) {
       var plain = plainOf(el);
       if (plain !== null && el.getAttribute('aria-label') !== plain) el.setAttribute('aria-label', plain);
     });
