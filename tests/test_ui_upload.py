@@ -77,10 +77,15 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
 
         pg.locator("#remove-doc input").click()
         pg.get_by_role("option", name="Lighthouse keeping notes").click()
+        # Cancel in the confirm dialog keeps the document and says so.
+        pg.locator("#remove-btn").click()
+        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Kept')", timeout=60_000)
+        assert "Kept “Lighthouse keeping notes”: nothing was removed." in pg.locator("#notice").inner_text()
+        assert stored.exists() and pg.dialogs == ["Remove this document from the corpus?"]
         pg.accept_dialogs = True
         pg.locator("#remove-btn").click()
         pg.wait_for_function("document.querySelector('#notice').innerText.includes('Removed')", timeout=120_000)
-        assert pg.dialogs == ["Remove this document from the corpus?"]
+        assert pg.dialogs == ["Remove this document from the corpus?"] * 2
         assert not stored.exists()
         assert "Lighthouse" not in pg.locator("#docs .doc-list").inner_text()
         ask(pg, "Who was the keeper of the Skerry Point lighthouse?")

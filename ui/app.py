@@ -803,9 +803,11 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
             render_reader(pipe, list(state or [])), f"Added “{title}”; questions now span all documents.", None,
         )
 
-    def on_remove(doc: str | None, state: list[Exchange]) -> tuple:
+    def on_remove(doc: str | None, state: list[Exchange], confirmed: bool) -> tuple:
         if not doc:
             return skip(), skip(), skip(), "Choose an uploaded document to remove."
+        if not confirmed:  # the page's "Remove this document?" was answered Cancel
+            return skip(), skip(), skip(), f"Kept “{titles().get(doc, doc)}”: nothing was removed."
         try:
             remove_upload(corpus_dir, doc)
         except UploadRejected as exc:
@@ -864,6 +866,8 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
                             remove_dd = gr.Dropdown(choices=[], value=None, label="Uploaded documents",
                                                     elem_id="remove-doc", scale=3)
                             remove_btn = gr.Button("Remove", variant="stop", elem_id="remove-btn", scale=1, min_width=90)
+                            # The answer to the page's confirm(), handed to the server with the choice.
+                            remove_ok = gr.Checkbox(False, visible=False)
                     else:
                         gr.Markdown("Adding documents from the page is off on this server (start it with `--allow-upload`).")
                         remove_dd = gr.Dropdown(visible=False)
@@ -884,8 +888,8 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
             upload.upload(on_upload, [upload, state], [docs_html, remove_dd, reader, notice, upload],
                           show_progress="full", api_visibility="private")
             remove_btn.click(
-                on_remove, [remove_dd, state], [docs_html, remove_dd, reader, notice], api_visibility="private",
-                js="(doc, state) => (doc && !confirm('Remove this document from the corpus?')) ? [null, state] : [doc, state]",
+                on_remove, [remove_dd, state, remove_ok], [docs_html, remove_dd, reader, notice], api_visibility="private",
+                js="(doc, state, ok) => [doc, state, doc ? confirm('Remove this document from the corpus?') : false]",
             )
         gr.api(ask, api_name="ask", api_description=ASK_DESCRIPTION)
     return app
