@@ -146,6 +146,18 @@ def test_the_reader_styles_markdown_and_keeps_every_character(hostel_pipeline):
     assert "md-" not in cut and html_lib.unescape(re.sub(r"<[^>]+>", "", cut)) == "a **b c** d"
 
 
+def test_the_reader_bolds_the_shown_answers_phrase_only(hostel_pipeline):
+    from ui.app import Exchange, render_reader
+
+    state = [Exchange.of(q, hostel_pipeline.ask(q)) for q in ("When are quiet hours?", "What time is check-out?")]
+    assert all(e.answer.answer_span is not None for e in state)
+    latest = render_reader(hostel_pipeline, state)
+    assert latest.count('<strong class="ans-span" data-turn="t2">') == 1
+    assert latest.count('<strong class="ans-span off" data-turn="t1">') == 1  # not bold: an earlier answer's
+    first = render_reader(hostel_pipeline, state, active=1)
+    assert '<strong class="ans-span" data-turn="t1">' in first and '<strong class="ans-span off" data-turn="t2">' in first
+
+
 def test_a_span_outside_its_quote_is_ignored():
     from rag.types import Span
     from ui.app import render_answer
@@ -398,6 +410,13 @@ def test_answer_with_sources_and_a_pronoun_follow_up(page):
     ask(page, "Who accompanied Noem on the tour?")
     ask(page, "What is his job title?")
     assert "Minister of Justice" in page.locator(f"{BOT} .answer").last.inner_text()
+    # Three answers quote the same sentence: the reader bolds the shown answer's phrase only.
+    bold = page.locator("#reader strong.ans-span:not(.off)")
+    assert bold.count() == 1 and "Minister of Justice" in bold.inner_text()
+    page.locator(f"{BOT} .answer").first.locator("a.cite").first.click()
+    page.wait_for_selector("#reader mark.focus")
+    turns = page.eval_on_selector_all("#reader strong.ans-span:not(.off)", "els => els.map(e => e.dataset.turn)")
+    assert set(turns) <= {"t1"}
 
 
 @pytest.mark.browser

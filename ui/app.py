@@ -99,6 +99,7 @@ a.cite:hover, a.cite:focus { text-decoration: underline; outline: 2px solid #0b5
 .related-list { font-size: 0.92em; margin-top: 6px; color: var(--body-text-color); }
 .answer-note { font-size: 0.92em; margin-top: 4px; font-style: italic; color: var(--body-text-color); }
 strong.ans-span { font-weight: 800; }
+#reader strong.ans-span.off { font-weight: inherit; }
 #cite-pop { position: fixed; z-index: 1000; max-width: min(420px, 90vw); padding: 10px 12px; border-radius: 8px;
   background: #ffffff; color: #1f2328; border: 1px solid #8c959f; box-shadow: 0 4px 16px rgba(0,0,0,.18);
   font-size: 14px; line-height: 1.45; pointer-events: none; }
@@ -123,12 +124,12 @@ strong.ans-span { font-weight: 800; }
 #reader .md-table { font-family: var(--font-mono, monospace); font-size: 0.82em; white-space: pre; }
 #reader code.md-code { font-family: var(--font-mono, monospace); font-size: 0.92em; color: inherit; background: transparent; }
 #reader mark.on { background: #fff1a8; color: #1f2328; border-radius: 2px; }
-#reader mark.on strong.ans-span { background: #ffd33d; color: #1f2328; }
+#reader mark.on strong.ans-span:not(.off) { background: #ffd33d; color: #1f2328; }
 #reader mark.rel { text-decoration: underline dotted #57606a; text-underline-offset: 3px; }
 .dark #reader mark.rel { text-decoration-color: #8b949e; }
 #reader mark.focus { background: #ffd33d; color: #1f2328; box-shadow: 0 0 0 2px #bf8700; }
 .dark #reader mark.on { background: #5a4a00; color: #ffffff; }
-.dark #reader mark.on strong.ans-span { background: #8a6a00; color: #ffffff; }
+.dark #reader mark.on strong.ans-span:not(.off) { background: #8a6a00; color: #ffffff; }
 .dark #reader mark.focus { background: #7a5e00; color: #ffffff; box-shadow: 0 0 0 2px #e3b341; }
 #reader .reader-empty { color: var(--body-text-color); }
 #docs .doc-list { margin: 0 0 8px; padding-left: 1.2em; color: var(--body-text-color); }
@@ -182,6 +183,10 @@ HEAD = r"""
       var cited = mine.some(function (r) { return r.split('-')[1].charAt(0) !== 'r'; });
       m.classList.toggle('on', cited);
       m.classList.toggle('rel', mine.length > 0 && !cited);
+    });
+    // The answer phrase in bold is the shown answer's only.
+    document.querySelectorAll('#reader strong.ans-span[data-turn]').forEach(function (b) {
+      b.classList.toggle('off', b.dataset.turn !== turn);
     });
   }
   function openRef(ref) {
@@ -348,14 +353,18 @@ def _where(section: str, title: str) -> str:
     return " · ".join(dict.fromkeys(x for x in (section, title) if x))
 
 
-def _quote_html(quote: str, start: int, span: Any) -> str:
-    """The quote, escaped, with the answer phrase in bold when the span lies inside it."""
+def _quote_html(quote: str, start: int, span: Any, turn: str | None = None, current: bool = True) -> str:
+    """The quote, escaped, with the answer phrase in bold when the span lies inside it.
+    In the reader, ``turn`` names the answer the phrase is of: it is bold only while that
+    answer is the one shown (``current``; the page's script moves it on a click)."""
     if span is None:
         return escape(quote)
     lo, hi = span.start - start, span.end - start
     if not (0 <= lo < hi <= len(quote)) or quote[lo:hi] != span.text:
         return escape(quote)
-    return escape(quote[:lo]) + f'<strong class="ans-span">{escape(quote[lo:hi])}</strong>' + escape(quote[hi:])
+    attrs = "" if turn is None else f' data-turn="{_attr(turn)}"'
+    cls = "ans-span" if current else "ans-span off"
+    return escape(quote[:lo]) + f'<strong class="{cls}"{attrs}>{escape(quote[lo:hi])}</strong>' + escape(quote[hi:])
 
 
 def _linked(text: str, turn: int) -> str:
@@ -516,7 +525,8 @@ def _marked(text: str, marks: list[tuple[int, int, list[str], Any]], markdown: b
         if start < pos or text[start:end] == "":
             continue  # overlapping spans of different sentences cannot happen; skip rather than nest
         out.append(_styled(text, pos, start, spans))
-        inner = _quote_html(text[start:end], start, span)
+        phrase, turn, current = span if isinstance(span, tuple) else (span, None, True)
+        inner = _quote_html(text[start:end], start, phrase, turn, current)
         if any(p[0][2] == "table" and p[0][0] <= start and end <= p[0][1] for p in spans):
             inner = f'<span class="md-table">{inner}</span>'  # a cited row keeps its table's font
         out.append(f'<mark data-refs="{_attr(" ".join(refs))}" data-start="{start}" data-end="{end}">{inner}</mark>')
@@ -554,7 +564,10 @@ def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = No
         spans += [(r.doc, r.start, r.end, f"t{t}-r{i}", None) for i, r in enumerate(a.related, start=1)]
         for doc, start, end, ref, span in spans:
             refs, old_span = per_doc.setdefault(doc, {}).get((start, end), ([], None))
-            per_doc[doc][(start, end)] = (refs + [ref], span or old_span)
+            # One phrase per passage: the shown answer's, else the latest answer's (not bold).
+            if span is not None and (old_span is None or not old_span[2] or t == active):
+                old_span = (span, f"t{t}", t == active)
+            per_doc[doc][(start, end)] = (refs + [ref], old_span)
             if t == active and shown_doc is None and doc in titles:
                 shown_doc = doc
     ids = _reader_docs(documents, list(per_doc))
