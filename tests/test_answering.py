@@ -65,6 +65,9 @@ def test_detectors_find_each_kind_of_value():
     # a time of day is not a count or an age, but it is a "what time"
     ("How old is the mayor?", "The mayor cut the ribbon at 9:30 a.m. on Friday.", "The mayor cut the ribbon at 9:30 a.m. on Friday"),
     ("What time does the office open?", "The office opens at 9:30 a.m. on weekdays.", "9:30 a.m."),
+    # not the question's own words ("on Tuesday"), nor a digit inside a word ("file1.sh")
+    ("what time is beginners training on tuesday", "| Beginners | Tuesday | 18:30 | coastal quad |", "18:30"),
+    ("how many tests fail in check.sh", "Run file1.sh and check.sh after the build.", "Run file1.sh and check.sh after the build"),
 ])
 def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     a, b = answer_phrase(analyze(question), sentence)

@@ -17,8 +17,9 @@ from .question import Question, analyze
 
 _QUANT = r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|more than|over|at least|at most|fewer than|less than|some)\s+)?"
 _NUMBER = re.compile(
-    # not a part of a time of day ("9:30"): that is when, not how many
-    _QUANT + r"(?:[$€£]\s?)?(?<![\d:])\d[\d,.]*\d?(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?(?:[\s-]+(?!and\b|or\b|of\b|to\b|in\b|the\b)[a-z][\w-]*){0,2}"
+    # not a part of a time of day ("9:30"): that is when, not how many; nor of a word
+    # ("file1.sh", "v2")
+    _QUANT + r"(?:[$€£]\s?)?(?<![\w:])\d[\d,.]*\d?(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?(?:[\s-]+(?!and\b|or\b|of\b|to\b|in\b|the\b)[a-z][\w-]*){0,2}"
     r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b(?:[\s-]+[a-z][\w-]*){0,2}",
     re.I,
 )
@@ -51,6 +52,9 @@ def _first(pattern: re.Pattern[str], text: str, avoid: set[str], terms: tuple[st
             phrase += "."  # "a.m." keeps its last full stop
         if not phrase or nlp.numbers(phrase) & avoid and not (nlp.numbers(phrase) - avoid):
             continue  # the question's own number is not the answer
+        said = nlp.stems(phrase)
+        if said and said <= wanted:
+            continue  # nor its own words: "what time on Tuesday" is not answered by "Tuesday"
         start = m.start() + m.group(0).find(phrase)
         end = start + len(phrase)
         gap = min((max(0, a - end, start - b) for a, b in near), default=0)
