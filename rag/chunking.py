@@ -153,7 +153,18 @@ def split_blocks(text: str) -> list[Block]:
 
 
 # A heading underlined with "=" or "-" (Markdown's setext style, common in plain-text READMEs).
-_UNDERLINED = re.compile(r"^([^\n]+)\n[ \t]*(?:={3,}|-{3,})[ \t]*$")
+_UNDERLINED = re.compile(r"^([^\n]+)\n[ \t]*(=+|-+)[ \t]*$")
+
+
+def _underlined(block: str) -> re.Match[str] | None:
+    r"""The match of a heading over its underline: three marks or more, or as many as a
+    shorter title has letters ("jq" over "==").
+
+    >>> bool(_underlined("Install\n=======")), bool(_underlined("jq\n==")), bool(_underlined("Install\n=="))
+    (True, True, False)
+    """
+    m = _UNDERLINED.match(block)
+    return m if m and len(m.group(2)) >= min(3, len(m.group(1).strip())) else None
 
 
 def _heading_text(line: str, max_words: int = 12) -> str | None:
@@ -161,7 +172,7 @@ def _heading_text(line: str, max_words: int = 12) -> str | None:
     md = _MD_HEADING.match(stripped)
     if md:
         return md.group(2).strip() or None
-    underlined = _UNDERLINED.match(stripped)
+    underlined = _underlined(stripped)
     if underlined:
         stripped = underlined.group(1).strip()
     if "\n" in stripped or not stripped:
@@ -184,7 +195,7 @@ def _mark_headings(text: str, blocks: list[Block], max_words: int = 12) -> list[
         # The first line is the title: headlines run long, so it gets a looser word limit.
         heading = _heading_text(text[b.start : b.end], max_words if i else max(max_words, 30))
         block = text[b.start : b.end].strip()
-        is_md = bool(_MD_HEADING.match(block) or _UNDERLINED.match(block))
+        is_md = bool(_MD_HEADING.match(block) or _underlined(block))
         # A plain-text heading must have prose after it; a trailing short line is text.
         if heading and not is_md and i == len(blocks) - 1:
             heading = None

@@ -270,3 +270,17 @@ def test_an_underlined_heading_is_a_heading_and_the_title():
         ("Use the reportbug tool.", "Reporting bugs"),
         ("It asks a few questions.", "Reporting bugs"),
     ]
+
+
+def test_a_short_title_underlined_to_its_length_is_a_heading():
+    # "jq" over "==" (jq's README): as many marks as a short title has letters.
+    from rag.chunking import sentences_of
+
+    text = "jq\n==\n\njq is a small JSON processor.\n\nOK\n==\n\nFine.\n"
+    sentences = sentences_of("README.txt", text)
+    assert [(s.text, s.section) for s in sentences] == [
+        ("jq is a small JSON processor.", "jq"), ("Fine.", "OK"),
+    ]
+    # Fewer marks than a longer line has letters: no heading, the line is text.
+    text = "Install it\n==\n\nRun make.\n"
+    assert "Install it" in " ".join(s.text for s in sentences_of("README.txt", text))
