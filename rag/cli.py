@@ -129,7 +129,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answer = pipe.ask(args.question, history=args.history or [], top_k=args.top_k)
     limit = pipe.config.answering.max_question_chars
     if len(" ".join(args.question.split())) > limit:
-        print(f"note: the question is over {limit:,} characters; only its last question was asked: "
+        part = "its last question was" if "?" in args.question else f"its last {limit:,} characters were"
+        print(f"note: the question is over {limit:,} characters; only {part} asked: "
               f"{answer.question[:80]!r}", file=sys.stderr)
     _print_answer(answer, args.json)
     return 0

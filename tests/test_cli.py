@@ -48,6 +48,12 @@ def test_index_then_ask_then_json(workdir):
     r = rag("ask", "How many inmates can CECOT hold, and what is Noem's salary?", cwd=workdir)
     assert "40,000" in r.stdout and '(Not in the documents: "what is Noem\'s salary?")' in r.stdout
 
+    # A long paste: stderr says what was asked of it (its last question, else its end).
+    r = rag("ask", "Some context here. " * 120 + "How many inmates can CECOT hold?", cwd=workdir)
+    assert r.returncode == 0 and "only its last question was asked: 'How many inmates" in r.stderr
+    r = rag("ask", "inmates " * 400, cwd=workdir)
+    assert r.returncode == 0 and "only its last 2,000 characters were asked" in r.stderr
+
 
 @pytest.mark.slow
 def test_ask_after_index_imports_no_torch(workdir):

@@ -207,9 +207,13 @@ def test_long_question_notice_and_uploads_are_checked(tmp_path):
         save_upload,
     )
 
-    assert _cut_notice("x " * 3000, 2000) == (
-        "Your question was 5,999 characters long (over 2,000); only its last question, the sentence ending with its "
+    assert _cut_notice("x " * 3000 + "why?", 2000) == (
+        "Your question was 6,004 characters long (over 2,000); only its last question, the sentence ending with its "
         "last question mark, was asked."
+    )
+    assert _cut_notice("x " * 3000, 2000) == (  # no question in it: no claim of one
+        "Your question was 5,999 characters long (over 2,000) with no question mark; only its last 2,000 characters "
+        "were asked."
     )
     assert _cut_notice("short", 2000) == ""
     corpus = tmp_path / "corpus"

@@ -697,9 +697,12 @@ ASK_DESCRIPTION = (
 
 def _cut_notice(message: str, max_chars: int) -> str:
     n = len(" ".join((message or "").split()))
-    if n > max_chars:
+    if n > max_chars and "?" in message:
         return (f"Your question was {n:,} characters long (over {max_chars:,}); only its last question, the "
                 f"sentence ending with its last question mark, was asked.")
+    if n > max_chars:
+        return (f"Your question was {n:,} characters long (over {max_chars:,}) with no question mark; only its "
+                f"last {max_chars:,} characters were asked.")
     return ""
 
 
