@@ -155,8 +155,13 @@ def test_health_documents_and_docs(api):
 
 def test_unknown_route_and_method(api):
     c = api["client"]
-    # Paths the API does not claim fall through to the chat's app, which has no such page.
-    r = c.get("/api/nothing-here")
+    # An unknown path under /api is the API's 404, in the API's error shape, naming what there is.
+    for r in (c.get("/api/nothing-here"), c.post("/api/ask/more", json={"question": "x"})):
+        assert r.status_code == 404 and set(r.json()) == {"error"}
+        assert "/api/nothing-here" in r.json()["error"] or "/api/ask/more" in r.json()["error"]
+        assert "POST /api/ask" in r.json()["error"]
+    # Paths outside /api fall through to the chat's app, which has no such page.
+    r = c.get("/nothing-here")
     assert r.status_code == 404 and "Traceback" not in r.text
     # The API's own paths with the wrong method: a 405 in the API's error shape.
     for r in (c.get("/api/ask"), c.delete("/api/ask/stream")):

@@ -192,6 +192,13 @@ def router(pipe: Pipeline, concurrency: int | None = None) -> APIRouter:
     def documents() -> list[dict[str, Any]]:
         return pipe.documents()
 
+    @api.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def no_such_endpoint(request: Request, rest: str) -> JSONResponse:
+        # Last of the routes: an unknown /api path is the API's 404, in its own {"error"} shape.
+        return JSONResponse({"error": f"no such endpoint: {request.url.path}; the API has POST /api/ask, "
+                                      "POST /api/ask/stream, GET /api/health and GET /api/documents (see /docs)"},
+                            status_code=404)
+
     return api
 
 
