@@ -194,6 +194,32 @@ def _one_level(question: str) -> str:
         question = shorter
 
 
+_QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how"})
+
+
+def topic_phrase(question: str) -> str | None:
+    """The last "the ..." noun phrase of a question: its determiner and up to three words
+    that are not stop words, so that "it" in the next question can be replaced by what it
+    most likely points back to when the question named nothing.
+
+    >>> topic_phrase("where will the temporary reading room be during construction?")
+    'the temporary reading room'
+    >>> topic_phrase("how much is it?") is None
+    True
+    """
+    stop = nlp.stopwords() | _QUESTION_WORDS
+    found = None
+    for m in re.finditer(r"\bthe\s+((?:[\w'-]+\s*){1,3})", question, re.I):
+        words = []
+        for w in m.group(1).split():
+            if w.lower().strip("'") in stop or not any(ch.isalpha() for ch in w):
+                break
+            words.append(w)
+        if words:
+            found = question[m.start() : m.start() + 4] + " ".join(words)
+    return found.rstrip("?.!,;:") if found else None
+
+
 def _replace_word(text: str, words: set[str], repl: str) -> tuple[str, bool]:
     pattern = re.compile(r"\b(" + "|".join(sorted(words, key=len, reverse=True)) + r")\b", re.I)
     new, n = pattern.subn(repl, text, count=1)
@@ -233,6 +259,8 @@ def resolve(question: str, history: Sequence[Turn], known_people: tuple[str, ...
     if toks & THING:
         # Only the previous question's own topic; guessing from a long answer misleads.
         cands = things(prev.question, known_people)
+        if not cands and (topic := topic_phrase(prev.question)):
+            cands = [topic]  # "when is the regatta?" -> "how much is it?": the regatta
         if cands:
             query = re.sub(r"\bits\b", f"{cands[0]}'s", query, count=1, flags=re.I)
             query, _ = _replace_word(query, {"it"}, cands[0])
