@@ -448,7 +448,11 @@ class Pipeline:
         answer = self.answerer(mode).answer(resolution.query, passages, table)
         margin = self.config.answering.self_contained_margin
         # getattr: an answerer injected by a caller may not say; then its confidence is not compared
-        if resolution.query != question and margin is not None and getattr(self.answerer(mode), "calibrated", False):
+        # A pronoun resolve() replaced ("it" -> "the regatta") is read with its referent only:
+        # alone, "how much does it cost?" is about anything.
+        substituted = not resolution.query.startswith(question.strip())
+        if (resolution.query != question and not substituted and margin is not None
+                and getattr(self.answerer(mode), "calibrated", False)):
             # The question read with the conversation, and read alone: a question that
             # stands on its own ("when is check-out?" after one about prices) is better
             # answered alone, which the answerability model sees as a more likely answer.

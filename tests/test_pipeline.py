@@ -64,6 +64,13 @@ def test_a_follow_up_is_read_alone_when_that_answers_better(hostel_pipeline, que
     assert not a.refused and expected in a.text, (a.rewritten_query, a.text)
 
 
+def test_a_follow_up_whose_pronoun_was_replaced_is_not_read_alone(hostel_pipeline):
+    # Alone, "how much does it cost?" is about any price; with "it" replaced by what it
+    # points back to, it is about the late check-out, and that reading is the one answered.
+    a = hostel_pipeline.ask("how much does it cost?", history=["Until when is the late check-out?"])
+    assert a.rewritten_query == "how much does the late check-out cost?" and "12 euros" in a.text
+
+
 def test_without_the_alone_reading_history_steers_a_self_contained_question(hostel_pipeline):
     # The setting does something: with it off, the earlier price question takes over.
     off = Pipeline(hostel_pipeline.config.with_(self_contained_margin=None), embedder=hostel_pipeline.embedder)
