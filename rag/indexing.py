@@ -69,7 +69,8 @@ class IndexReport:
     def summary(self) -> str:
         return (
             f"{self.documents} documents, {self.chunks} chunks, {self.sentences} sentences; "
-            f"embedded {self.embedded}, skipped {self.skipped} unchanged, removed {self.removed} "
+            f"embedded {self.embedded} vectors (sentences and their clauses), skipped {self.skipped} unchanged, "
+            f"removed {self.removed} "
             f"in {self.seconds:.2f}s"
         )
 

@@ -35,7 +35,7 @@ def test_index_then_ask_then_json(workdir):
     assert r.returncode == 0, r.stderr
     assert "1 documents" in r.stdout and "embedded" in r.stdout
     again = rag("index", cwd=workdir)
-    assert "embedded 0" in again.stdout
+    assert "embedded 0 vectors" in again.stdout
 
     r = rag("ask", "How many inmates can CECOT hold?", cwd=workdir)
     assert r.returncode == 0, r.stderr

@@ -235,6 +235,14 @@ def test_long_question_notice_and_uploads_are_checked(tmp_path):
         with pytest.raises(UploadRejected, match=message):
             save_upload(corpus, f)
     assert sorted(p.name for p in (corpus / "uploads").iterdir()) == ["My-notes.md"]
+    # The same text again, under any name, is refused: it would be indexed (and cited) twice.
+    with pytest.raises(UploadRejected, match="already in the documents, as “uploads/My-notes.md”"):
+        save_upload(corpus, good, "copy of notes.md")
+    (corpus / "article.txt").write_text("Some article text.\n", encoding="utf-8")
+    (tmp_path / "same.txt").write_text("Some article text.\n", encoding="utf-8")
+    with pytest.raises(UploadRejected, match="as “article.txt”"):
+        save_upload(corpus, tmp_path / "same.txt")
+    assert sorted(p.name for p in (corpus / "uploads").iterdir()) == ["My-notes.md"]
     with pytest.raises(UploadRejected):
         remove_upload(corpus, "noem-cecot-2025.txt")  # only uploaded documents
     remove_upload(corpus, "uploads/My-notes.md")

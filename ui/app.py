@@ -651,6 +651,11 @@ def save_upload(corpus_dir: Path, src: Path, name: str | None = None, max_bytes:
         raise UploadRejected(f"“{name}” is not UTF-8 text; save it as UTF-8 and upload it again") from None
     if not text.strip():
         raise UploadRejected(f"“{name}” is empty")
+    # The same text under another name would be indexed twice and every answer cited twice.
+    for other in sorted(corpus_dir.rglob("*")) if corpus_dir.is_dir() else []:
+        if other.suffix.lower() in UPLOAD_TYPES and other.is_file() and other.stat().st_size == size \
+                and other.read_bytes() == data:
+            raise UploadRejected(f"“{name}” is already in the documents, as “{other.relative_to(corpus_dir).as_posix()}”")
     stem = re.sub(r"[^\w.-]+", "-", Path(name).stem).strip(".") or "document"
     safe = f"{stem[:80]}{suffix}"
     folder = (corpus_dir / UPLOAD_DIR).resolve()
