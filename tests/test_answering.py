@@ -67,6 +67,7 @@ def test_detectors_find_each_kind_of_value():
     ("What time does the office open?", "The office opens at 9:30 a.m. on weekdays.", "9:30 a.m."),
     # not the question's own words ("on Tuesday"), nor a digit inside a word ("file1.sh")
     ("what time is beginners training on tuesday", "| Beginners | Tuesday | 18:30 | coastal quad |", "18:30"),
+    ("what time do masters train", "| Masters | Saturday | 07:00 | eight |", "07:00"),
     ("how many tests fail in check.sh", "Run file1.sh and check.sh after the build.", "Run file1.sh and check.sh after the build"),
 ])
 def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):

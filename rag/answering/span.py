@@ -24,12 +24,14 @@ _NUMBER = re.compile(
     re.I,
 )
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+_TIME_OF_DAY = r"\b\d{1,2}[:.]\d\d(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?|\b(?:noon|midnight)\b"
+_TIME = re.compile(_TIME_OF_DAY)
 _DATE = re.compile(
     rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?"
     r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:1[5-9]|20)\d\d\b"
-    r"|\b\d{1,2}[:.]\d\d(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?|\b(?:noon|midnight)\b"
-    r"|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
+    r"|" + _TIME_OF_DAY + r"|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
+_ASKS_TIME = re.compile(r"\bwhat time\b|\bhow early\b|\bhow late\b", re.I)
 
 
 _MONEY = re.compile(
@@ -92,7 +94,10 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
     elif q.expects == "number":
         span = _first(_NUMBER, text, set(q.numbers), q.terms)
     elif q.expects == "date":
-        span = _first(_DATE, text, set(q.numbers), q.terms)
+        # "what time" asks for a time of day, not the weekday beside it
+        if _ASKS_TIME.search(q.text):
+            span = _first(_TIME, text, set(q.numbers), q.terms)
+        span = span or _first(_DATE, text, set(q.numbers), q.terms)
     elif q.expects == "person":
         span = _name_span(nlp.persons(text), text, q.names)
     elif q.expects == "place":
