@@ -393,6 +393,10 @@ def test_follow_ups_and_each_answers_own_citations(browser, server, size, theme,
         on = pg.evaluate("[...document.querySelectorAll('#reader mark.on')].map(m => m.innerText)")
         cited = [q.strip("“”") for q in bots.nth(0).locator(".answer-sources li .src-quote").all_inner_texts()]
         assert sorted(on) == sorted(set(cited)) and len(on) >= 1
+        # The document's text starts below the tabs (it ran under them on a phone).
+        tabs = pg.locator("#reader .doc-tabs").bounding_box()
+        doc = pg.locator("#reader article.doc:not([hidden])").bounding_box()
+        assert tabs and doc and tabs["y"] + tabs["height"] <= doc["y"] + 1
         pg.screenshot(path=str(tmp_path / f"reader-{size}-{theme}.png"))
         if size == "phone":  # the reader is a sheet over the chat, with a way back
             pg.locator("#reader .reader-back").click()

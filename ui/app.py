@@ -112,7 +112,11 @@ strong.ans-span { font-weight: 800; }
 #reader button.doc-tab, #reader button.reader-back { border: 1px solid var(--border-color-primary); border-radius: 6px;
   padding: 3px 10px; background: var(--background-fill-secondary); color: var(--body-text-color); cursor: pointer; font-size: 0.9em; }
 #reader button.doc-tab[aria-selected="true"] { background: var(--background-fill-primary); font-weight: 700; border-color: var(--body-text-color); }
-#reader .doc { overflow-y: auto; padding: 4px 14px 14px 2px; }
+#reader .doc { overflow-y: auto; padding: 4px 14px 14px 2px; min-height: 0; }
+/* The bar and the tabs keep their height; the document below them scrolls (it ran
+   under the tabs once they wrapped onto several lines on a phone). */
+#reader .reader-bar, #reader .doc-tabs { flex-shrink: 0; }
+#reader .doc-tabs { display: flex; flex-wrap: wrap; gap: 4px; margin-bottom: 6px; }
 #reader .doc[hidden] { display: none; }
 #reader .doc-title { margin: 4px 0 10px; font-size: 1.15em; color: var(--body-text-color); }
 #reader .doc-text { white-space: pre-wrap; line-height: 1.65; font-size: 15px; color: var(--body-text-color); max-width: 70ch; overflow-x: auto; }
@@ -145,6 +149,9 @@ strong.ans-span { font-weight: 800; }
     border-top: 2px solid var(--border-color-primary); box-shadow: 0 -8px 24px rgba(0,0,0,.25); overflow: hidden; }
   #reader-col.open #reader .reader { max-height: calc(92vh - 30px); }
   #reader .reader-back { display: inline-block; }
+  #reader .doc-tabs { flex-wrap: nowrap; overflow-x: auto; }
+  #reader button.doc-tab { flex-shrink: 0; }
+  #reader .md-table { font-size: 0.72em; }
   #open-reader { display: block; position: fixed; right: 14px; bottom: 14px; z-index: 800; padding: 8px 14px; border-radius: 20px;
     border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); color: var(--body-text-color);
     box-shadow: 0 2px 10px rgba(0,0,0,.2); font-size: 14px; }
