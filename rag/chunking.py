@@ -107,6 +107,13 @@ def _punkt() -> Any:
     return tok
 
 
+def _is_code_line(line: str) -> bool:
+    """Indented by four spaces or a tab: a code block's line (Markdown's rule, and how
+    plain-text READMEs set off commands), which is never a heading ("    # git clean")."""
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    return indent.count("\t") * 4 + indent.count(" ") >= 4
+
+
 def split_blocks(text: str) -> list[Block]:
     """Cut a document into blocks with offsets.
 
@@ -129,7 +136,7 @@ def split_blocks(text: str) -> list[Block]:
                 groups.append(current)
                 current = []
             continue
-        md = _MD_HEADING.match(line.strip())
+        md = None if _is_code_line(line) else _MD_HEADING.match(line.strip())
         if not has_blank_separators or md:
             # Each line is its own block; a Markdown heading always is.
             if current:
@@ -193,7 +200,9 @@ def _mark_headings(text: str, blocks: list[Block], max_words: int = 12) -> list[
     out: list[Block] = []
     for i, b in enumerate(blocks):
         # The first line is the title: headlines run long, so it gets a looser word limit.
-        heading = _heading_text(text[b.start : b.end], max_words if i else max(max_words, 30))
+        line_start = text.rfind("\n", 0, b.start) + 1
+        code = _is_code_line(text[line_start : b.end])
+        heading = None if code else _heading_text(text[b.start : b.end], max_words if i else max(max_words, 30))
         block = text[b.start : b.end].strip()
         is_md = bool(_MD_HEADING.match(block) or _underlined(block))
         # A plain-text heading must have prose after it; a trailing short line is text.

@@ -284,3 +284,15 @@ def test_a_short_title_underlined_to_its_length_is_a_heading():
     # Fewer marks than a longer line has letters: no heading, the line is text.
     text = "Install it\n==\n\nRun make.\n"
     assert "Install it" in " ".join(s.text for s in sentences_of("README.txt", text))
+
+
+def test_an_indented_code_line_is_never_a_heading():
+    # "    # git clean ..." is a shell comment in a code block, and "    sudo make install"
+    # a command: neither names the section that follows (jq's README).
+    from rag.chunking import sentences_of
+
+    text = ("Build it\n========\n\nTo install it, run:\n\n    sudo make install\n\n"
+            "Cross-compiling needs a clean tree, then:\n\n    # git clean ...\n    ./configure\n\nThat is all.\n")
+    sections = {s.text: s.section for s in sentences_of("README.txt", text)}
+    assert set(sections.values()) == {"Build it"}
+    assert sections["sudo make install"] == "Build it" and sections["That is all."] == "Build it"
