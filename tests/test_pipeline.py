@@ -117,6 +117,22 @@ def test_a_quotation_is_answered_with_its_speaker_named_beside_it(pipeline, arti
     assert "2022" in b.text and len(b.citations) == 1
 
 
+def test_a_sentence_ending_in_a_colon_is_quoted_with_the_line_it_introduces(tmp_path, embedder):
+    # The command a README sets off after "run:" is too short to be an answer alone, and
+    # is the answer: it is quoted and cited after the sentence that introduces it.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = ("Building\n========\n\nThe tool builds with make on any POSIX system.\n\n"
+            "To build a statically linked version of the tool, run:\n\n    make LDFLAGS=-all-static\n\n"
+            "After make finishes, copy the binary anywhere you like.\n")
+    (corpus / "README.txt").write_text(text, encoding="utf-8")
+    pipe = Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp_path / ".rag"), embedder=embedder)
+    a = pipe.ask("how do I build a statically linked version?")
+    assert not a.refused and [c.quote for c in a.citations] == [
+        "To build a statically linked version of the tool, run:", "make LDFLAGS=-all-static"]
+    assert all(text[c.start : c.end] == c.quote for c in a.citations)
+
+
 def test_stream_yields_text_pieces_then_the_answer(pipeline):
     pieces = list(pipeline.stream("When did CECOT first open?"))
     answer = pieces[-1]

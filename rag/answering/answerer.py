@@ -224,6 +224,19 @@ class ExtractiveAnswerer:
                 return Passage(row, text, 0.0, 0.0, 0.0, 0.0, None, None)
         return None
 
+    @staticmethod
+    def _shown(lead: Passage, table: SentenceTable) -> Passage | None:
+        """What a sentence ending in a colon introduces: the line after it in its section
+        ("To build it statically, run:" / "make LDFLAGS=-all-static"), which may be a
+        command or a list item too short to be an answer alone."""
+        if not lead.text.rstrip().endswith(":"):
+            return None
+        rows = table.by_doc.get(lead.row.doc, [])
+        at = lead.row.position + 1
+        if at >= len(rows) or rows[at].section != lead.row.section:
+            return None
+        return Passage(rows[at], table.text(rows[at]), 0.0, 0.0, 0.0, 0.0, None, None)
+
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
         d = self.decide(question, passages, table)
         q, cands, probs, best = d["q"], d["cands"], d["probs"], d["best"]
@@ -260,6 +273,9 @@ class ExtractiveAnswerer:
         beside = self._beside(q, chosen, table)
         if beside is not None:
             chosen.append(beside)
+        shown = self._shown(lead, table)
+        if shown is not None and all(p.row.id != shown.row.id for p in chosen):
+            chosen.append(shown)
         head = table.header_of(lead.row)
         if head is not None and all(p.row.id != head.id for p in chosen):
             # A table row is quoted with its table's header line, which says what its cells are.
