@@ -131,10 +131,13 @@ def parse_history(history: Any) -> list[Turn]:
 
 @dataclass(frozen=True)
 class Resolution:
-    """The retrieval query for a follow-up, and what an "else" question excludes."""
+    """The retrieval query for a follow-up, what an "else" question excludes, and
+    whether a pronoun in it was replaced by what it points back to (then the question
+    read alone is about anything: "how much does it cost?")."""
 
     query: str
     exclude: frozenset[tuple[str, int, int]] = frozenset()
+    replaced: bool = False
 
 
 def _same_person(a: str, b: str) -> bool:
@@ -194,9 +197,6 @@ def _one_level(question: str) -> str:
         question = shorter
 
 
-_QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how"})
-
-
 def topic_phrase(question: str) -> str | None:
     """The last "the ..." noun phrase of a question: its determiner and up to three words
     that are not stop words, so that "it" in the next question can be replaced by what it
@@ -207,7 +207,7 @@ def topic_phrase(question: str) -> str | None:
     >>> topic_phrase("how much is it?") is None
     True
     """
-    stop = nlp.stopwords() | _QUESTION_WORDS
+    stop = nlp.stopwords()  # question words included
     found = None
     for m in re.finditer(r"\bthe\s+((?:[\w'-]+\s*){1,3})", question, re.I):
         words = []
@@ -267,6 +267,7 @@ def resolve(question: str, history: Sequence[Turn], known_people: tuple[str, ...
             resolved_any = True
         else:
             unresolved = True
+    replaced = query != words
     # "and the double?", "why?", "price?": no question of its own. "When is check-out?"
     # (a question word and a thing) is one, even though it is short.
     n_terms = len(nlp.content_terms(words))
@@ -277,4 +278,4 @@ def resolve(question: str, history: Sequence[Turn], known_people: tuple[str, ...
         query = f"{query} ({_one_level(prev.question.strip())})"
         resolved_any = True
     exclude = frozenset(prev.cited) if "else" in toks or "other" in toks else frozenset()
-    return Resolution(query if resolved_any else question, exclude)
+    return Resolution(query if resolved_any else question, exclude, replaced)

@@ -450,8 +450,7 @@ class Pipeline:
         # getattr: an answerer injected by a caller may not say; then its confidence is not compared
         # A pronoun resolve() replaced ("it" -> "the regatta") is read with its referent only:
         # alone, "how much does it cost?" is about anything.
-        substituted = not resolution.query.startswith(question.strip())
-        if (resolution.query != question and not substituted and margin is not None
+        if (resolution.query != question and not resolution.replaced and margin is not None
                 and getattr(self.answerer(mode), "calibrated", False)):
             # The question read with the conversation, and read alone: a question that
             # stands on its own ("when is check-out?" after one about prices) is better

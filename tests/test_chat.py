@@ -42,12 +42,12 @@ def test_it_refers_to_the_thing_in_the_previous_question():
 
 def test_it_refers_to_the_previous_questions_noun_phrase_when_it_named_nothing():
     r = resolve("how much does it cost to enter", [Turn("when is the regatta", "")], KNOWN)
-    assert r.query == "how much does the regatta cost to enter"
+    assert r.query == "how much does the regatta cost to enter" and r.replaced
     r = resolve("what services will it have?", [Turn("where will the temporary reading room be?", "")], KNOWN)
     assert r.query == "what services will the temporary reading room have?"
     # Nothing to point back to: the previous question is given as context instead.
     r = resolve("how much is it?", [Turn("when does it open?", "")], KNOWN)
-    assert r.query == "how much is it? (when does it open?)"
+    assert r.query == "how much is it? (when does it open?)" and not r.replaced
 
 
 def test_ellipsis_gets_the_previous_question_as_context():

@@ -25,7 +25,7 @@ from .. import nlp
 from ..chunking import is_table_header, is_table_row
 from ..config import AnsweringConfig
 from ..table import SentenceTable
-from ..types import Answer, Citation, Embedder, Passage, Span
+from ..types import Answer, Citation, Embedder, Passage, SentenceRow, Span
 from . import detect
 from . import features as F
 from .model import Models, check_features, load_models
@@ -102,6 +102,12 @@ def candidates_of(passages: Sequence[Passage]) -> list[Passage]:
             seen.add(key)
             out.append(p)
     return out
+
+
+def _quoted(row: SentenceRow, table: SentenceTable) -> Passage:
+    """A sentence the answer quotes beside its chosen ones (a table's header, the value
+    asked for, the line a colon introduces): retrieval gave it no scores."""
+    return Passage(row, table.text(row), 0.0, 0.0, 0.0, 0.0, None, None)
 
 
 def featurize(
@@ -221,7 +227,7 @@ class ExtractiveAnswerer:
         for _, row in table.nearby(chosen[0].row, BESIDE):
             text = table.text(row)
             if row.id not in taken and is_content(text) and detect.holds(q.expects, text, q.text):
-                return Passage(row, text, 0.0, 0.0, 0.0, 0.0, None, None)
+                return _quoted(row, table)
         return None
 
     @staticmethod
@@ -235,7 +241,7 @@ class ExtractiveAnswerer:
         at = lead.row.position + 1
         if at >= len(rows) or rows[at].section != lead.row.section:
             return None
-        return Passage(rows[at], table.text(rows[at]), 0.0, 0.0, 0.0, 0.0, None, None)
+        return _quoted(rows[at], table)
 
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
         d = self.decide(question, passages, table)
@@ -279,7 +285,7 @@ class ExtractiveAnswerer:
         head = table.header_of(lead.row)
         if head is not None and all(p.row.id != head.id for p in chosen):
             # A table row is quoted with its table's header line, which says what its cells are.
-            chosen.append(Passage(head, table.text(head), 0.0, 0.0, 0.0, 0.0, None, None))
+            chosen.append(_quoted(head, table))
         chosen.sort(key=lambda p: (p.row.doc, p.row.start))
         citations = [Citation.of(n, p) for n, p in enumerate(chosen, start=1)]
         n_lead = chosen.index(lead) + 1
