@@ -133,6 +133,18 @@ def test_a_sentence_ending_in_a_colon_is_quoted_with_the_line_it_introduces(tmp_
     assert all(text[c.start : c.end] == c.quote for c in a.citations)
 
 
+def test_a_question_in_another_language_is_refused_with_a_word_on_why(pipeline):
+    from rag.answering.answerer import LANGUAGE_NOTE
+
+    for question in ("Wie viele Gefangene kann das Gefängnis aufnehmen?", "¿Cuántos presos puede albergar la prisión?"):
+        a = pipeline.ask(question)
+        assert a.refused and a.notes == [LANGUAGE_NOTE], (question, a.text, a.notes)
+        assert a.to_dict()["notes"] == [LANGUAGE_NOTE]
+    # An English question the documents do not answer, or a keyword query, gets no such note.
+    assert pipeline.ask("What is the capital of Australia?").notes == []
+    assert LANGUAGE_NOTE not in pipeline.ask("cecot capacity inmates max number").notes
+
+
 def test_stream_yields_text_pieces_then_the_answer(pipeline):
     pieces = list(pipeline.stream("When did CECOT first open?"))
     answer = pieces[-1]

@@ -29,7 +29,7 @@ from ..types import Answer, Citation, Embedder, Passage, SentenceRow, Span
 from . import detect
 from . import features as F
 from .model import Models, check_features, load_models
-from .question import Question, analyze
+from .question import Question, analyze, not_english
 from .span import answer_phrase
 
 # An instruction is not a question (general English, no document's words).
@@ -55,6 +55,9 @@ OFF_TOPIC_MAX_DENSE = 0.22
 # for is looked for when the chosen sentences hold none. On dev, 2 with every detected kind:
 # 7 more answers right (4 a quotation's speaker, 3 a date or sum named beside), none fewer.
 BESIDE = 2
+
+#: Said beside a refusal of a question that reads as written in another language.
+LANGUAGE_NOTE = "The documents are searched in English: a question in another language may not find what they say."
 
 #: Said beside an answer the answerability model doubts (see ``Models.hedge_below``).
 HEDGE_NOTE = "This is the closest passage found, but it may not answer your question: check the quote."
@@ -263,6 +266,8 @@ class ExtractiveAnswerer:
             refused = Answer.refusal(question, [p for p in passages if is_content(p.text)],
                                      confidence=d["p_answer"], mode=self.name)
             refused.signals = signals
+            if not_english(question, table.vocabulary):
+                refused.notes = [LANGUAGE_NOTE]
             return refused
         chosen = [cands[best]]
         covered = set(nlp.stems(cands[best].text))

@@ -174,6 +174,24 @@ _SMALL_TALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+def not_english(text: str, vocabulary: frozenset[str]) -> bool:
+    """Whether a question reads as written in another language than English: four words
+    or more, none of them an English stop word, and most unknown to the documents
+    (``vocabulary``: their stems). A keyword query ("hall capacity seats max") has no
+    stop word either, but its words are the documents'.
+
+    >>> not_english("Wie viele Plätze hat der Saal?", frozenset({"hall", "seat"}))
+    True
+    >>> not_english("hall capacity seats max", frozenset({"hall", "capac", "seat", "max"}))
+    False
+    """
+    words = [w for w in nlp.tokens(text) if w.isalpha()]
+    if len(words) < 4 or any(w in nlp.stopwords() for w in words):
+        return False
+    known = sum(nlp.stem(w) in vocabulary for w in words)
+    return known <= len(words) / 2
+
+
 def small_talk(text: str) -> str | None:
     """``"greeting"``, ``"thanks"`` or ``"goodbye"`` when the whole message is one (or a
     few in a row: "hi, how are you?"), else None.
