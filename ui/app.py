@@ -481,9 +481,10 @@ _MD_INLINE = ((re.compile(r"(\*\*)(?=\S)([^*\n]+?)(?<=\S)(\*\*)"), "strong"), (r
 
 
 def markdown_spans(text: str) -> list[tuple[tuple[int, int, str], ...]]:
-    r"""Where ``text``'s Markdown is styled in the reader: per heading, strong or code,
-    its parts in order, each a range and its kind (``hide`` for a marker, else ``h1``..
-    ``h6``, ``strong`` or ``code``). Sorted, and no two overlap.
+    r"""Where ``text``'s Markdown is styled in the reader: per heading, table line,
+    strong or code, its parts in order, each a range and its kind (``hide`` for a
+    marker, else ``h1``..``h6``, ``table``, ``strong`` or ``code``). Sorted, and no two
+    overlap: inline marks inside a heading or a table line are left as written.
 
     >>> markdown_spans("# Hours\nOpen **daily**.")
     [((0, 2, 'hide'), (2, 7, 'h1')), ((13, 15, 'hide'), (15, 20, 'strong'), (20, 22, 'hide'))]
@@ -494,10 +495,10 @@ def markdown_spans(text: str) -> list[tuple[tuple[int, int, str], ...]]:
     # A pipe table's lines in a fixed-width font, so that its columns line up as written.
     for m in _MD_TABLE_LINE.finditer(text):
         found.append(((m.start(), m.end(), "table"),))
-    headings = [(f[0][0], f[-1][1]) for f in found]
+    whole_lines = [(f[0][0], f[-1][1]) for f in found]
     for rx, kind in _MD_INLINE:
         for m in rx.finditer(text):
-            if not any(m.start() < b and a < m.end() for a, b in headings):
+            if not any(m.start() < b and a < m.end() for a, b in whole_lines):
                 found.append(((m.start(1), m.end(1), "hide"), (m.start(2), m.end(2), kind), (m.start(3), m.end(3), "hide")))
     return sorted(found)
 
@@ -524,8 +525,9 @@ def _styled(text: str, a: int, b: int, spans: Sequence[tuple[tuple[int, int, str
 
 def _marked(text: str, marks: list[tuple[int, int, list[str], Any]], markdown: bool = False) -> str:
     """``text`` escaped, each (start, end, refs, span) wrapped in <mark data-refs>; with
-    ``markdown``, its headings, strong and code styled outside the marks (a quote is
-    shown exactly as the document has it)."""
+    ``markdown``, its headings, table lines, strong and code styled outside the marks (a
+    quote is shown exactly as the document has it; a cited table row keeps the table's
+    font). ``span`` is an answer phrase, or in the reader (phrase, turn, shown)."""
     spans = markdown_spans(text) if markdown else []
     out, pos = [], 0
     for start, end, refs, span in marks:
