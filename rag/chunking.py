@@ -338,6 +338,34 @@ def table_headers(sentences: Sequence[Sentence]) -> list[Sentence | None]:
     return out
 
 
+def windows(text: str, sentences: Sequence[Sentence]) -> list[tuple[str, tuple[str, ...]]]:
+    """For each sentence, the text it is also read in (its *window*) and the ids of the
+    sentences that text is made of: the sentence with its neighbours in the paragraph,
+    or, for a table row, the row under its table's header line. The rows beside a row
+    are other records, not its context: read with them, three departures of a timetable
+    each matched all three of their times.
+
+    >>> t = "A b.  C d.  E f."
+    >>> ss = [Sentence(f"s{i}", "d", a, b, t[a:b], "", 0, i) for i, (a, b) in enumerate([(0, 4), (6, 10), (12, 16)])]
+    >>> windows(t, ss)[0]
+    ('A b.  C d.', ('s0', 's1'))
+    """
+    headers = table_headers(sentences)
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for i, s in enumerate(sentences):
+        head = headers[i]
+        if head is not None:
+            out.append((head.text.split("\n", 1)[0] + "\n" + s.text, (head.id, s.id)))
+            continue
+        if is_table_row(s.text):
+            out.append((s.text, (s.id,)))
+            continue
+        lo = sentences[i - 1] if i and sentences[i - 1].paragraph == s.paragraph else s
+        hi = sentences[i + 1] if i + 1 < len(sentences) and sentences[i + 1].paragraph == s.paragraph else s
+        out.append((text[lo.start : hi.end], tuple(dict.fromkeys(x.id for x in (lo, s, hi)))))
+    return out
+
+
 def sentences_of(
     doc: str, text: str, doc_hash: str = "", *, title: str | None = None, heading_max_words: int = 12
 ) -> list[Sentence]:

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import nlp
-from .chunking import Chunk, Sentence, chunk_document, split_clauses, table_headers
+from .chunking import Chunk, Sentence, chunk_document, split_clauses, table_headers, windows
 from .config import ChunkingConfig, Config, IndexConfig
 from .corpus import Document, scan
 from .generations import (
@@ -116,6 +116,7 @@ def vector_records(
     out: list[VectorRecord] = []
     text = doc.text
     headers = table_headers(sentences)
+    around = windows(text, sentences)
     for i, s in enumerate(sentences):
         out.append(VectorRecord(s.id + ":s", s.id, "s", doc.id, s.text))
         spans = split_clauses(text, s.start, s.end) if clauses else []
@@ -126,10 +127,9 @@ def vector_records(
             views.append(head.text.split("\n")[0] + "\n" + s.text)
         for j, v in enumerate(views):
             out.append(VectorRecord(f"{s.id}:c{j}", s.id, "c", doc.id, v))
-        lo = sentences[i - 1] if i and sentences[i - 1].paragraph == s.paragraph else s
-        hi = sentences[i + 1] if i + 1 < len(sentences) and sentences[i + 1].paragraph == s.paragraph else s
-        parts = tuple(dict.fromkeys(x.id + ":s" for x in (lo, s, hi))) if derive_windows else ()
-        out.append(VectorRecord(s.id + ":w", s.id, "w", doc.id, text[lo.start : hi.end], parts))
+        window, ids = around[i]
+        parts = tuple(x + ":s" for x in ids) if derive_windows else ()
+        out.append(VectorRecord(s.id + ":w", s.id, "w", doc.id, window, parts))
     return out
 
 
@@ -520,13 +520,11 @@ class Indexer:
         for doc_id in sorted(entries):
             text = (gen.texts_path / f"{entries[doc_id]['sha256']}.txt").read_text(encoding="utf-8")
             rows = entries[doc_id]["sentences"]
-            for i, row in enumerate(rows):
-                # The sentence with its paragraph neighbours: BM25's length
-                # normalisation otherwise favours any short sentence that repeats
-                # one query word (measured: +1 answer right on the article questions of evals/dev.jsonl).
-                lo = rows[i - 1] if i and rows[i - 1][4] == row[4] else row
-                hi = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][4] == row[4] else row
-                window = text[lo[1] : hi[2]]
+            sentences = [Sentence(r[0], doc_id, r[1], r[2], text[r[1] : r[2]], "", r[4], i) for i, r in enumerate(rows)]
+            # The sentence in its window (chunking.windows): BM25's length normalisation
+            # otherwise favours any short sentence that repeats one query word
+            # (measured: +1 answer right on the article questions of evals/dev.jsonl).
+            for row, (window, _) in zip(rows, windows(text, sentences)):
                 # "check-out" is also found as "checkout" (BM25 splits it at the hyphen),
                 # "09:30" as "9:30" (nlp.search_forms; the query gets the same words)
                 solid = " ".join(nlp.search_forms(window))

@@ -103,7 +103,12 @@ class SentenceTable:
                            head.chunk, head.position)
 
     def neighbours(self, row: SentenceRow) -> list[SentenceRow]:
-        """The sentences just before and after ``row`` within its paragraph."""
+        """The sentences ``row`` is read with (as in ``chunking.windows``): those just
+        before and after it within its paragraph; for a table row, its table's header
+        line alone (the rows beside it are other records)."""
+        if is_table_row(self.text(row)):
+            head = self.header_of(row)
+            return [head] if head is not None else []
         rows = self.by_doc[row.doc]
         out = []
         for j in (row.position - 1, row.position + 1):

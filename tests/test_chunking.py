@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from rag.chunking import chunk_document, sentences_of, split_blocks, split_clauses
 
-from .conftest import DOC
+from .conftest import DOC, ROOT
+
+ROOT_DATA = ROOT / "tests" / "data"
 
 
 def test_every_sentence_and_chunk_slices_back_exactly(article_text):
@@ -296,3 +298,18 @@ def test_an_indented_code_line_is_never_a_heading():
     sections = {s.text: s.section for s in sentences_of("README.txt", text)}
     assert set(sections.values()) == {"Build it"}
     assert sections["sudo make install"] == "Build it" and sections["That is all."] == "Build it"
+
+
+def test_a_table_row_is_read_under_its_header_not_beside_other_rows():
+    from rag.chunking import windows
+
+    text = (ROOT_DATA / "ferry-winter.txt").read_text(encoding="utf-8")
+    sents = sentences_of("ferry-winter.txt", text)
+    by_text = {s.text.split(" ", 1)[0]: i for i, s in enumerate(sents)}
+    read = windows(text, sents)
+    window, ids = read[by_text["09:30"]]
+    assert window == "Departs            | Arrives            | Days        | Vessel\n" + sents[by_text["09:30"]].text
+    assert "08:00" not in window and "12:15" not in window  # the rows beside it are other departures
+    assert ids[-1] == sents[by_text["09:30"]].id
+    prose = next(i for i, s in enumerate(sents) if s.text.startswith("Tickets"))
+    assert read[prose][0].startswith("From 2 November") and read[prose][0].endswith("on board.")  # prose keeps its neighbours

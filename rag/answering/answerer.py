@@ -124,7 +124,7 @@ def featurize(
     q = analyze(question)
     ordered = sorted(range(len(passages)), key=lambda i: -passages[i].score)
     by_rank = [passages[i] for i in ordered]
-    vecs = tokens.get([question, F.subject_of(q), *(p.text for p in by_rank)])
+    vecs = tokens.get([question, F.subject_of(q), *(F.read_as(p, table) for p in by_rank)])
     x_ranked = F.selection_features(q, by_rank, table, stats, vecs)
     x = np.empty_like(x_ranked)
     x[ordered] = x_ranked

@@ -167,6 +167,14 @@ class CorpusStats:
         return math.log((self.n + 1) / (self.df.get(stem, 0) + 0.5))
 
 
+def read_as(p: Passage, table: SentenceTable) -> str:
+    """The text a candidate's words are compared in: the sentence itself, or a table row
+    under its header line (a row says "09:30 | MV Puffin", its header that the cell
+    is the "Vessel" a question asks for as the "boat")."""
+    head = table.header_of(p.row)
+    return p.text if head is None else table.text(head) + "\n" + p.text
+
+
 def window_text(p: Passage, table: SentenceTable) -> str:
     """The sentence with its paragraph neighbours."""
     rows = [*table.neighbours(p.row), p.row]
