@@ -366,6 +366,17 @@ def windows(text: str, sentences: Sequence[Sentence]) -> list[tuple[str, tuple[s
     return out
 
 
+def document_title(text: str, heading_max_words: int = 12) -> str | None:
+    """The heading a document opens with, if it opens with one: its title, even when
+    the first text stands under a subheading ("# Handbook" then "## About").
+
+    >>> document_title("# Club handbook\n\n## About\n\nWe row.")
+    'Club handbook'
+    """
+    blocks = split_blocks(text)
+    return _mark_headings(text, blocks[:2], heading_max_words)[0].heading if len(blocks) > 1 else None
+
+
 def sentences_of(
     doc: str, text: str, doc_hash: str = "", *, title: str | None = None, heading_max_words: int = 12
 ) -> list[Sentence]:

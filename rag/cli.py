@@ -97,13 +97,15 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _print_answer(answer: Any, as_json: bool) -> None:
+    from .answering import collapse
+
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
     if answer.answer_span is not None:
         # The answer phrase leads, in bold on a terminal (** ** when piped, as Markdown).
         bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
-        print(f"{bold[0]}{' '.join(answer.answer_span.text.split())}{bold[1]} [{answer.answer_n}]\n")
+        print(f"{bold[0]}{collapse(answer.answer_span.text)}{bold[1]} [{answer.answer_n}]\n")
     print(answer.text)
     for note in answer.notes:
         print(f"({note})")
@@ -111,7 +113,8 @@ def _print_answer(answer: Any, as_json: bool) -> None:
         print("\nSources:")
         for c in answer.citations:
             print(f"  [{c.n}] {c.doc} — {c.section or '(no section)'} [{c.start}:{c.end}]")
-            print(f"      \u201c{c.quote}\u201d")
+            # A quote over several lines keeps its lines, each under the first.
+            print("      \u201c" + c.quote.replace("\n", "\n       ") + "\u201d")
     elif answer.related:
         print("\nClosest passages (related, not cited):")
         for r in answer.related:

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import nlp
-from .chunking import Chunk, Sentence, chunk_document, split_clauses, table_headers, windows
+from .chunking import Chunk, Sentence, chunk_document, document_title, split_clauses, table_headers, windows
 from .config import ChunkingConfig, Config, IndexConfig
 from .corpus import Document, scan
 from .generations import (
@@ -90,7 +90,7 @@ def doc_entry(doc: Document, chunks: list[Chunk]) -> dict[str, Any]:
     sections = list(section_index)
     return {
         "sha256": doc.sha256,
-        "title": doc.meta.get("title") or (chunks[0].section if chunks else doc.id),
+        "title": doc.meta.get("title") or document_title(doc.text) or (chunks[0].section if chunks else doc.id),
         "sections": sections,
         # id, start, end, section index, paragraph, chunk index — compact: this table is
         # loaded at every query-time start.

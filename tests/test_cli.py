@@ -117,3 +117,33 @@ def test_a_configuration_mistake_is_one_line_and_exit_2(tmp_path, var, value, sa
     r = rag("ask", "anything?", cwd=tmp_path, env={var: value})
     assert r.returncode == 2 and says in r.stderr, r.stderr
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+CLUB = """# Harbour Rowing Club Handbook
+
+## About the club
+
+The club was founded in 1987 and owns **twelve
+boats**, kept in the boathouse on the east quay.
+"""
+
+
+@pytest.mark.slow
+def test_markdown_reads_plainly_in_the_answer_and_keeps_its_title(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "club.md").write_text(CLUB, encoding="utf-8")
+    r = rag("ask", "how many boats does the club own?", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    answer, sources = r.stdout.split("\nSources:\n")
+    lead, body = answer.split("\n\n", 1)
+    assert lead == "**twelve boats** [1]"  # the phrase in bold (piped: as Markdown), not nested in its own markers
+    assert "owns twelve boats, kept" in body and "**" not in body  # markers dropped, lines joined
+    quote = sources.split("\u201c", 1)[1]
+    assert quote.startswith("The club was founded in 1987 and owns **twelve\n       boats**")  # exact, lines kept under the first
+    d = json.loads(rag("ask", "how many boats does the club own?", "--json", cwd=tmp_path).stdout)
+    c = d["citations"][0]
+    assert CLUB[c["start"] : c["end"]] == c["quote"] and "**twelve\nboats**" in c["quote"]
+    from rag import Config, Pipeline
+
+    docs = Pipeline.load(Config().with_(corpus_dir=tmp_path / "corpus", home=tmp_path / ".rag")).documents()
+    assert docs[0]["title"] == "Harbour Rowing Club Handbook"  # the document's title, not its first subheading

@@ -90,9 +90,20 @@ def is_content(text: str) -> bool:
     return sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3
 
 
+# Markdown's strong emphasis around words ("**twelve boats**"): the answer text shows
+# the words; the citation's quote keeps the markers, as written. Not "__": in a plain
+# text file "__init__" is a name.
+_STRONG = re.compile(r"(?<!\w)\*\*(?=\S)(.+?)(?<=\S)\*\*(?!\w)")
+
+
 def collapse(text: str) -> str:
-    """White space folded to single spaces: a hard-wrapped quote reads as one line."""
-    return " ".join(text.split())
+    r"""White space folded to single spaces and Markdown's strong markers dropped: a
+    hard-wrapped or marked-up quote reads as one plain line.
+
+    >>> collapse("The club owns **twelve\n   boats**.")
+    'The club owns twelve boats.'
+    """
+    return _STRONG.sub(r"\1", " ".join(text.split()))
 
 
 def candidates_of(passages: Sequence[Passage]) -> list[Passage]:
