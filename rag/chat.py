@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from . import nlp
 from .nlp import persons, things
@@ -197,27 +197,36 @@ def _one_level(question: str) -> str:
         question = shorter
 
 
-def topic_phrase(question: str) -> str | None:
+def topic_phrase(question: str, known: Callable[[str], bool] | None = None) -> str | None:
     """The last "the ..." noun phrase of a question: its determiner and up to three words
     that are not stop words, so that "it" in the next question can be replaced by what it
     most likely points back to when the question named nothing.
 
+    ``known``: whether the documents say a phrase. The longest start of the phrase they
+    say is taken: in "when was the club founded?" the verb follows the noun, and "the
+    club founded" is said nowhere, "the club" is.
+
     >>> topic_phrase("where will the temporary reading room be during construction?")
     'the temporary reading room'
+    >>> topic_phrase("when was the club founded?", known=lambda p: p.lower() == "the club")
+    'the club'
     >>> topic_phrase("how much is it?") is None
     True
     """
     stop = nlp.stopwords()  # question words included
-    found = None
+    found: list[str] = []
     for m in re.finditer(r"\bthe\s+((?:[\w'-]+\s*){1,3})", question, re.I):
         words = []
         for w in m.group(1).split():
-            if w.lower().strip("'") in stop or not any(ch.isalpha() for ch in w):
+            w = w.rstrip("?.!,;:")
+            if not w or w.lower().strip("'") in stop or not any(ch.isalpha() for ch in w):
                 break
             words.append(w)
         if words:
-            found = question[m.start() : m.start() + 4] + " ".join(words)
-    return found.rstrip("?.!,;:") if found else None
+            found = [question[m.start() : m.start() + 4] + " ".join(words[:n]) for n in range(len(words), 0, -1)]
+    if not found:
+        return None
+    return next((f for f in found if known(f)), found[0]) if known else found[0]
 
 
 def _replace_word(text: str, words: set[str], repl: str) -> tuple[str, bool]:
@@ -226,10 +235,14 @@ def _replace_word(text: str, words: set[str], repl: str) -> tuple[str, bool]:
     return new, n > 0
 
 
-def resolve(question: str, history: Sequence[Turn], known_people: tuple[str, ...] = ()) -> Resolution:
+def resolve(
+    question: str, history: Sequence[Turn], known_people: tuple[str, ...] = (),
+    known_phrase: Callable[[str], bool] | None = None,
+) -> Resolution:
     """The query to retrieve with for ``question`` given earlier ``history`` turns.
 
-    ``known_people``: full person names of the corpus (see :func:`persons`).
+    ``known_people``: full person names of the corpus (see :func:`persons`);
+    ``known_phrase``: whether the documents say a phrase (see :func:`topic_phrase`).
     """
     if not history:
         return Resolution(question)
@@ -259,7 +272,7 @@ def resolve(question: str, history: Sequence[Turn], known_people: tuple[str, ...
     if toks & THING:
         # Only the previous question's own topic; guessing from a long answer misleads.
         cands = things(prev.question, known_people)
-        if not cands and (topic := topic_phrase(prev.question)):
+        if not cands and (topic := topic_phrase(prev.question, known_phrase)):
             cands = [topic]  # "when is the regatta?" -> "how much is it?": the regatta
         if cands:
             query = re.sub(r"\bits\b", f"{cands[0]}'s", query, count=1, flags=re.I)

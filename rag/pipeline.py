@@ -502,7 +502,9 @@ class Pipeline:
         # This question is answered from one view alone (the texts stay with it; only
         # the search needs the old vectors to still be there).
         with self._searching() as snap:
-            resolution = resolve(question, turns, self._known_people(snap, turns)) if turns else Resolution(question)
+            resolution = (
+                resolve(question, turns, self._known_people(snap, turns), snap.table.has_phrase) if turns else Resolution(question)
+            )
             qv = self.embedder.embed_query(resolution.query)
             t2 = time.perf_counter()
             want = k + len(resolution.exclude)

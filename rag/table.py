@@ -41,6 +41,7 @@ class SentenceTable:
         self.hashes = hashes or {}  # sha256 of each document's bytes when it was indexed
         self.by_id = {r.id: r for rs in rows.values() for r in rs}
         self._vocabulary: frozenset[str] | None = None
+        self._words: str | None = None  # each document's tokens, space-separated (has_phrase)
 
     @classmethod
     def load(cls, generation: Generation | None) -> "SentenceTable":
@@ -72,6 +73,17 @@ class SentenceTable:
 
     def __len__(self) -> int:
         return len(self.by_id)
+
+    def has_phrase(self, phrase: str) -> bool:
+        r"""Whether some document says ``phrase`` (case and spacing aside).
+
+        >>> SentenceTable({}, {"a.txt": "The Club was\nfounded in 1987."}, {}).has_phrase("the club")
+        True
+        """
+        if self._words is None:
+            self._words = "\n".join(" " + " ".join(nlp.tokens(t)) + " " for t in self.texts.values())
+        words = " ".join(nlp.tokens(phrase))
+        return bool(words) and f" {words} " in self._words
 
     @property
     def vocabulary(self) -> frozenset[str]:
