@@ -73,6 +73,8 @@ def _cited(value: Any, where: str) -> Cited:
         if not (isinstance(c, (list, tuple)) and len(c) == 3 and isinstance(c[0], str)
                 and all(isinstance(x, int) and not isinstance(x, bool) for x in c[1:])):
             raise InvalidQuestion(f"{where}: each cited span must be [document, start, end], got {c!r}")
+        if not 0 <= c[1] < c[2]:
+            raise InvalidQuestion(f"{where}: a cited span needs 0 <= start < end, got {c!r}")
         out.append((c[0], int(c[1]), int(c[2])))
     return tuple(out)
 
@@ -105,9 +107,9 @@ def parse_history(history: Any) -> list[Turn]:
             turns.append(Turn(item))
         elif isinstance(item, Mapping):
             if "role" in item:
-                role, content = item.get("role"), item.get("content", "")
+                role, content = item.get("role"), item.get("content")
                 if not isinstance(content, str):
-                    raise InvalidQuestion(f"{where}: 'content' must be text")
+                    raise InvalidQuestion(f"{where}: a chat message needs 'content', as text")
                 if role == "user":
                     turns.append(Turn(content))
                 elif role == "assistant":

@@ -93,7 +93,12 @@ def test_follow_up_with_history_and_refusal(api):
         ({"question": "Who runs it?", "history": [{"role": "robot", "content": "x"}]}, ["history item 0", "role"]),
         ({"question": "Who runs it?", "history": [{"question": "q", "cited": [["a.txt", "1", 2]]}]}, ["cited"]),
         ({"question": "Who runs it?", "history": [7]}, ["history item 0"]),
+        ({"question": "Who runs it?", "history": [{"role": "user"}]}, ["history item 0", "content"]),
+        ({"question": "Who runs it?", "history": [{"question": "q", "cited": [["a.txt", -5, 99]]}]}, ["start < end"]),
+        ({"question": "Who runs it?", "history": [{"question": "q", "cited": [["a.txt", 9, 9]]}]}, ["start < end"]),
         ({"question": "Who runs it?", "top_k": 0}, ["top_k"]),
+        ({"question": "Who runs it?", "top_k": True}, ["top_k"]),  # JSON true is not 1
+        ({"question": "Who runs it?", "top_k": "3"}, ["top_k"]),
         ({"question": "Who runs it?", "mode": "oracle"}, ["mode"]),
     ],
 )

@@ -29,7 +29,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from rag import InvalidQuestion, Pipeline
 from rag.chat import parse_history
@@ -54,7 +54,8 @@ class AskRequest(BaseModel):
         ),
         examples=[["Who accompanied her on the tour?"]],
     )
-    top_k: Optional[int] = Field(default=None, ge=1, le=50, description="Passages to retrieve (default: the server's setting).")
+    # Strict: JSON's true is not the number 1.
+    top_k: Optional[StrictInt] = Field(default=None, ge=1, le=50, description="Passages to retrieve (default: the server's setting).")
     mode: Optional[Literal["extractive", "llm"]] = Field(default=None, description="Answerer (default: the server's mode).")
 
     # The CLI's messages for the CLI's mistakes: validated by the same functions, before
