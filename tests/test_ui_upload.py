@@ -59,6 +59,7 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
         assert "Lighthouse keeping notes" in pg.locator("#docs .doc-list").inner_text()
         stored = upload_server["corpus"] / "uploads" / "lighthouse.md"
         assert stored.read_text(encoding="utf-8") == NOTE  # inside the corpus folder, byte for byte
+        assert stored.stat().st_mode & 0o777 == 0o644  # readable like the corpus's other files
         assert sorted(p.name for p in (upload_server["corpus"] / "uploads").iterdir()) == ["lighthouse.md"]
 
         # (The answerer quotes the wrong sentence for "Who was the keeper of the Skerry Point
@@ -75,8 +76,10 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
         ask(pg, "How many inmates can CECOT hold?")
         assert "40,000" in pg.locator(f"{BOT} .answer").last.inner_text()
 
+        assert pg.locator("#remove-btn").is_disabled()  # nothing chosen: nothing to remove
         pg.locator("#remove-doc input").click()
         pg.get_by_role("option", name="Lighthouse keeping notes").click()
+        pg.wait_for_function("!document.querySelector('#remove-btn').disabled", timeout=30_000)
         # Cancel in the confirm dialog keeps the document and says so.
         pg.locator("#remove-btn").click()
         pg.wait_for_function("document.querySelector('#notice').innerText.includes('Kept')", timeout=60_000)
@@ -87,6 +90,7 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
         pg.wait_for_function("document.querySelector('#notice').innerText.includes('Removed')", timeout=120_000)
         assert pg.dialogs == ["Remove this document from the corpus?"] * 2
         assert not stored.exists()
+        pg.wait_for_function("document.querySelector('#remove-btn').disabled", timeout=30_000)  # none chosen again
         assert "Lighthouse" not in pg.locator("#docs .doc-list").inner_text()
         ask(pg, "Who was the keeper of the Skerry Point lighthouse?")
         assert "Agnes Morrow" not in pg.locator(f"{BOT} .answer").last.locator(".answer-text").inner_text()

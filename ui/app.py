@@ -674,6 +674,9 @@ def save_upload(corpus_dir: Path, src: Path, name: str | None = None, max_bytes:
     folder.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed, so an indexer never reads half a file.
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    # mkstemp's file is private (0600); a document of the corpus is readable like the
+    # others (0644, as an editor saves one), or a backup or a second server cannot read it.
+    os.chmod(fd, 0o644)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, target)
@@ -895,7 +898,9 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
                         with gr.Row():
                             remove_dd = gr.Dropdown(choices=[], value=None, label="Uploaded documents",
                                                     elem_id="remove-doc", scale=3)
-                            remove_btn = gr.Button("Remove", variant="stop", elem_id="remove-btn", scale=1, min_width=90)
+                            # Enabled once a document is chosen: a red button that can do nothing misleads.
+                            remove_btn = gr.Button("Remove", variant="stop", elem_id="remove-btn", scale=1, min_width=90,
+                                                   interactive=False)
                             # The answer to the page's confirm(), handed to the server with the choice.
                             remove_ok = gr.Checkbox(False, visible=False)
                     else:
@@ -917,6 +922,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
         if uploads:
             upload.upload(on_upload, [upload, state], [docs_html, remove_dd, reader, notice, upload],
                           show_progress="full", api_visibility="private")
+            remove_dd.change(lambda doc: gr.update(interactive=bool(doc)), [remove_dd], [remove_btn], **quiet)
             remove_btn.click(
                 on_remove, [remove_dd, state, remove_ok], [docs_html, remove_dd, reader, notice], api_visibility="private",
                 js="(doc, state, ok) => [doc, state, doc ? confirm('Remove this document from the corpus?') : false]",
