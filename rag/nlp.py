@@ -212,6 +212,8 @@ NOT_PERSON = {
     "university", "college", "school", "library", "company", "inc", "ltd", "corporation", "foundation",
     "association", "council", "ministry", "agency", "office", "bank", "party", "street", "avenue", "road",
     "county", "city", "river", "park", "license", "licence", "software", "project", "version", "section",
+    "club", "society", "team", "league", "union", "trust", "institute", "board", "service", "services", "church",
+    "hall", "museum", "hospital", "hotel", "station", "airport", "harbour", "harbor", "bridge", "market", "llc", "plc",
 }
 
 def persons(text: str, known: tuple[str, ...] = ()) -> list[str]:

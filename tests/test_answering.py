@@ -69,6 +69,10 @@ def test_detectors_find_each_kind_of_value():
     ("what time is beginners training on tuesday", "| Beginners | Tuesday | 18:30 | coastal quad |", "18:30"),
     ("what time do masters train", "| Masters | Saturday | 07:00 | eight |", "07:00"),
     ("how many tests fail in check.sh", "Run file1.sh and check.sh after the build.", "Run file1.sh and check.sh after the build"),
+    # the name nearest the question's words, and a club or a hall is not a person
+    ("who is the club secretary?", "Our captain is Ana Ruiz, and the club secretary is Li Wei.", "Li Wei"),
+    ("who founded the rowing club?", "Harbour Point Rowing Club was founded in 1987 by Mary Okoro.", "Mary Okoro"),
+    ("who chairs the committee", "Venue: St Luke's Church Hall. Present: Helen Marsh (chair), Ravi Patel.", "Helen Marsh"),
 ])
 def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     a, b = answer_phrase(analyze(question), sentence)

@@ -46,7 +46,7 @@ def _first(pattern: re.Pattern[str], text: str, avoid: set[str], terms: tuple[st
     stems), the longest among equally near: in "On Monday she toured the hall, which
     opened in 1920", "when did the hall open" is answered by 1920, not Monday."""
     wanted = set(terms)
-    near = [m.span() for m in re.finditer(r"[\w'-]+", text) if nlp.stem(m.group(0).lower()) in wanted]
+    near = _term_spans(text, wanted)
     best, best_key = None, None
     for m in pattern.finditer(text):
         phrase = m.group(0).strip(" ,.;:")
@@ -59,22 +59,36 @@ def _first(pattern: re.Pattern[str], text: str, avoid: set[str], terms: tuple[st
             continue  # nor its own words: "what time on Tuesday" is not answered by "Tuesday"
         start = m.start() + m.group(0).find(phrase)
         end = start + len(phrase)
-        gap = min((max(0, a - end, start - b) for a, b in near), default=0)
-        key = (gap, -(end - start))
+        key = (_gap(near, start, end), -(end - start))
         if best_key is None or key < best_key:
             best, best_key = (start, end), key
     return best
 
 
-def _name_span(names: list[str], text: str, asked: tuple[str, ...]) -> tuple[int, int] | None:
+def _term_spans(text: str, wanted: set[str]) -> list[tuple[int, int]]:
+    """Where the question's words (stems) stand in ``text``."""
+    return [m.span() for m in re.finditer(r"[\w'-]+", text) if nlp.stem(m.group(0).lower()) in wanted]
+
+
+def _gap(near: list[tuple[int, int]], start: int, end: int) -> int:
+    """Characters between ``text[start:end]`` and the nearest of ``near`` (0 when none)."""
+    return min((max(0, a - end, start - b) for a, b in near), default=0)
+
+
+def _name_span(names: list[str], text: str, asked: tuple[str, ...], terms: tuple[str, ...] = ()) -> tuple[int, int] | None:
+    """The name nearest the question's words (``terms``, stems), the first among equally
+    near, that the question does not give itself: in "Our captain is Ana Ruiz, and the
+    secretary is Li Wei", "who is the secretary" is answered by Li Wei."""
     asked_words = {w for n in asked for w in nlp.tokens(n)}
+    near = _term_spans(text, set(terms))
+    best, best_gap = None, None
     for n in names:
         if set(nlp.tokens(n)) <= asked_words:
             continue
         at = text.find(n)
-        if at >= 0:
-            return at, at + len(n)
-    return None
+        if at >= 0 and (best_gap is None or _gap(near, at, at + len(n)) < best_gap):
+            best, best_gap = (at, at + len(n)), _gap(near, at, at + len(n))
+    return best
 
 
 def answer_phrase(q: Question, text: str) -> tuple[int, int]:
@@ -99,9 +113,9 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
             span = _first(_TIME, text, set(q.numbers), q.terms)
         span = span or _first(_DATE, text, set(q.numbers), q.terms)
     elif q.expects == "person":
-        span = _name_span(nlp.persons(text), text, q.names)
+        span = _name_span(nlp.persons(text), text, q.names, q.terms)
     elif q.expects == "place":
-        span = _name_span([n for n in nlp.names(text) if nlp.is_place(n)], text, q.names)
+        span = _name_span([n for n in nlp.names(text) if nlp.is_place(n)], text, q.names, q.terms)
     if span is not None:
         return _balanced(text, *span)
     return _balanced(text, *_best_clause(q, text))
