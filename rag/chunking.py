@@ -147,6 +147,7 @@ def split_blocks(text: str) -> list[Block]:
             current.append((s, e))
     if current:
         groups.append(current)
+    groups = [part for g in groups for part in _numbered_heading_off(text, g)]
 
     blocks: list[Block] = []
     for group in groups:
@@ -157,6 +158,34 @@ def split_blocks(text: str) -> list[Block]:
         e -= len(raw) - len(raw.rstrip())
         blocks.append(Block(s, e, None))
     return _mark_headings(text, blocks)
+
+
+# "2. Treasurer's report", "3.1 Fees": a numbered heading of plain-text minutes and reports.
+_NUMBERED_HEADING = re.compile(r"\d{1,2}(?:\.\d{1,2})*\.?[ \t]+[A-Z]")
+
+
+def _numbered_heading_off(text: str, group: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """A paragraph whose first line is a short numbered title over a line of prose, as
+    that title and the rest: "2. Treasurer's report" over "Ravi Patel reported ..." is a
+    heading, not the start of a sentence. A numbered list (its next line the next item,
+    a bullet, or a continuation in lower case) is left whole; "3. Steps" over "1. Fill
+    in the form" is a heading over a list of its own."""
+    if len(group) < 2:
+        return [group]
+    first, second = text[group[0][0] : group[0][1]], text[group[1][0] : group[1][1]]
+    title = first.strip()
+    if (
+        first[:1].isspace() or not _NUMBERED_HEADING.match(title) or title.endswith(_END_PUNCT)
+        or len(title.split()) > 8 or second[:1].isspace()
+    ):
+        return [group]
+    number = re.match(r"\d+", title)
+    item = re.match(r"(\d{1,3})[.)][ \t]", second)
+    if item and number and int(item.group(1)) != int(number.group(0)) + 1:
+        return [group[:1], group[1:]]  # a list that starts anew under the title
+    if _ITEM.match(second) or not second[:1].isupper():
+        return [group]
+    return [group[:1], group[1:]]
 
 
 # A heading underlined with "=" or "-" (Markdown's setext style, common in plain-text READMEs).
@@ -246,6 +275,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 _ITEM = re.compile(r"[ \t]*(?:[-*+•][ \t]+|\d{1,3}[.)][ \t]+)")
 _MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]|[-*+•]")
 _TABLE_ROW = re.compile(r"[ \t]*\|")
+# A labelled field: "Venue: St Luke's Hall" (a label of up to four words, then its value).
+_FIELD = re.compile(r"[A-Z][\w'()/-]*(?:[ \t]+[\w'()/-]+){0,3}:[ \t]+\S")
 # The rule under a header: Markdown's "|---|:--:|", or a plain-text grid's "-----+-----".
 _TABLE_RULE = re.compile(r"[ \t]*[|+]?[ \t]*:?-{3,}:?[ \t]*(?:[|+][ \t]*:?-{3,}:?[ \t]*)*[|+]?[ \t]*$")
 # A plain-text table row: columns between pipes, no leading pipe ("64001 | mysql | server").
@@ -297,7 +328,10 @@ def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """
     cuts = [start]
     pos = start
-    grid = _grid_rows(text[start:end].split("\n"))
+    lines = text[start:end].split("\n")
+    grid = _grid_rows(lines)
+    # "Date: 12 May\nVenue: The hall\nPresent: ...": a block of fields, each a line of its own.
+    fields = len(lines) > 1 and all(_FIELD.match(line) for line in lines)
     row = -1
     while pos < end:
         nl = text.find("\n", pos, end)
@@ -305,7 +339,7 @@ def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
         row += 1
         if pos > start:
             line = text[pos:line_end].strip()
-            starts_unit = _ITEM.match(text, pos, line_end) or _TABLE_ROW.match(text, pos, line_end) or row in grid
+            starts_unit = _ITEM.match(text, pos, line_end) or _TABLE_ROW.match(text, pos, line_end) or row in grid or fields
             # "*  text  *": a line of a box drawn in asterisks, not a bullet
             boxed = len(line) > 1 and line[0] == line[-1] == "*"
             if starts_unit and not boxed and not _TABLE_RULE.match(text, pos, line_end):
@@ -367,7 +401,7 @@ def windows(text: str, sentences: Sequence[Sentence]) -> list[tuple[str, tuple[s
 
 
 def document_title(text: str, heading_max_words: int = 12) -> str | None:
-    """The heading a document opens with, if it opens with one: its title, even when
+    r"""The heading a document opens with, if it opens with one: its title, even when
     the first text stands under a subheading ("# Handbook" then "## About").
 
     >>> document_title("# Club handbook\n\n## About\n\nWe row.")

@@ -313,3 +313,33 @@ def test_a_table_row_is_read_under_its_header_not_beside_other_rows():
     assert ids[-1] == sents[by_text["09:30"]].id
     prose = next(i for i, s in enumerate(sents) if s.text.startswith("Tickets"))
     assert read[prose][0].startswith("From 2 November") and read[prose][0].endswith("on board.")  # prose keeps its neighbours
+
+
+MINUTES = """Riverside Tenants Association - Meeting Minutes
+
+Date: 3 March 2025
+Venue: Community Room, Mill Lane
+Present: Ana Ruiz (chair), Li Wei (treasurer)
+
+1. Minutes of the last meeting
+The minutes of 6 January were approved.
+
+2. Treasurer's report
+Li Wei reported a balance of 1,204 pounds.
+Dues raised 880 pounds in 2024.
+
+3. Steps to join
+1. Fill in the form
+2. Pay the dues
+"""
+
+
+def test_numbered_titles_are_headings_and_fields_are_lines_of_their_own():
+    sents = sentences_of("m.txt", MINUTES)
+    texts = [s.text for s in sents]
+    assert texts[:3] == ["Date: 3 March 2025", "Venue: Community Room, Mill Lane", "Present: Ana Ruiz (chair), Li Wei (treasurer)"]
+    report = next(s for s in sents if s.text.startswith("Li Wei reported"))
+    assert report.section == "2. Treasurer's report" and report.text == "Li Wei reported a balance of 1,204 pounds."
+    assert not any("Treasurer's report" in t or "Minutes of the last meeting" in t for t in texts)  # headings, not text
+    # a numbered list stays a list: its items are sentences, under their own heading
+    assert [s.text for s in sents if s.section == "3. Steps to join"] == ["1. Fill in the form", "2. Pay the dues"]
