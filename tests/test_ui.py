@@ -130,6 +130,8 @@ def test_the_reader_styles_markdown_and_keeps_every_character(hostel_pipeline):
     body = page.split('<div class="doc-text">', 1)[1].split("</div>", 1)[0]
     assert '<span class="md-hide">&#35; </span><span class="md-h md-h1">Linden Court Hostel: House Rules</span>' in body
     assert '<span class="md-h md-h2">Quiet hours</span>' in body
+    # Its "# Linden Court Hostel: House Rules" is its title: shown once, not again above it.
+    assert page.count("Linden Court Hostel: House Rules</") == 1 and 'class="doc-title"' not in page
     assert '<strong class="md-strong">Marta Kowalczyk</strong>' in body
     assert '<span class="md-table">&#124; Dorm (6 beds)   &#124; 22 euros' in body  # a table keeps its columns
     # Styling only adds tags: the text shown (hidden markers included) is the document.

@@ -597,12 +597,18 @@ def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = No
         marks = sorted(
             (s, e_, refs, span) for (s, e_), (refs, span) in per_doc.get(d, {}).items() if text[s:e_] != "" and e_ <= len(text)
         )
-        body = _marked(text, marks, markdown=d.lower().endswith((".md", ".markdown")))
+        markdown = d.lower().endswith((".md", ".markdown"))
+        body = _marked(text, marks, markdown=markdown)
         # Highlight the active answer's marks now; the page's script re-highlights on click.
         body = re.sub(r'<mark data-refs="([^"]*)"', lambda m: m.group(0) + _mark_class(m.group(1).split(), active), body)
         hidden = "" if d == shown_doc else " hidden"
+        # A Markdown document that opens with its title ("# Handbook") shows it styled
+        # already: a title above it would say it twice.
+        first = text.lstrip().split("\n", 1)[0]
+        own = markdown and first.startswith("#") and first.lstrip("#").strip() == titles[d]
+        head = "" if own else f'<h3 class="doc-title">{escape(titles[d])}</h3>'
         articles.append(
-            f'<article class="doc" data-doc="{_attr(d)}"{hidden}><h3 class="doc-title">{escape(titles[d])}</h3>'
+            f'<article class="doc" data-doc="{_attr(d)}" aria-label="{_attr(titles[d])}"{hidden}>{head}'
             f'<div class="doc-text">{body}</div></article>'
         )
     bar = '<div class="reader-bar"><button type="button" class="reader-back">← Back to chat</button></div>'
