@@ -302,6 +302,11 @@ def is_table_rule(line: str) -> bool:
     return bool(_TABLE_RULE.match(line))
 
 
+def is_list_item(text: str) -> bool:
+    """A bulleted or numbered list item ("- Basic", "* WSSE", "2. Pay the fee")."""
+    return bool(_ITEM.match(text))
+
+
 def is_table_row(line: str) -> bool:
     """A Markdown table row ("| a | b |") or a plain-text one ("a | b")."""
     return bool(_TABLE_ROW.match(line) or _GRID_CELLS.match(line))

@@ -239,3 +239,54 @@ def test_it_points_back_to_the_phrase_the_documents_say(hostel_pipeline):
     a = hostel_pipeline.ask("how late is it open?", history=["when is the kitchen opened?"])
     assert a.rewritten_query == "how late is the kitchen open?"
     assert "midnight" in a.text
+
+
+README_WITH_LISTS = """# pagefetch
+
+## Authentication
+
+The following three kinds of login are supported. Each works over HTTP and HTTPS.
+
+* Digest
+* Basic
+* Token
+
+## Building
+
+To build it without network access, run:
+
+    make offline
+
+## Reporting bugs
+
+Please include these items in every report:
+
+- the version you run;
+- the command that failed;
+- what you expected instead.
+"""
+
+
+@pytest.fixture(scope="module")
+def readme_pipeline(tmp_path_factory, embedder):
+    tmp = tmp_path_factory.mktemp("readme")
+    (tmp / "corpus").mkdir()
+    (tmp / "corpus" / "pagefetch.md").write_text(README_WITH_LISTS, encoding="utf-8")
+    return Pipeline.load(Config().with_(corpus_dir=tmp / "corpus", home=tmp / ".rag"), embedder=embedder)
+
+
+@pytest.mark.parametrize("question, lead, shown", [
+    # a sentence that announces a list is quoted with the list
+    ("which kinds of login are supported?", "The following three kinds", ["* Digest", "* Basic", "* Token"]),
+    # a colon before a list: the list; before a command: that line
+    ("what should a bug report include?", "Please include these items", ["- the version you run;", "- the command that failed;",
+                                                                        "- what you expected instead."]),
+    ("how do I build it without network access?", "To build it without network access", ["make offline"]),
+])
+def test_what_a_sentence_introduces_is_quoted_with_it(readme_pipeline, question, lead, shown):
+    a = readme_pipeline.ask(question)
+    quotes = [c.quote for c in a.citations]
+    assert not a.refused and quotes[0].startswith(lead), quotes
+    assert quotes[1:] == shown
+    for c in a.citations:
+        assert README_WITH_LISTS[c.start : c.end] == c.quote

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import nlp
-from ..chunking import is_table_header, is_table_row
+from ..chunking import is_list_item, is_table_header, is_table_row
 from ..config import AnsweringConfig
 from ..table import SentenceTable
 from ..types import Answer, Citation, Embedder, Passage, SentenceRow, Span
@@ -94,6 +94,12 @@ def is_content(text: str) -> bool:
 # the words; the citation's quote keeps the markers, as written. Not "__": in a plain
 # text file "__init__" is a name.
 _STRONG = re.compile(r"(?<!\w)\*\*(?=\S)(.+?)(?<=\S)\*\*(?!\w)")
+
+
+# A sentence that says a list follows ("the following", "as follows"; general English).
+_ANNOUNCES = re.compile(r"\b(?:the\s+following|as\s+follows)\b", re.I)
+# The most list items quoted beside the sentence that introduces them.
+LISTED = 6
 
 
 def collapse(text: str) -> str:
@@ -245,17 +251,35 @@ class ExtractiveAnswerer:
         return None
 
     @staticmethod
-    def _shown(lead: Passage, table: SentenceTable) -> Passage | None:
-        """What a sentence ending in a colon introduces: the line after it in its section
-        ("To build it statically, run:" / "make LDFLAGS=-all-static"), which may be a
-        command or a list item too short to be an answer alone."""
-        if not lead.text.rstrip().endswith(":"):
-            return None
+    def _shown(lead: Passage, table: SentenceTable) -> list[Passage]:
+        """What a sentence introduces, quoted beside it:
+
+        * after a colon, the line that follows in its section ("To build it statically,
+          run:" / "make LDFLAGS=-all-static"), a command or an item too short to be an
+          answer alone;
+        * the list that follows it in its section, when it ends in a colon or announces
+          one ("The following three types are supported." / "* Digest" "* Basic"), up
+          to :data:`LISTED` items: the answer is the list.
+        """
         rows = table.by_doc.get(lead.row.doc, [])
         at = lead.row.position + 1
-        if at >= len(rows) or rows[at].section != lead.row.section:
-            return None
-        return _quoted(rows[at], table)
+
+        def here(i: int) -> bool:
+            return i < len(rows) and rows[i].section == lead.row.section
+
+        colon = lead.text.rstrip().endswith(":")
+        if not colon:
+            if not _ANNOUNCES.search(lead.text):
+                return []
+            while here(at) and rows[at].paragraph == lead.row.paragraph:
+                at += 1  # the rest of its paragraph ("These can be used over both.")
+        if colon and here(at) and not is_list_item(table.text(rows[at])):
+            return [_quoted(rows[at], table)]  # one line, not a list
+        items: list[Passage] = []
+        while here(at) and is_list_item(table.text(rows[at])) and len(items) < LISTED:
+            items.append(_quoted(rows[at], table))
+            at += 1
+        return items
 
     def answer(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> Answer:
         d = self.decide(question, passages, table)
@@ -295,9 +319,9 @@ class ExtractiveAnswerer:
         beside = self._beside(q, chosen, table)
         if beside is not None:
             chosen.append(beside)
-        shown = self._shown(lead, table)
-        if shown is not None and all(p.row.id != shown.row.id for p in chosen):
-            chosen.append(shown)
+        for shown in self._shown(lead, table):
+            if all(p.row.id != shown.row.id for p in chosen):
+                chosen.append(shown)
         head = table.header_of(lead.row)
         if head is not None and all(p.row.id != head.id for p in chosen):
             # A table row is quoted with its table's header line, which says what its cells are.
