@@ -39,6 +39,11 @@ from rag.types import SMALL_TALK_REPLIES, split_cited
     ("In what year was the hall built?", "date", ("year",)),
     ("According to the minutes, who chaired the meeting?", "person", ()),
     ("Exactly how many people came?", "number", ("people", "came")),
+    # a money word asks for money unless a question word asks for something else
+    ("when are fees due", "date", ()),
+    ("who sets the fees?", "person", ()),
+    ("membership fee", "money", ()),
+    ("how much is the fee", "money", ()),
 ])
 def test_question_analysis_is_general_english(question, expects, focus):
     q = analyze(question)

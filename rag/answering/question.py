@@ -18,7 +18,8 @@ _EXPECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.I))
     for kind, pattern in (
         ("age", r"\bhow\s+old\b|\b(what|which)\s+age\b"),
-        ("money", r"\bhow\s+much\b.*\b(cost|costs|pay|paid|paying|spend|spent|charge|charged|earn|earns|worth|price|fund|funding)\b|\b(salary|wage|wages|price|fee|fees|budget|cost)\b"),
+        ("money", r"\bhow\s+much\b.*\b(cost|costs|pay|paid|paying|spend|spent|charge|charged|earn|earns|worth|price|fund|funding|"
+                  r"fee|fees|salary|wage|wages|budget|rent)\b"),
         ("number", r"\bhow\s+(many|much|long|far|big|large|often)\b|\b(what|which)\s+(number|percentage|amount|size|fee|price|cost)\b|\bnumber\s+of\b"),
         ("date", r"\bwhen\b|\b(what|which)\s+(year|date|day|month|time|version)\b|\bwhat\s+time\b|\bsince\s+when\b"),
         ("person", r"\bwho(m|se)?\b|\b(what|which)\s+(person|people|man|woman|official|officials|author|journalist|writer|"
@@ -26,6 +27,9 @@ _EXPECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                    r"chair|chairman|chairwoman|mayor|senator|minister|secretary|member|members|customer|engineer)\b"),
         ("place", r"\bwhere\b|\b(what|which)\s+(country|countries|city|cities|place|state|town|location|region)\b"),
         ("reason", r"\bwhy\b|\bwhat\s+(is|was|were|are)\s+the\s+(reason|purpose|goal)\b|\bfor\s+what\s+reason\b"),
+        # A money word with no question word that asks for something else: "what is the
+        # fee?", "membership fee"; but "when are fees due?" asks for a date.
+        ("money", r"\b(salary|wage|wages|price|fee|fees|budget|cost)\b"),
         ("manner", r"\bhow\b"),
         ("yesno", r"^\s*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b"),
         ("what", r"\b(what|which|whats|what's|wat|wut)\b"),
