@@ -103,13 +103,18 @@ LISTED = 6
 
 
 def collapse(text: str) -> str:
-    r"""White space folded to single spaces and Markdown's strong markers dropped: a
-    hard-wrapped or marked-up quote reads as one plain line.
+    r"""White space folded to single spaces, Markdown's strong markers dropped, and a
+    table row's outer pipes too: a hard-wrapped or marked-up quote reads as one plain line.
 
     >>> collapse("The club owns **twelve\n   boats**.")
     'The club owns twelve boats.'
+    >>> collapse("| Student   | £120 |")
+    'Student | £120'
     """
-    return _STRONG.sub(r"\1", " ".join(text.split()))
+    text = _STRONG.sub(r"\1", " ".join(text.split()))
+    if text.startswith("|") and text.endswith("|") and is_table_row(text):
+        text = text[1:-1].strip()
+    return text
 
 
 def candidates_of(passages: Sequence[Passage]) -> list[Passage]:
