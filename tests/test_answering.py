@@ -288,6 +288,11 @@ def test_a_table_header_is_no_answer_and_a_short_row_is_one():
     assert not is_content("uid   | name     | description\n    ------+----------+----------")
     assert is_content("64035 | haclient | heartbeat") and is_content("| Day pass | $9.00 |")
     assert not is_content("| | |") and not is_content("https://example.org")
+    # a link whose path has words is still a link alone, not an answer (it stood in for
+    # the sentence before it: "tmux depends on libevent 2.x, available from:")
+    assert not is_content("https://github.com/libevent/libevent/releases/latest")
+    assert not is_content("www.example.org/downloads/latest/release-notes")
+    assert is_content("Downloads are at https://example.org/downloads/latest today.")
 
 
 def _check_answer(pipe, a):

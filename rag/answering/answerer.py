@@ -78,11 +78,23 @@ def _not_words(d: dict[str, Any], tokens: F.TokenCache, question: str) -> bool:
     return got is not None and F.unknown_words(got[0][0])
 
 
+def is_link(text: str) -> bool:
+    """A line that is only a link ("https://example.org/releases/latest").
+
+    >>> is_link("  https://example.org/a/b "), is_link("See https://example.org.")
+    (True, False)
+    """
+    bare = text.strip()
+    return bool(bare) and not any(c.isspace() for c in bare) and ("://" in bare or bare.lower().startswith("www."))
+
+
 def is_content(text: str) -> bool:
     """A bare link, a handle, a lone heading word or a table's header (its column names
     over the rule) is not an answer on its own."""
     if is_table_header(text):
         return False
+    if is_link(text):
+        return False  # its words are a path: it is quoted beside the sentence that leads to it
     first = text.split("\n", 1)[0]
     if is_table_row(first):
         # A row's cells are its content, however few words: "| 64035 | haclient |".
@@ -117,13 +129,19 @@ def collapse(text: str) -> str:
     return text
 
 
-def candidates_of(passages: Sequence[Passage]) -> list[Passage]:
+# A question that asks for a link, which a line holding only a link then answers.
+_ASKS_LINK = re.compile(r"\b(?:url|urls|link|links|website|web\s+site|web\s+page|homepage|download)\b", re.I)
+
+
+def candidates_of(passages: Sequence[Passage], question: str = "") -> list[Passage]:
     """The passages an answer may quote: content sentences, each wording once
-    (the same words can stand twice: a post quoted, then embedded)."""
+    (the same words can stand twice: a post quoted, then embedded); a line that is
+    only a link too when ``question`` asks for a link ("url", "website", ...)."""
+    links = bool(_ASKS_LINK.search(question))
     out, seen = [], set()
     for p in passages:
         key = " ".join(nlp.tokens(p.text))
-        if is_content(p.text) and key not in seen:
+        if (is_content(p.text) or links and is_link(p.text)) and key not in seen:
             seen.add(key)
             out.append(p)
     return out
@@ -213,7 +231,7 @@ class ExtractiveAnswerer:
     def scores(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[float]:
         """Each passage's share of the selector's choice among the question's candidates
         (a Reranker); a passage the answer may not quote (:func:`candidates_of`) scores 0."""
-        cands = candidates_of(passages)
+        cands = candidates_of(passages, question)
         if not cands:
             return [0.0] * len(passages)
         _, x = self._features(question, cands, table)
@@ -226,7 +244,7 @@ class ExtractiveAnswerer:
         """Everything the answer is decided from: candidates, their selection
         probabilities, the best one, its answerability features and probability."""
         q = analyze(question)
-        cands = candidates_of(passages)
+        cands = candidates_of(passages, question)
         if not cands:
             return {"q": q, "cands": [], "probs": np.zeros(0), "best": None, "a": None, "p_answer": 0.0}
         q, x = self._features(question, cands, table)
@@ -259,6 +277,8 @@ class ExtractiveAnswerer:
     def _shown(lead: Passage, table: SentenceTable) -> list[Passage]:
         """What a sentence introduces, quoted beside it:
 
+        * a link alone on the line after it ("You may obtain a copy at" /
+          "https://example.org/LICENSE"), which is not quoted on its own;
         * after a colon, the line that follows in its section ("To build it statically,
           run:" / "make LDFLAGS=-all-static"), a command or an item too short to be an
           answer alone;
@@ -273,6 +293,8 @@ class ExtractiveAnswerer:
             return i < len(rows) and rows[i].section == lead.row.section
 
         colon = lead.text.rstrip().endswith(":")
+        if here(at) and is_link(table.text(rows[at])):
+            return [_quoted(rows[at], table)]  # "available from" / "https://...": where it leads
         if not colon:
             if not _ANNOUNCES.search(lead.text):
                 return []
