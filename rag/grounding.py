@@ -169,6 +169,7 @@ _BEFORE_STOP = re.compile(r"((?:\s*\[\d+\])+)\s*([.!?。]+[\"'”’)\]]*)(?=\s|
 # opened [2]." or "The hall [1] holds ...").
 _MID = re.compile(r"((?:\s*\[\d+\])+)(?=\s*(?:[,;:]|[a-z]))")
 _RUN = re.compile(r"(?:\s*\[\d+\])+")
+_ENDED = re.compile(r"[.!?:…][\"'”’)]*\s*$")  # the text before a marker ends a sentence (or a lead-in)
 
 
 def _expand(body: str) -> str:
@@ -203,10 +204,19 @@ def normalize_citations(text: str) -> str:
 
 
 def _mid_to_end(text: str) -> str:
-    """Markers inside a sentence move to its end: the sentence rests on all of them."""
+    """Markers inside a sentence move to its end: the sentence rests on all of them.
+    A marker after a full stop or a colon ends its sentence, whatever follows: quoted
+    sentences may start in lower case ("reattached. [1] tmux depends on ...", "from: [2]
+    https://...").
+
+    >>> _mid_to_end("In 2022 [1], it opened. [2]")
+    'In 2022, it opened. [1][2]'
+    >>> _mid_to_end("It can be reattached. [1] tmux needs libevent. [2]")
+    'It can be reattached. [1] tmux needs libevent. [2]'
+    """
     out, carried, pos = [], "", 0
     for m in _RUN.finditer(text):
-        if _MID.match(text, m.start()):
+        if _MID.match(text, m.start()) and not _ENDED.search(text, pos, m.start()):
             out.append(text[pos : m.start()])
             carried += m.group(0).strip().replace(" ", "")
         else:
