@@ -84,6 +84,12 @@ def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     assert sentence[a:b] == phrase
 
 
+def test_the_answer_phrase_is_the_clause_that_adds_to_the_question():
+    s = "If you paid with a gift card, the refund is issued as store credit."
+    a, b = answer_phrase(analyze("I paid using a gift card. How do I get my refund?"), s)
+    assert s[a:b] == "the refund is issued as store credit"
+
+
 def test_the_answer_phrase_falls_back_to_a_clause_inside_the_sentence():
     s = "Each contributor grants you a perpetual, worldwide, royalty-free license to reproduce the work."
     a, b = answer_phrase(analyze("What does each contributor grant?"), s)

@@ -127,10 +127,14 @@ def _best_clause(q: Question, text: str) -> tuple[int, int]:
         return _trim(text, 0, len(text))
     asked = set(q.terms)
 
+    # The question's words a clause shares and the new words it adds count alike (up to
+    # four new ones): weighing the shared words double picked the clause that restates
+    # the question ("If you paid with a gift card") over the one that answers it ("the
+    # refund is issued as store credit").
     def worth(span: tuple[int, int]) -> float:
         stems = nlp.stems(text[span[0] : span[1]])
         new = [s for s in stems if s not in asked and s not in nlp.stopwords()]
-        return len(stems & asked) + 0.5 * min(len(new), 4)
+        return len(stems & asked) + min(len(new), 4)
 
     return _trim(text, *max(clauses, key=worth))
 
