@@ -291,3 +291,19 @@ def test_what_a_sentence_introduces_is_quoted_with_it(readme_pipeline, question,
     assert quotes[1:] == shown
     for c in a.citations:
         assert README_WITH_LISTS[c.start : c.end] == c.quote
+
+
+def test_a_count_age_or_amount_no_quote_states_is_refused(hostel_pipeline):
+    # The page names her but gives no age: the sentence naming her would answer a
+    # question nobody asked. (Only a quote with no number, age or amount at all is
+    # refused: "how much does breakfast cost?" still gets a price row, with the note.)
+    a = hostel_pipeline.ask("How old is Marta Kowalczyk?")
+    assert a.refused and a.text == REFUSAL, a.text
+    assert a.signals["gate"].startswith("asks for an")
+    assert a.related  # the closest passages are still shown, as related
+
+
+@pytest.mark.parametrize("question, value", [("How much are towels?", "2 euros"), ("how much is a dog per night", "7 euros")])
+def test_an_amount_a_quote_states_is_answered(hostel_pipeline, question, value):
+    a = hostel_pipeline.ask(question)
+    assert not a.refused and value in a.answer_span.text

@@ -65,6 +65,18 @@ def has_money(text: str) -> bool:
     return bool(_MONEY.search(text))
 
 
+_NO_COST = re.compile(r"\bfree\b|\bat no (?:extra )?(?:cost|charge)\b|\bno (?:fee|charge|cost)\b", re.I)
+
+
+def no_cost(text: str) -> bool:
+    """Says something costs nothing ("Return shipping is free"): an amount of zero.
+
+    >>> no_cost("Return shipping is free for members."), no_cost("It costs $5.")
+    (True, False)
+    """
+    return bool(_NO_COST.search(text))
+
+
 def has_age(text: str) -> bool:
     """Someone's age ("52-year-old", "aged 40")."""
     return bool(_AGE.search(text))
