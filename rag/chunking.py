@@ -166,7 +166,7 @@ _NUMBERED_HEADING = re.compile(r"\d{1,2}(?:\.\d{1,2})*\.?[ \t]+[A-Z]")
 
 def _numbered_heading_off(text: str, group: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     """A paragraph whose first line is a short numbered title over a line of prose, as
-    that title and the rest: "2. Treasurer's report" over "Ravi Patel reported ..." is a
+    that title and the rest: "2. Budget" over "The treasurer reported ..." is a
     heading, not the start of a sentence. A numbered list (its next line the next item,
     a bullet, or a continuation in lower case) is left whole; "3. Steps" over "1. Fill
     in the form" is a heading over a list of its own."""
@@ -303,7 +303,7 @@ def is_table_rule(line: str) -> bool:
 
 
 def is_list_item(text: str) -> bool:
-    """A bulleted or numbered list item ("- Basic", "* WSSE", "2. Pay the fee")."""
+    """A bulleted or numbered list item ("- Basic", "* Extra", "2. Pay the fee")."""
     return bool(_ITEM.match(text))
 
 

@@ -206,13 +206,13 @@ def normalize_citations(text: str) -> str:
 def _mid_to_end(text: str) -> str:
     """Markers inside a sentence move to its end: the sentence rests on all of them.
     A marker after a full stop or a colon ends its sentence, whatever follows: quoted
-    sentences may start in lower case ("reattached. [1] tmux depends on ...", "from: [2]
+    sentences may start in lower case ("restarted. [1] npm needs ...", "from: [2]
     https://...").
 
     >>> _mid_to_end("In 2022 [1], it opened. [2]")
     'In 2022, it opened. [1][2]'
-    >>> _mid_to_end("It can be reattached. [1] tmux needs libevent. [2]")
-    'It can be reattached. [1] tmux needs libevent. [2]'
+    >>> _mid_to_end("It can be restarted. [1] npm needs node. [2]")
+    'It can be restarted. [1] npm needs node. [2]'
     """
     out, carried, pos = [], "", 0
     for m in _RUN.finditer(text):

@@ -306,7 +306,7 @@ class ExtractiveAnswerer:
           run:" / "make LDFLAGS=-all-static"), a command or an item too short to be an
           answer alone;
         * the list that follows it in its section, when it ends in a colon or announces
-          one ("The following three types are supported." / "* Digest" "* Basic"), up
+          one ("The following three plans are offered." / "* Basic" "* Plus"), up
           to :data:`LISTED` items: the answer is the list.
         """
         rows = table.by_doc.get(lead.row.doc, [])

@@ -169,7 +169,7 @@ class CorpusStats:
 
 def read_as(p: Passage, table: SentenceTable) -> str:
     """The text a candidate's words are compared in: the sentence itself, or a table row
-    under its header line (a row says "09:30 | MV Puffin", its header that the cell
+    under its header line (a row says "09:30 | MV Ada", its header that the cell
     is the "Vessel" a question asks for as the "boat")."""
     head = table.header_of(p.row)
     return p.text if head is None else table.text(head) + "\n" + p.text
