@@ -97,7 +97,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _print_answer(answer: Any, as_json: bool) -> None:
-    from .answering import collapse
+    from .nlp import collapse
 
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))

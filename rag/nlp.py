@@ -92,6 +92,27 @@ def _tokens(text: str) -> tuple[str, ...]:
             out.append(w)
     return tuple(out)
 
+# Markdown's strong emphasis around words ("**twelve boats**"): the answer text shows
+# the words; the citation's quote keeps the markers, as written. Not "__": in a plain
+# text file "__init__" is a name.
+_STRONG = re.compile(r"(?<!\w)\*\*(?=\S)(.+?)(?<=\S)\*\*(?!\w)")
+
+
+def collapse(text: str) -> str:
+    r"""White space folded to single spaces, Markdown's strong markers dropped, and a
+    table row's outer pipes too: a hard-wrapped or marked-up quote reads as one plain line.
+
+    >>> collapse("The club owns **twelve\n   boats**.")
+    'The club owns twelve boats.'
+    >>> collapse("| Student   | £120 |")
+    'Student | £120'
+    """
+    text = _STRONG.sub(r"\1", " ".join(text.split()))
+    if len(text) > 1 and text.startswith("|") and text.endswith("|"):  # a Markdown table row
+        text = text[1:-1].strip()
+    return text
+
+
 def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import nlp
+from ..nlp import collapse
 from ..chunking import is_list_item, is_table_header, is_table_row
 from ..config import AnsweringConfig
 from ..table import SentenceTable
@@ -102,12 +103,6 @@ def is_content(text: str) -> bool:
     return sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3
 
 
-# Markdown's strong emphasis around words ("**twelve boats**"): the answer text shows
-# the words; the citation's quote keeps the markers, as written. Not "__": in a plain
-# text file "__init__" is a name.
-_STRONG = re.compile(r"(?<!\w)\*\*(?=\S)(.+?)(?<=\S)\*\*(?!\w)")
-
-
 # "How much ...?", "What is the fee?": a money question that asks for an amount (not
 # "reasonable copying fee definition" or "can a fee be charged?").
 _ASKS_AMOUNT = re.compile(r"\bhow\s+much\b|\bwhat(?:'s|\s+(?:is|was|are|were|does|did|do))\b", re.I)
@@ -135,21 +130,6 @@ def _amount_missing(q: Question, chosen: Sequence[Passage]) -> bool:
 _ANNOUNCES = re.compile(r"\b(?:the\s+following|as\s+follows)\b", re.I)
 # The most list items quoted beside the sentence that introduces them.
 LISTED = 6
-
-
-def collapse(text: str) -> str:
-    r"""White space folded to single spaces, Markdown's strong markers dropped, and a
-    table row's outer pipes too: a hard-wrapped or marked-up quote reads as one plain line.
-
-    >>> collapse("The club owns **twelve\n   boats**.")
-    'The club owns twelve boats.'
-    >>> collapse("| Student   | £120 |")
-    'Student | £120'
-    """
-    text = _STRONG.sub(r"\1", " ".join(text.split()))
-    if text.startswith("|") and text.endswith("|") and is_table_row(text):
-        text = text[1:-1].strip()
-    return text
 
 
 # A question that asks for a link, which a line holding only a link then answers.
