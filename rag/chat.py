@@ -108,8 +108,10 @@ def parse_history(history: Any) -> list[Turn]:
         elif isinstance(item, Mapping):
             if "role" in item:
                 role, content = item.get("role"), item.get("content")
+                if "content" not in item:
+                    raise InvalidQuestion(f"{where}: a chat message needs 'content'")
                 if not isinstance(content, str):
-                    raise InvalidQuestion(f"{where}: a chat message needs 'content', as text")
+                    raise InvalidQuestion(f"{where}: 'content' must be text")
                 if role == "user":
                     turns.append(Turn(content))
                 elif role == "assistant":
