@@ -91,6 +91,11 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
         assert pg.dialogs == ["Remove this document from the corpus?"] * 2
         assert not stored.exists()
         pg.wait_for_function("document.querySelector('#remove-btn').disabled", timeout=30_000)  # none chosen again
+        # [n] of the earlier answer that cited it: the quote, and a word that its document is gone.
+        pg.locator(f"{BOT} .answer").first.locator(f'a.cite[href="#t1-{n}"]').click()
+        pop = pg.locator("#cite-pop")
+        pop.wait_for(state="visible", timeout=10_000)
+        assert "red and white" in pop.inner_text() and "no longer in the index" in pop.inner_text()
         assert "Lighthouse" not in pg.locator("#docs .doc-list").inner_text()
         ask(pg, "Who was the keeper of the Skerry Point lighthouse?")
         assert "Agnes Morrow" not in pg.locator(f"{BOT} .answer").last.locator(".answer-text").inner_text()

@@ -106,6 +106,8 @@ strong.ans-span { font-weight: 800; }
 .dark #cite-pop { background: #1c2128; color: #e6edf3; border-color: #6e7681; }
 #cite-pop .pop-where { display: block; margin-top: 6px; font-size: 12.5px; color: #424a53; }
 .dark #cite-pop .pop-where { color: #c9d1d9; }
+#cite-pop .pop-gone { display: block; margin-top: 6px; font-size: 12.5px; font-style: italic; color: #424a53; }
+.dark #cite-pop .pop-gone { color: #c9d1d9; }
 #reader .reader { display: flex; flex-direction: column; max-height: calc(100vh - 140px); }
 #reader .reader-bar { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-bottom: 6px; }
 #reader .reader-back { display: none; }
@@ -260,7 +262,17 @@ HEAD = r"""
     if (link) {
       e.preventDefault(); e.stopPropagation();
       hidePop();
-      openRef((link.getAttribute('href') || '').replace('#', ''));
+      if (!openRef((link.getAttribute('href') || '').replace('#', ''))) {
+        // Its document was removed (or changed) since: say so beside the quote, which
+        // the answer still holds, rather than do nothing.
+        showPop(link);
+        if (pop) {
+          var gone = document.createElement('span');
+          gone.className = 'pop-gone';
+          gone.textContent = 'This document is no longer in the index: the quote is what it said then.';
+          pop.appendChild(gone);
+        }
+      }
       return;
     }
     var tab = t.closest('#reader .doc-tab');
