@@ -160,7 +160,7 @@ def split_blocks(text: str) -> list[Block]:
     return _mark_headings(text, blocks)
 
 
-# "2. Treasurer's report", "3.1 Fees": a numbered heading of plain-text minutes and reports.
+# "2. Budget", "3.1 Fees": a numbered heading of plain-text minutes and reports.
 _NUMBERED_HEADING = re.compile(r"\d{1,2}(?:\.\d{1,2})*\.?[ \t]+[A-Z]")
 
 
@@ -275,7 +275,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 _ITEM = re.compile(r"[ \t]*(?:[-*+•][ \t]+|\d{1,3}[.)][ \t]+)")
 _MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]|[-*+•]")
 _TABLE_ROW = re.compile(r"[ \t]*\|")
-# A labelled field: "Venue: St Luke's Hall" (a label of up to four words, then its value).
+# A labelled field: "Venue: Town hall" (a label of up to four words, then its value).
 _FIELD = re.compile(r"[A-Z][\w'()/-]*(?:[ \t]+[\w'()/-]+){0,3}:[ \t]+\S")
 # The rule under a header: Markdown's "|---|:--:|", or a plain-text grid's "-----+-----".
 _TABLE_RULE = re.compile(r"[ \t]*[|+]?[ \t]*:?-{3,}:?[ \t]*(?:[|+][ \t]*:?-{3,}:?[ \t]*)*[|+]?[ \t]*$")
@@ -377,7 +377,9 @@ def table_headers(sentences: Sequence[Sentence]) -> list[Sentence | None]:
     return out
 
 
-def windows(text: str, sentences: Sequence[Sentence]) -> list[tuple[str, tuple[str, ...]]]:
+def windows(
+    text: str, sentences: Sequence[Sentence], headers: Sequence[Sentence | None] | None = None
+) -> list[tuple[str, tuple[str, ...]]]:
     """For each sentence, the text it is also read in (its *window*) and the ids of the
     sentences that text is made of: the sentence with its neighbours in the paragraph,
     or, for a table row, the row under its table's header line. The rows beside a row
@@ -389,7 +391,7 @@ def windows(text: str, sentences: Sequence[Sentence]) -> list[tuple[str, tuple[s
     >>> windows(t, ss)[0]
     ('A b.  C d.', ('s0', 's1'))
     """
-    headers = table_headers(sentences)
+    headers = table_headers(sentences) if headers is None else headers  # given: already found by the caller
     out: list[tuple[str, tuple[str, ...]]] = []
     for i, s in enumerate(sentences):
         head = headers[i]

@@ -116,7 +116,7 @@ def vector_records(
     out: list[VectorRecord] = []
     text = doc.text
     headers = table_headers(sentences)
-    around = windows(text, sentences)
+    around = windows(text, sentences, headers)
     for i, s in enumerate(sentences):
         out.append(VectorRecord(s.id + ":s", s.id, "s", doc.id, s.text))
         spans = split_clauses(text, s.start, s.end) if clauses else []

@@ -86,8 +86,11 @@ def _name_span(names: list[str], text: str, asked: tuple[str, ...], terms: tuple
         if set(nlp.tokens(n)) <= asked_words:
             continue
         at = text.find(n)
-        if at >= 0 and (best_gap is None or _gap(near, at, at + len(n)) < best_gap):
-            best, best_gap = (at, at + len(n)), _gap(near, at, at + len(n))
+        if at < 0:
+            continue
+        gap = _gap(near, at, at + len(n))
+        if best_gap is None or gap < best_gap:
+            best, best_gap = (at, at + len(n)), gap
     return best
 
 
