@@ -44,6 +44,8 @@ from rag.types import SMALL_TALK_REPLIES, split_cited
     ("who sets the fees?", "person", ()),
     ("membership fee", "money", ()),
     ("how much is the fee", "money", ()),
+    ("How much is the pasta class?", "money", ()),  # "how much is": a price
+    ("How much does the kettle weigh?", "number", ()),  # a quantity
 ])
 def test_question_analysis_is_general_english(question, expects, focus):
     q = analyze(question)

@@ -18,8 +18,10 @@ _EXPECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.I))
     for kind, pattern in (
         ("age", r"\bhow\s+old\b|\b(what|which)\s+age\b"),
+        # "how much is the class?", "how much money": a price or a sum ("how much of it",
+        # "how much time", "how much does it weigh" are quantities, below).
         ("money", r"\bhow\s+much\b.*\b(cost|costs|pay|paid|paying|spend|spent|charge|charged|earn|earns|worth|price|fund|funding|"
-                  r"fee|fees|salary|wage|wages|budget|rent)\b"),
+                  r"fee|fees|salary|wage|wages|budget|rent)\b|\bhow\s+much\s+(?:money|is|are|was|were)\b"),
         ("number", r"\bhow\s+(many|much|long|far|big|large|often)\b|\b(what|which)\s+(number|percentage|amount|size|fee|price|cost)\b|\bnumber\s+of\b"),
         ("date", r"\bwhen\b|\b(what|which)\s+(year|date|day|month|time|version)\b|\bwhat\s+time\b|\bsince\s+when\b"),
         ("person", r"\bwho(m|se)?\b|\b(what|which)\s+(person|people|man|woman|official|officials|author|journalist|writer|"
