@@ -42,6 +42,7 @@ class SentenceTable:
         self.by_id = {r.id: r for rs in rows.values() for r in rs}
         self._vocabulary: frozenset[str] | None = None
         self._words: str | None = None  # each document's tokens, space-separated (has_phrase)
+        self._heads: dict[str, SentenceRow | None] = {}  # header_of, per row id, as found
 
     @classmethod
     def load(cls, generation: Generation | None) -> "SentenceTable":
@@ -99,11 +100,24 @@ class SentenceTable:
         """The header line of the table ``row`` is a row of (Markdown or plain text), as a
         row of its own; None for a sentence that is not a table row, or is the header. A
         row alone ("| Day pass | $9.00 |") does not say which column is the price."""
+        if row.id in self._heads:
+            return self._heads[row.id]
+        head = self._find_header(row)
+        self._heads[row.id] = head
+        return head
+
+    def _find_header(self, row: SentenceRow) -> SentenceRow | None:
+        # Every candidate and its window ask this on the answer path: walking back to the
+        # top of a 3,000-row table took ~1 ms a row, so an answer remembers each row's
+        # header, and a walk stops at a row above whose header is known.
         rows = self.by_doc.get(row.doc, [])
         if not is_table_row(self.text(row)):
             return None
         first = row.position
         while first > 0 and rows[first - 1].paragraph == row.paragraph and is_table_row(self.text(rows[first - 1])):
+            known = self._heads.get(rows[first - 1].id)
+            if known is not None:
+                return known  # the row above is of the same table, under this header
             first -= 1
         if first == row.position:
             return None
