@@ -118,6 +118,25 @@ def test_answer_phrase_is_bold_in_its_quote_and_reader(span):
     assert "<" not in plain and "&" not in plain
 
 
+def test_a_plain_text_title_line_is_shown_once_as_the_heading(pipeline, gpl_pipeline):
+    import html as html_lib
+    import re
+
+    from ui.app import escape, render_reader
+
+    (doc,) = pipeline.documents()
+    text, title = pipeline.corpus_text(doc["id"]), doc["title"]
+    assert text.startswith(title + "\n")
+    page = render_reader(pipeline, [])
+    body = page.split('<div class="doc-text">', 1)[1].rsplit("</div></article>", 1)[0]
+    # The first line is the title: styled in place, not repeated above the text.
+    assert 'class="doc-title"' not in page and page.count(escape(title) + "</") == 1
+    assert body.startswith(f'<span class="md-h md-h1">{escape(title)}</span>\n')
+    assert html_lib.unescape(re.sub(r"<[^>]+>", "", body)) == text
+    # A title the text does not open with (here the file name) is still shown above it.
+    assert '<h3 class="doc-title">gpl-3.txt</h3>' in render_reader(gpl_pipeline, [])
+
+
 def test_the_reader_styles_markdown_and_keeps_every_character(hostel_pipeline):
     import html as html_lib
     import re

@@ -535,12 +535,17 @@ def _styled(text: str, a: int, b: int, spans: Sequence[tuple[tuple[int, int, str
     return "".join(out)
 
 
-def _marked(text: str, marks: list[tuple[int, int, list[str], Any]], markdown: bool = False) -> str:
+def _marked(
+    text: str, marks: list[tuple[int, int, list[str], Any]], markdown: bool = False, title: tuple[int, int] | None = None
+) -> str:
     """``text`` escaped, each (start, end, refs, span) wrapped in <mark data-refs>; with
     ``markdown``, its headings, table lines, strong and code styled outside the marks (a
     quote is shown exactly as the document has it; a cited table row keeps the table's
-    font). ``span`` is an answer phrase, or in the reader (phrase, turn, shown)."""
+    font). ``span`` is an answer phrase, or in the reader (phrase, turn, shown).
+    ``title`` is the range of a plain-text document's title line, styled as a heading."""
     spans = markdown_spans(text) if markdown else []
+    if title is not None and not any(p[0][0] < title[1] and title[0] < p[-1][1] for p in spans):
+        spans = sorted([*spans, ((title[0], title[1], "h1"),)])
     out, pos = [], 0
     for start, end, refs, span in marks:
         if start < pos or text[start:end] == "":
@@ -610,14 +615,15 @@ def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = No
             (s, e_, refs, span) for (s, e_), (refs, span) in per_doc.get(d, {}).items() if text[s:e_] != "" and e_ <= len(text)
         )
         markdown = d.lower().endswith((".md", ".markdown"))
-        body = _marked(text, marks, markdown=markdown)
+        # A document that opens with its title ("# Handbook", or a plain first line the
+        # title was read from) shows it as its heading: a title above it would say it twice.
+        lead = len(text) - len(text.lstrip())
+        first = text[lead:].split("\n", 1)[0].rstrip()
+        own = first.lstrip("#").strip() == titles[d]
+        body = _marked(text, marks, markdown=markdown, title=(lead, lead + len(first)) if own else None)
         # Highlight the active answer's marks now; the page's script re-highlights on click.
         body = re.sub(r'<mark data-refs="([^"]*)"', lambda m: m.group(0) + _mark_class(m.group(1).split(), active), body)
         hidden = "" if d == shown_doc else " hidden"
-        # A Markdown document that opens with its title ("# Handbook") shows it styled
-        # already: a title above it would say it twice.
-        first = text.lstrip().split("\n", 1)[0]
-        own = markdown and first.startswith("#") and first.lstrip("#").strip() == titles[d]
         head = "" if own else f'<h3 class="doc-title">{escape(titles[d])}</h3>'
         articles.append(
             f'<article class="doc" data-doc="{_attr(d)}" aria-label="{_attr(titles[d])}"{hidden}>{head}'
