@@ -303,6 +303,52 @@ def test_a_count_age_or_amount_no_quote_states_is_refused(hostel_pipeline):
     assert a.related  # the closest passages are still shown, as related
 
 
+@pytest.mark.parametrize("question, answered", [
+    # the family room's row gives its price, not how many it sleeps
+    ("How many guests can stay in the family room?", False),
+    ("how many beds are in the dorm", True),  # "Dorm (6 beds)"
+])
+def test_how_many_is_answered_by_a_count_not_a_year_or_a_price(hostel_pipeline, question, answered):
+    a = hostel_pipeline.ask(question)
+    assert a.refused != answered, a.text
+    if not answered:
+        assert a.signals["gate"] == "asks for a number, and the passages found state none"
+    else:
+        assert "6" in a.answer_span.text
+
+
+CLUB_NOTICE = """Harbour Rowing Club
+
+The club meets every Saturday at the old boathouse. Questions about membership go to
+the secretary, Ana Ruiz, who keeps the waiting list.
+
+Call the boathouse on 01632 960 123 on weekday evenings. Results and the season's
+calendar are posted on harbourrowing.example.org after each regatta.
+"""
+
+
+@pytest.fixture(scope="module")
+def club_pipeline(tmp_path_factory, embedder):
+    tmp = tmp_path_factory.mktemp("club")
+    (tmp / "corpus").mkdir()
+    (tmp / "corpus" / "club.txt").write_text(CLUB_NOTICE, encoding="utf-8")
+    return Pipeline.load(Config().with_(corpus_dir=tmp / "corpus", home=tmp / ".rag"), embedder=embedder)
+
+
+@pytest.mark.parametrize("question, written", [
+    ("what is the club's phone number?", "01632 960 123"),
+    ("rowing club website", "harbourrowing.example.org"),
+    ("What is Ana Ruiz's email address?", None),  # she is named; no address is written
+])
+def test_a_contact_detail_is_quoted_where_written_else_refused(club_pipeline, question, written):
+    a = club_pipeline.ask(question)
+    if written is None:
+        assert a.refused and a.signals["gate"] == "asks for an e-mail address, and the passages found give none"
+        assert a.related
+    else:
+        assert not a.refused and any(written in c.quote for c in a.citations), a.text
+
+
 @pytest.mark.parametrize("question, value", [("How much are towels?", "2 euros"), ("how much is a dog per night", "7 euros")])
 def test_an_amount_a_quote_states_is_answered(hostel_pipeline, question, value):
     a = hostel_pipeline.ask(question)

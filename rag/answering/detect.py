@@ -82,6 +82,74 @@ def has_age(text: str) -> bool:
     return bool(_AGE.search(text))
 
 
+# What a number in a text can be other than a count of things, each kept when the
+# question asks in its unit ("how many dollars", "how many years").
+_NOT_COUNTS = (
+    (re.compile(r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s*(?:dollars|euros|pounds|cents|usd|eur|gbp)\b", re.I),
+     re.compile(r"\b(?:dollars?|euros?|pounds?|cents?|money)\b", re.I)),
+    (re.compile(r"\b\d{1,2}[:.]\d\d\s*(?:[ap]\.?m\.?)?|\b\d{1,2}\s*[ap]\.?m\.?(?!\w)", re.I), re.compile(r"\b(?:hours?|minutes?|o'?clock)\b", re.I)),
+    (re.compile(r"\b\d[\d.,]*\s*(?:%|percent\b|per\s+cent\b)", re.I), re.compile(r"percent|%|per\s+cent", re.I)),
+    (re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b"), re.compile(r"\byears?\b", re.I)),
+    (re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b"
+                r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I),
+     re.compile(r"\bdays?\b", re.I)),
+)
+
+
+def has_count(text: str, question: str = "") -> bool:
+    """Does ``text`` state how many of something there are, as "how many ...?" asks: a
+    number that is not an amount of money, a time of day, a percentage, a year or a day
+    of a month, and not one ``question`` itself gives.
+
+    >>> has_count("The club has 40 boats."), has_count("Rides cost $0.15 per minute.")
+    (True, False)
+    >>> has_count("Of the 38 sites, 9 were hit.", "How many of the 38 sites were hit?")
+    True
+    >>> has_count("The storm of 11 January 1991.", "How many crew were aboard?")
+    False
+    """
+    for pattern, unit_asked in _NOT_COUNTS:
+        if not unit_asked.search(question):
+            text = pattern.sub(" ", text)
+    return bool(nlp.numbers(text) - nlp.numbers(question))
+
+
+# A way to reach someone or something that a question asks for, and how it is written.
+_CONTACT_ASKED = (
+    ("phone number", re.compile(r"\b(?:phone|telephone|fax)\s*(?:number|no\.?|#)|\bnumber\s+(?:to|should\s+i|can\s+i)\s+call\b", re.I)),
+    ("e-mail address", re.compile(r"\be-?mail\s+(?:address|addr)\b|\bwhat(?:'s|\s+is|\s+was)\s+(?:the|their|his|her|its|your)\s+e-?mail\b|\be-?mail\s*\?", re.I)),
+    ("web address", re.compile(r"\b(?:url|web\s*address|web\s*site|website|homepage|home\s+page|web\s*page)\b", re.I)),
+)
+_CONTACT_WRITTEN = {
+    "phone number": re.compile(r"\+?\(?\d[\d\s().-]{5,}\d"),
+    "e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|[\w.+-]+\s*(?:\[at\]|\(at\)| at )\s*[\w-]+\s*(?:\[dot\]|\(dot\)|\.| dot )\s*\w+"),
+    "web address": re.compile(r"://|\bwww\.|(?<![@\w.-])[\w-]+(?:\.[\w-]+)*\.(?:org|com|net|io|gov|edu|info|dev|co|uk|de|fr|eu)\b(?!\.\w)", re.I),
+}
+
+
+#: The kinds of contact detail :func:`contact_asked` tells apart.
+CONTACT_KINDS = ("phone number", "e-mail address", "web address")
+
+
+def contact_asked(question: str) -> str | None:
+    """The kind of contact detail ``question`` asks for: ``"phone number"``,
+    ``"e-mail address"`` or ``"web address"``, else None.
+
+    >>> contact_asked("what's the club's phone number?"), contact_asked("Who runs the club?")
+    ('phone number', None)
+    """
+    return next((kind for kind, rx in _CONTACT_ASKED if rx.search(question)), None)
+
+
+def has_contact(kind: str, text: str) -> bool:
+    """Does ``text`` write a contact detail of ``kind`` (see :func:`contact_asked`)?
+
+    >>> has_contact("web address", "Rules are at example.org/rules."), has_contact("phone number", "Call us.")
+    (True, False)
+    """
+    return bool(_CONTACT_WRITTEN[kind].search(text))
+
+
 _DETECT = {
     "money": has_money,
     "age": has_age,
