@@ -80,6 +80,18 @@ def test_detectors_find_each_kind_of_value():
     ("who is the club secretary?", "Our captain is Ana Ruiz, and the club secretary is Li Wei.", "Li Wei"),
     ("who founded the rowing club?", "Harbour Point Rowing Club was founded in 1987 by Mary Okoro.", "Mary Okoro"),
     ("who chairs the committee", "Venue: St Luke's Church Hall. Present: Helen Marsh (chair), Ravi Patel.", "Helen Marsh"),
+    # names listed together answer together
+    ("who voted against the plan?", "The two members who voted against it, Robert Haskell and Dana Pruitt, left.",
+     "Robert Haskell and Dana Pruitt"),
+    # of two values holding the question's word, the one beside its other words
+    ("how many years would a new bridge last", "A new bridge would last 75 years, against roughly 30 years for a repair.",
+     "75 years"),
+    # what a number counts, never a trailing preposition; a rate keeps its unit
+    ("how many staff are going", "Six members of staff will go with them.", "Six members of staff"),
+    ("how many days can i work from home", "You may work from home up to three days per week.", "up to three days per week"),
+    # a day before its month keeps its day; the end of a range answers "close"
+    ("when is the deposit due", "The deposit of 50 pounds is due on 7 February 2025.", "7 February 2025"),
+    ("and when does it close?", "The office is open from 8:00 a.m. to 4:00 p.m. on weekdays.", "4:00 p.m."),
 ])
 def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     a, b = answer_phrase(analyze(question), sentence)

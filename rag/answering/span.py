@@ -16,22 +16,49 @@ from .detect import holds
 from .question import Question, analyze
 
 _QUANT = r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|more than|over|at least|at most|fewer than|less than|some)\s+)?"
+# What follows a number and says what it counts ("40,000 inmates"), never a joining
+# word or a preposition ("six members of"); then a rate ("three days per week").
+_COUNTED = (r"(?:[\s-]+(?!(?:and|or|of|to|in|the|for|with|from|at|by|on|as|than|a|an|per)\b)[a-z][\w-]*){0,2}"
+            r"(?:\s+(?:per|of)\s+(?!(?:the|a|an|its|their|his|her|our|this|that|these|those)\b)[a-z]+)?")
 _NUMBER = re.compile(
     # not a part of a time of day ("9:30"): that is when, not how many; nor of a word
     # ("file1.sh", "v2")
-    _QUANT + r"(?:[$€£]\s?)?(?<![\w:])\d[\d,.]*\d?(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?(?:[\s-]+(?!and\b|or\b|of\b|to\b|in\b|the\b)[a-z][\w-]*){0,2}"
-    r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b(?:[\s-]+[a-z][\w-]*){0,2}",
+    _QUANT + r"(?:[$€£]\s?)?(?<![\w:])\d[\d,.]*\d?(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?" + _COUNTED
+    + r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b" + _COUNTED,
     re.I,
 )
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 _TIME_OF_DAY = r"\b\d{1,2}[:.]\d\d(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?|\b(?:noon|midnight)\b"
 _TIME = re.compile(_TIME_OF_DAY)
 _DATE = re.compile(
-    rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?"
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"  # "7 February 2025"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?"
     r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:1[5-9]|20)\d\d\b"
     r"|" + _TIME_OF_DAY + r"|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
 _ASKS_TIME = re.compile(r"\bwhat time\b|\bhow early\b|\bhow late\b", re.I)
+# A question about when something stops, which a range ("from 8 a.m. to 4 p.m.")
+# answers with its second end.
+_ASKS_END = re.compile(r"\b(?:close|closes|closing|closed|end|ends|ending|finish|finishes|until|till|how\s+late)\b", re.I)
+_RANGE_TO = re.compile(r"\s*(?:to|until|till|through|-|–|—)\s*", re.I)
+
+
+def _range_end(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The other end of a range ``span`` opens ("8:00 a.m. to 4:00 p.m." -> "4:00 p.m."),
+    else ``span``."""
+    joint = _RANGE_TO.match(text, span[1])
+    other = _DATE.match(text, joint.end()) if joint else None
+    return _phrase_at(other) if other else span
+
+
+def _phrase_at(m: re.Match[str]) -> tuple[int, int]:
+    """Where a match's phrase stands, without the punctuation around it ("a.m." keeps
+    its last full stop)."""
+    phrase = m.group(0).strip(" ,.;:")
+    if re.search(r"\b[ap]\.m$", phrase) and m.group(0).strip().endswith("."):
+        phrase += "."
+    start = m.start() + m.group(0).find(phrase)
+    return start, start + len(phrase)
 
 
 _MONEY = re.compile(
@@ -49,17 +76,20 @@ def _first(pattern: re.Pattern[str], text: str, avoid: set[str], terms: tuple[st
     near = _term_spans(text, wanted)
     best, best_key = None, None
     for m in pattern.finditer(text):
-        phrase = m.group(0).strip(" ,.;:")
-        if re.search(r"\b[ap]\.m$", phrase) and m.group(0).strip().endswith("."):
-            phrase += "."  # "a.m." keeps its last full stop
+        start, end = _phrase_at(m)
+        phrase = text[start:end]
         if not phrase or nlp.numbers(phrase) & avoid and not (nlp.numbers(phrase) - avoid):
             continue  # the question's own number is not the answer
         said = nlp.stems(phrase)
         if said and said <= wanted:
             continue  # nor its own words: "what time on Tuesday" is not answered by "Tuesday"
-        start = m.start() + m.group(0).find(phrase)
-        end = start + len(phrase)
-        key = (_gap(near, start, end), -(end - start))
+        # One that holds a question word first ("60 volunteers" for "how many
+        # volunteers"), then the nearest to the question's other words: of "last 75
+        # years, against 30 years for the old one", "how many years would it last" is
+        # answered by the first.
+        inside = [(a, b) for a, b in near if start <= a and b <= end]
+        around = [(a, b) for a, b in near if b <= start or a >= end]
+        key = (not inside, _gap(around, start, end) if around else len(text), -(end - start))
         if best_key is None or key < best_key:
             best, best_key = (start, end), key
     return best
@@ -91,7 +121,20 @@ def _name_span(names: list[str], text: str, asked: tuple[str, ...], terms: tuple
         gap = _gap(near, at, at + len(n))
         if best_gap is None or gap < best_gap:
             best, best_gap = (at, at + len(n)), gap
-    return best
+    if best is None:
+        return None
+    # Names listed together answer together: "Robert Haskell and Dana Pruitt".
+    start, end = best
+    while True:
+        joint = _JOINT.match(text, end)
+        after = joint.end() if joint else -1
+        nxt = next((text.find(n, after) + len(n) for n in names if joint and text.startswith(n, after)), None)
+        if nxt is None:
+            return start, end
+        end = nxt
+
+
+_JOINT = re.compile(r",\s*(?:and\s+)?|\s+(?:and|&)\s+")
 
 
 def answer_phrase(q: Question, text: str) -> tuple[int, int]:
@@ -115,6 +158,8 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
         if _ASKS_TIME.search(q.text):
             span = _first(_TIME, text, set(q.numbers), q.terms)
         span = span or _first(_DATE, text, set(q.numbers), q.terms)
+        if span is not None and _ASKS_END.search(q.text):
+            span = _range_end(text, span)
     elif q.expects == "person":
         span = _name_span(nlp.persons(text), text, q.names, q.terms)
     elif q.expects == "place":
