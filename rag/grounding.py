@@ -53,13 +53,6 @@ class Support:
         return asdict(self)
 
 
-_WS = re.compile(r"\s+")
-
-
-def _norm_ws(text: str) -> str:
-    return _WS.sub(" ", text).strip()
-
-
 def _name_words(sentence: str) -> set[str]:
     """Lower-cased words of the sentence's names, skipping a lone sentence-initial word."""
     out: set[str] = set()
@@ -286,8 +279,9 @@ class Checker:
         """Verdict for one sentence against the texts it cites."""
         if not passages:
             return Support(sentence, False, 0.0, "no citation", citations)
-        flat = _norm_ws(sentence)
-        if any(flat and flat in _norm_ws(p) for p in passages):
+        # As the answer shows a quote (nlp.collapse: white space, Markdown markers).
+        flat = nlp.collapse(sentence)
+        if any(flat and flat in nlp.collapse(p) for p in passages):
             return Support(sentence, True, 1.0, "verbatim in the cited passage", citations)
         cited = " ".join(passages)
         reason = _hard_checks(sentence, cited)

@@ -106,11 +106,19 @@ def collapse(text: str) -> str:
     'The club owns twelve boats.'
     >>> collapse("| Student   | £120 |")
     'Student | £120'
+    >>> collapse("- Forms go to the [school office](https://example.org/office).")
+    'Forms go to the school office (https://example.org/office).'
     """
     text = _STRONG.sub(r"\1", " ".join(text.split()))
     if len(text) > 1 and text.startswith("|") and text.endswith("|"):  # a Markdown table row
         text = text[1:-1].strip()
+    text = _LINK.sub(r"\1 (\2)", _BULLET.sub("", text))
     return text
+
+
+# A list item's bullet, and a Markdown link: "[text](url)" reads as "text (url)".
+_BULLET = re.compile(r"^[-*+•]\s+(?=\S)")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((\S+?)\)")
 
 
 def stem(word: str) -> str:

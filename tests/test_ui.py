@@ -118,6 +118,28 @@ def test_answer_phrase_is_bold_in_its_quote_and_reader(span):
     assert "<" not in plain and "&" not in plain
 
 
+def test_a_markdown_quote_hides_its_markers_and_copies_them_exactly():
+    from rag.types import Answer, Citation, Related, Span
+    from ui.app import plain_text, render_answer
+
+    quote = "The trip runs from **Monday 12 May** to Wednesday."
+    c = Citation(1, "trip.md", "Dates", 40, 40 + len(quote), quote)
+    a = Answer("when does the trip start", "The trip runs from Monday 12 May to Wednesday. [1]", False, [c])
+    a.answer_span, a.answer_n = Span("trip.md", 40 + 21, 40 + 34, "Monday 12 May"), 1
+    html = render_answer(a, 1, {"trip.md": "Trip"})
+    src = html.split('<span class="src-quote">', 1)[1].split("</span> <span", 1)[0]
+    hidden = '<span class="md-hide">&#42;&#42;</span>'
+    assert src == f'“The trip runs from {hidden}<strong class="ans-span">Monday 12 May</strong>{hidden} to Wednesday.”'
+    assert '"The trip runs from **Monday 12 May** to Wednesday."' in plain_text(a)  # copied as written
+    # A plain-text document's asterisks are its own characters; a refusal's related
+    # passages from Markdown hide them too.
+    c_txt = Citation(1, "notes.txt", "", 0, len(quote), quote)
+    assert "md-hide" not in render_answer(Answer("q", quote + " [1]", False, [c_txt]), 1)
+    refused = Answer.refusal("q", [])
+    refused.related = [Related("trip.md", "Dates", 40, 40 + len(quote), quote, 0.5)]
+    assert render_answer(refused, 1).count(hidden) == 2
+
+
 def test_a_plain_text_title_line_is_shown_once_as_the_heading(pipeline, gpl_pipeline):
     import html as html_lib
     import re
@@ -554,6 +576,15 @@ def test_refusal_looks_different_and_shows_related_passages(page):
     related = [q.strip("“”") for q in bot.locator(".related-list .src-quote").all_inner_texts()]
     marked = page.evaluate("[...document.querySelectorAll('#reader mark.rel')].map(m => m.innerText)")
     assert set(marked) <= set(related) and marked, (marked, related)
+
+
+@pytest.mark.browser
+def test_a_refusal_in_another_language_says_the_documents_are_in_english(page):
+    ask(page, "¿cuál es el horario de la biblioteca?")
+    bot = page.locator(f"{BOT} .answer").last
+    assert bot.locator(".refusal").count() == 1
+    note = bot.locator(".answer-note")
+    assert note.count() == 1 and note.is_visible() and "searched in English" in note.inner_text()
 
 
 @pytest.mark.browser

@@ -84,11 +84,12 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
         pg.locator("#remove-btn").click()
         pg.wait_for_function("document.querySelector('#notice').innerText.includes('Kept')", timeout=60_000)
         assert "Kept “Lighthouse keeping notes”: nothing was removed." in pg.locator("#notice").inner_text()
-        assert stored.exists() and pg.dialogs == ["Remove this document from the corpus?"]
+        asked = "Remove “Lighthouse keeping notes” from the corpus?"  # names what it removes
+        assert stored.exists() and pg.dialogs == [asked]
         pg.accept_dialogs = True
         pg.locator("#remove-btn").click()
         pg.wait_for_function("document.querySelector('#notice').innerText.includes('Removed')", timeout=120_000)
-        assert pg.dialogs == ["Remove this document from the corpus?"] * 2
+        assert pg.dialogs == [asked] * 2
         assert not stored.exists()
         pg.wait_for_function("document.querySelector('#remove-btn').disabled", timeout=30_000)  # none chosen again
         # [n] of the earlier answer that cited it: the quote, and a word that its document is gone.
@@ -114,6 +115,10 @@ def test_wrong_type_and_too_big_uploads_are_refused_with_a_message(browser, uplo
         big.write_bytes(b"word " * 300_000)  # 1.4 MB, over the 1 MB limit
         pdf = tmp_path / "scan.pdf"
         pdf.write_bytes(b"%PDF-1.4 not a text document")
+        empty = tmp_path / "empty.txt"
+        empty.write_bytes(b"")
+        pg.locator("#upload input[type=file]").set_input_files(str(empty))  # refused by the server
+        pg.wait_for_function("document.querySelector('#notice').innerText.includes('is empty')", timeout=60_000)
         for f, message in ((big, 'exceed the maximum allowed size of 1.0 Mb: "big.txt"'),
                            (pdf, "Invalid file type: scan.pdf. Only .txt, .md allowed.")):
             pg.locator("#upload input[type=file]").set_input_files(str(f))
@@ -121,6 +126,11 @@ def test_wrong_type_and_too_big_uploads_are_refused_with_a_message(browser, uplo
                 "m => [...document.querySelectorAll('.toast-body')].some(t => t.innerText.includes(m))",
                 arg=message, timeout=30_000,
             )
+            # The empty file's message is not about this one: it is gone from view.
+            assert not pg.locator("#notice").is_visible() or "empty" not in pg.locator("#notice").inner_text()
+        pg.locator("#upload input[type=file]").set_input_files(str(empty))  # the same message again: shown again
+        pg.wait_for_function("document.querySelector('#notice').innerText.includes('is empty')"
+                             " && getComputedStyle(document.querySelector('#notice')).display !== 'none'", timeout=60_000)
         uploads = upload_server["corpus"] / "uploads"
         assert not (uploads / "big.txt").exists() and not (uploads / "scan.pdf").exists()
     finally:

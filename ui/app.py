@@ -123,7 +123,8 @@ strong.ans-span { font-weight: 800; }
 #reader .doc-title { margin: 4px 0 10px; font-size: 1.15em; color: var(--body-text-color); }
 #reader .doc-text { white-space: pre-wrap; line-height: 1.65; font-size: 15px; color: var(--body-text-color); max-width: 70ch; overflow-x: auto; }
 #reader mark { background: transparent; color: inherit; }
-#reader .md-hide { display: none; }
+.md-hide { display: none; }  /* Markdown markers: kept in the text, out of view */
+.src-quote .md-table { font-family: var(--font-mono, monospace); font-size: 0.9em; }
 #reader .md-h { font-weight: 700; font-size: 1.1em; }
 #reader .md-h1 { font-size: 1.3em; }
 #reader .md-h2 { font-size: 1.2em; }
@@ -142,6 +143,7 @@ strong.ans-span { font-weight: 800; }
 #docs .doc-list .doc-size { font-size: 0.9em; }
 #notice, #status { color: var(--body-text-color); font-size: 0.9em; min-height: 0; }
 #notice p, #status p { margin: 2px 0; }
+#notice.stale { display: none; }
 #open-reader { display: none; }
 @media (max-width: 760px) {
   #chat { height: 62vh !important; }
@@ -228,7 +230,8 @@ HEAD = r"""
     pop.setAttribute('role', 'tooltip');
     var q = document.createElement('span');
     q.className = 'pop-quote';
-    q.textContent = src.querySelector('.src-quote').textContent;
+    // innerText: a Markdown quote's hidden markers stay out of the pop too.
+    q.textContent = src.querySelector('.src-quote').innerText;
     var w = document.createElement('span');
     w.className = 'pop-where';
     w.textContent = src.querySelector('.src-where').textContent;
@@ -251,6 +254,21 @@ HEAD = r"""
   document.addEventListener('keydown', function (e) {
     if (e.key === 'Escape') { hidePop(); setReaderOpen(false); }
   });
+  // A file chosen or dropped for upload: the last upload's message is not about it (the
+  // page itself may refuse this one, with a toast of its own, and never ask the server).
+  // Hidden until the server next writes the notice.
+  function staleNotice(e) {
+    var n = document.getElementById('notice');
+    if (!n || !(e.target.closest && e.target.closest('#upload'))) return;
+    n.classList.add('stale');
+    if (!n.ragWatched) {
+      n.ragWatched = true;
+      new MutationObserver(function () { n.classList.remove('stale'); })
+        .observe(n, {childList: true, subtree: true, characterData: true});
+    }
+  }
+  document.addEventListener('change', staleNotice, true);
+  document.addEventListener('drop', staleNotice, true);
   function plainOf(el) {
     var p = el && el.querySelector('.plain');
     return p ? p.textContent : null;
@@ -372,18 +390,30 @@ def _where(section: str, title: str) -> str:
     return " · ".join(dict.fromkeys(x for x in (section, title) if x))
 
 
-def _quote_html(quote: str, start: int, span: Any, turn: str | None = None, current: bool = True) -> str:
+def _quote_html(
+    quote: str, start: int, span: Any, turn: str | None = None, current: bool = True, markdown: bool = False
+) -> str:
     """The quote, escaped, with the answer phrase in bold when the span lies inside it.
     In the reader, ``turn`` names the answer the phrase is of: it is bold only while that
-    answer is the one shown (``current``; the page's script moves it on a click)."""
+    answer is the one shown (``current``; the page's script moves it on a click). With
+    ``markdown`` (a quote of a Markdown document shown on its own), its ``**`` and
+    heading markers are hidden as in the reader: still in the text, not in view."""
+    # Only the markers are hidden: the answer phrase, often the very words a "**" pair
+    # marks, is what stands out in a quote.
+    spans = [((a, b, k),) for parts in markdown_spans(quote) for a, b, k in parts if k == "hide"] if markdown else []
     if span is None:
-        return escape(quote)
+        return _styled(quote, 0, len(quote), spans)
     lo, hi = span.start - start, span.end - start
     if not (0 <= lo < hi <= len(quote)) or quote[lo:hi] != span.text:
-        return escape(quote)
+        return _styled(quote, 0, len(quote), spans)
     attrs = "" if turn is None else f' data-turn="{_attr(turn)}"'
     cls = "ans-span" if current else "ans-span off"
-    return escape(quote[:lo]) + f'<strong class="{cls}"{attrs}>{escape(quote[lo:hi])}</strong>' + escape(quote[hi:])
+    return (_styled(quote, 0, lo, spans) + f'<strong class="{cls}"{attrs}>{_styled(quote, lo, hi, spans)}</strong>'
+            + _styled(quote, hi, len(quote), spans))
+
+
+def _is_markdown(doc: str) -> bool:
+    return doc.lower().endswith((".md", ".markdown"))
 
 
 def _linked(text: str, turn: int) -> str:
@@ -438,18 +468,20 @@ def render_answer(answer: Answer, turn: int, titles: dict[str, str] | None = Non
         body = f'<div class="answer-text refusal">⚠ {escape(answer.text)}</div>'
         if answer.related:
             related_items = "".join(
-                f'<li><span class="src-quote">“{escape(r.quote)}”</span> '
+                f'<li><span class="src-quote">“{_quote_html(r.quote, r.start, None, markdown=_is_markdown(r.doc))}”</span> '
                 f'<span class="src-where">— {escape(_doc_title(titles, r.doc))}</span></li>'
                 for r in answer.related
             )
             body += f'<div class="related-list">Closest passages (related, not cited):<ul>{related_items}</ul></div>'
-        return f'<div class="answer refused" data-turn="{turn}">{body}{plain}</div>'
+        # A refusal's notes say why it may have failed ("searched in English").
+        notes = "".join(f'<div class="answer-note">{escape(n)}</div>' for n in answer.notes)
+        return f'<div class="answer refused" data-turn="{turn}">{body}{notes}{plain}</div>'
     items = []
     for c in answer.citations:
         span = answer.answer_span if answer.answer_n == c.n else None
         where = _where(c.section, _doc_title(titles, c.doc))
         items.append(
-            f'<li value="{c.n}"><span class="src-quote">“{_quote_html(c.quote, c.start, span)}”</span> '
+            f'<li value="{c.n}"><span class="src-quote">“{_quote_html(c.quote, c.start, span, markdown=_is_markdown(c.doc))}”</span> '
             f'<span class="src-where">— {escape(where)}</span></li>'
         )
     # Beside the answer, not in it (every answer sentence is cited): a part of the
@@ -614,7 +646,7 @@ def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = No
         marks = sorted(
             (s, e_, refs, span) for (s, e_), (refs, span) in per_doc.get(d, {}).items() if text[s:e_] != "" and e_ <= len(text)
         )
-        markdown = d.lower().endswith((".md", ".markdown"))
+        markdown = _is_markdown(d)
         # A document that opens with its title ("# Handbook", or a plain first line the
         # title was read from) shows it as its heading: a title above it would say it twice.
         lead = len(text) - len(text.lstrip())
@@ -845,17 +877,21 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
         state = list(state or [])
         return render_reader(pipe, state), render_documents(pipe), gr.update(choices=uploaded_choices(pipe), value=None)
 
-    def on_upload(path: str | None, state: list[Exchange], progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008 (Gradio's way)
+    def on_upload(path: str | None, state: list[Exchange], progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008 (Gradio's way)
         if not path:
-            return skip(), skip(), skip(), skip(), skip()
+            yield skip(), skip(), skip(), skip(), skip()
+            return
+        # The last upload's message goes first: it is not about this file.
+        yield skip(), skip(), skip(), "", skip()
         try:
             doc = save_upload(corpus_dir, Path(path))
         except UploadRejected as exc:
-            return skip(), skip(), skip(), f"Not added: {exc}.", None
+            yield skip(), skip(), skip(), f"Not added: {exc}.", None
+            return
         progress((0, None), desc="Indexing")
         pipe.index(progress=lambda done, total: progress((done, total), desc="Indexing", unit="sentences"))
         title = titles().get(doc, doc)
-        return (
+        yield (
             render_documents(pipe), gr.update(choices=uploaded_choices(pipe), value=None),
             render_reader(pipe, list(state or [])), f"Added “{title}”; questions now span all documents.", None,
         )
@@ -949,7 +985,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
             remove_dd.change(lambda doc: gr.update(interactive=bool(doc)), [remove_dd], [remove_btn], **quiet)
             remove_btn.click(
                 on_remove, [remove_dd, state, remove_ok], [docs_html, remove_dd, reader, notice], api_visibility="private",
-                js="(doc, state, ok) => [doc, state, doc ? confirm('Remove this document from the corpus?') : false]",
+                js="(doc, state, ok) => [doc, state, doc ? confirm('Remove “' + ((document.querySelector('#remove-doc input') || {}).value || doc) + '” from the corpus?') : false]",
             )
         gr.api(ask, api_name="ask", api_description=ASK_DESCRIPTION)
     return app
