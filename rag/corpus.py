@@ -142,6 +142,10 @@ def _decode_legacy(raw: bytes) -> tuple[str, str]:
     return raw.decode("utf-8", errors="replace"), "not valid UTF-8, decoded with replacement characters"
 
 
+# The skip reason of a file of another kind than the corpus takes (said once for all).
+NOT_INDEXED = "not a .txt or .md file"
+
+
 def iter_paths(root: Path) -> Iterator[tuple[Path, str | None]]:
     """Yield ``(path, skip_reason)`` for candidate files below ``root``, sorted.
 
@@ -154,9 +158,12 @@ def iter_paths(root: Path) -> Iterator[tuple[Path, str | None]]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.startswith(".") or not name.lower().endswith(SUFFIXES):
+            if name.startswith(".") or Path(dirpath) == root and name == METADATA_FILE:
                 continue
             path = Path(dirpath) / name
+            if not name.lower().endswith(SUFFIXES):
+                yield path, NOT_INDEXED
+                continue
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(root_resolved):
@@ -241,8 +248,12 @@ def scan(root: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES, *, quiet
         skipped.append((rel, reason))
         warnings.append(f"skipped {rel}: {reason}")
 
+    others: list[str] = []
     for path, reason in iter_paths(root):
         rel = path.relative_to(root).as_posix()
+        if reason == NOT_INDEXED:
+            others.append(rel)
+            continue
         if reason:
             skip(rel, reason)
             continue
@@ -272,6 +283,10 @@ def scan(root: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES, *, quiet
         docs.append(
             Document(id=rel, text=text, sha256=hashlib.sha256(raw).hexdigest(), meta=meta.get(rel, {}))
         )
+    if others:
+        # One line, not one per file: a folder may hold images or notes beside its texts.
+        listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        warnings.append(f"not indexed (only .txt and .md files are): {listed}")
     for w in warnings if not quiet else ():
         log.warning(w)
     return CorpusScan(documents=docs, skipped=skipped, warnings=warnings)

@@ -68,7 +68,7 @@ class IndexReport:
 
     def summary(self) -> str:
         return (
-            f"{self.documents} documents, {self.chunks} chunks, {self.sentences} sentences; "
+            f"{_count(self.documents, 'document')}, {_count(self.chunks, 'chunk')}, {_count(self.sentences, 'sentence')}; "
             f"embedded {self.embedded} vectors (sentences and their clauses), skipped {self.skipped} unchanged, "
             f"removed {self.removed} "
             f"in {self.seconds:.2f}s"
@@ -76,6 +76,10 @@ class IndexReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def doc_entry(doc: Document, chunks: list[Chunk]) -> dict[str, Any]:
@@ -502,7 +506,7 @@ class Indexer:
         for doc in missing_docs:
             docs[doc]["sha256"] = None  # forces a re-embed below
         if missing_docs:
-            report.repaired.append(f"re-embedding {len(missing_docs)} documents with missing vectors")
+            report.repaired.append(f"re-embedding {_count(len(missing_docs), 'document')} with missing vectors")
         for msg in report.repaired:
             log.warning("index repair: %s", msg)
 

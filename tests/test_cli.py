@@ -33,7 +33,7 @@ def workdir(tmp_path_factory):
 def test_index_then_ask_then_json(workdir):
     r = rag("index", cwd=workdir)
     assert r.returncode == 0, r.stderr
-    assert "1 documents" in r.stdout and "embedded" in r.stdout
+    assert "1 document, " in r.stdout and "embedded" in r.stdout
     again = rag("index", cwd=workdir)
     assert "embedded 0 vectors" in again.stdout
 

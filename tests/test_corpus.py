@@ -21,6 +21,19 @@ def test_txt_and_md_below_the_folder_are_documents_with_relative_ids(tmp_path):
     assert len(found.documents[0].sha256) == 64
 
 
+def test_files_of_other_kinds_are_named_in_one_warning(tmp_path):
+    (tmp_path / "a.txt").write_text("Alpha text.", encoding="utf-8")
+    (tmp_path / "LICENSE").write_text("Plain text with no extension.", encoding="utf-8")
+    for name in ("notes.pdf", "b.png", "c.rst", "d.html", "e.doc", "f.odt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "metadata.json").write_text("{}", encoding="utf-8")  # the corpus's own, not a document
+    found = scan(tmp_path)
+    assert [d.id for d in found.documents] == ["a.txt"] and found.skipped == []
+    (line,) = [w for w in found.warnings if w.startswith("not indexed")]
+    assert line == "not indexed (only .txt and .md files are): LICENSE, b.png, c.rst, d.html, e.doc and 2 more"
+    assert "metadata.json" not in line
+
+
 def test_metadata_file_attaches_titles(corpus_dir):
     (doc,) = scan(corpus_dir).documents
     assert doc.meta["published"] == "2025-03"

@@ -305,7 +305,7 @@ def test_deleted_collection_or_count_disagreeing_with_the_manifest_is_repaired_w
     r = _cli(config, "--json")
     assert r.returncode == 0, r.stderr
     assert f"Chroma holds {first.vectors - 3} vectors where the manifest records {first.vectors}" in r.stderr
-    assert "deleted 2 vectors the manifest did not know" in r.stderr and "re-embedding 1 documents" in r.stderr
+    assert "deleted 2 vectors the manifest did not know" in r.stderr and "re-embedding 1 document with missing vectors" in r.stderr
     assert _consistent(config)
     SentenceStore(config.index).client.delete_collection(config.index.collection)
     report = _run(config, embedder)
