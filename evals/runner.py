@@ -100,7 +100,11 @@ def evaluate(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k
 
 
 def _collapse(text: str) -> str:
-    return " ".join(text.split())
+    # Facts are compared in the form an answer shows its quotes (white space folded,
+    # Markdown's ** dropped, a link read as "text (url)"), on both sides.
+    from rag.nlp import collapse
+
+    return collapse(text)
 
 
 def run_items(pipe: Any, items: list[dict[str, Any]], *, progress: bool = True, k: int = 5) -> list[dict[str, Any]]:

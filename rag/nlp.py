@@ -188,8 +188,19 @@ def dates(text: str) -> set[str]:
     return out
 
 def names(text: str) -> list[str]:
-    """Capitalised word sequences that are not just a sentence-initial common word."""
+    r"""Capitalised word sequences that are not just a sentence-initial common word.
+    A short line ends a name (a signature); a long one may wrap it.
+
+    >>> names("Yours,\nMr. Ken Ade\nHeadteacher, Hill School")
+    ['Mr. Ken Ade', 'Headteacher', 'Hill School']
+    """
     return list(_names(text))
+
+
+# A line shorter than this that a name runs off the end of is a line of its own (a
+# signature, an address block: "Mr. Ken Ade" over "Headteacher, Hill School"), not a
+# line of hard-wrapped prose, where a name may go on after the break.
+SHORT_LINE = 45
 
 
 @lru_cache(maxsize=16384)
@@ -197,23 +208,35 @@ def _names(text: str) -> tuple[str, ...]:
     norm = normalize(text)
     out: list[str] = []
     for m in _NAME.finditer(norm):
-        name = m.group(0).strip(" .’'-")
-        words = name.split()
-        # Drop a sentence-initial stop word ("The", "During", "If") from the front.
-        while words and words[0].lower() in stopwords() | FRAME_WORDS:
-            words = words[1:]
-        while words and words[-1].lower() in {"of", "the", "de", "del", "and", "for", "to"}:
-            words = words[:-1]
-        if not words:
-            continue
-        name = " ".join(words)
-        if name.endswith(("'s", "’s")):
-            name = name[:-2]
-        if name.lower().rstrip("'s") in stopwords():
-            continue
-        if name not in out:
-            out.append(name)
+        raw = m.group(0)
+        line_start = norm.rfind("\n", 0, m.start()) + 1
+        pieces = [raw]
+        if "\n" in raw and norm.find("\n", m.start()) - line_start < SHORT_LINE:
+            pieces = raw.split("\n")
+        for piece in pieces:
+            name = _clean_name(piece)
+            if name and name not in out:
+                out.append(name)
     return tuple(out)
+
+
+def _clean_name(raw: str) -> str | None:
+    """A matched capitalised run as a name: without a leading stop word ("The"), a
+    trailing joining word or possessive; None when nothing of a name is left."""
+    words = raw.strip(" .’'-").split()
+    # Drop a sentence-initial stop word ("The", "During", "If") from the front.
+    while words and words[0].lower() in stopwords() | FRAME_WORDS:
+        words = words[1:]
+    while words and words[-1].lower() in {"of", "the", "de", "del", "and", "for", "to"}:
+        words = words[:-1]
+    if not words:
+        return None
+    name = " ".join(words)
+    if name.endswith(("'s", "’s")):
+        name = name[:-2]
+    if name.lower().rstrip("'s") in stopwords():
+        return None
+    return name
 
 def name_tokens(text: str) -> set[str]:
     """Lower-cased words of every name in ``text`` (for "is this name in that passage")."""

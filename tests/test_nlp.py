@@ -30,3 +30,12 @@ def test_gazetteer_tells_countries_from_cities_and_people():
     assert nlp.is_country("Mexico") and nlp.is_country("El Salvador")
     assert not nlp.is_country("CECOT") and not nlp.is_country("Kristi Noem")
     assert nlp.is_city("San Salvador") and not nlp.is_city("Mexico")  # the country wins
+
+
+def test_a_name_ends_with_a_short_line_but_runs_on_over_a_wrapped_one():
+    # A signature: the role on the next line is not part of the name.
+    assert nlp.persons("Yours sincerely,\nMr. David Okafor\nHeadteacher, Oakfield School") == ["David Okafor"]
+    # Hard-wrapped prose: a name broken over the line end is still one name.
+    wrapped = ("On Wednesday, the visiting delegation was joined by Homeland Security Secretary Kristi\n"
+               "Noem, who toured the new detention centre.")
+    assert nlp.persons(wrapped) == ["Kristi Noem"]
