@@ -140,6 +140,22 @@ def test_a_markdown_quote_hides_its_markers_and_copies_them_exactly():
     assert render_answer(refused, 1).count(hidden) == 2
 
 
+def test_an_answer_from_table_rows_is_shown_as_a_table(hostel_pipeline, pipeline):
+    from ui.app import plain_text, render_answer
+
+    a = hostel_pipeline.ask("how much is the family room")
+    assert a.signals["table_header"] == 1 and len(a.citations) == 2
+    html = render_answer(a, 3)
+    table = html.split('<div class="answer-text">', 1)[1].split("</div>", 1)[0]
+    assert table.startswith('<table class="answer-table"><thead><tr><th>Room type</th><th>Price per night</th>')
+    assert '<td>Family room</td><td><strong class="ans-span">90 euros</strong></td><td>yes</td>' in table
+    assert table.count('<a class="cite" href="#t3-') == 2  # each row keeps its [n]
+    assert plain_text(a).startswith(a.text)  # copied as the answer's own text
+    # Prose answers are not tables.
+    prose = pipeline.ask("How many inmates can CECOT hold?")
+    assert "table_header" not in prose.signals and "answer-table" not in render_answer(prose, 1)
+
+
 def test_a_plain_text_title_line_is_shown_once_as_the_heading(pipeline, gpl_pipeline):
     import html as html_lib
     import re

@@ -106,6 +106,30 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
 
 
 @pytest.mark.browser
+def test_an_answer_from_an_uploaded_table_is_a_table_in_the_chat(browser, upload_server, tmp_path):
+    doc = tmp_path / "fees.md"
+    doc.write_text("# Pool fees\n\n| Ticket | Price |\n|---|---|\n| Adult swim | 6 euros |\n| Child swim | 3 euros |\n",
+                   encoding="utf-8")
+    pg = open_page(browser, upload_server["url"])
+    try:
+        _open_documents(pg)
+        pg.locator("#upload input[type=file]").set_input_files(str(doc))
+        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Added')", timeout=120_000)
+        ask(pg, "how much is a child swim ticket?")
+        table = pg.locator(f"{BOT} .answer").last.locator("table.answer-table")
+        assert table.count() == 1  # kept by the chat's HTML sanitiser
+        assert table.locator("th").nth(0).inner_text() == "Ticket"
+        assert table.locator("tbody tr").first.inner_text().split("\t")[:2] == ["Child swim", "3 euros"]
+        assert table.locator("strong.ans-span").inner_text() == "3 euros"
+        table.locator("a.cite").last.click()  # a row's [n] opens it in the reader
+        assert "Child swim" in reader_mark_in_view(pg, "t1-2")
+        no_errors(pg)
+    finally:
+        pg.context.close()
+        (upload_server["corpus"] / "uploads" / "fees.md").unlink(missing_ok=True)
+
+
+@pytest.mark.browser
 def test_wrong_type_and_too_big_uploads_are_refused_with_a_message(browser, upload_server, tmp_path):
     """Gradio's own checks (max_file_size, file_types) refuse them in the page, saying why."""
     pg = open_page(browser, upload_server["url"])

@@ -36,6 +36,7 @@ import gradio as gr
 
 from rag import InvalidQuestion, Pipeline
 from rag.chat import Turn
+from rag.chunking import is_table_row
 from rag.pipeline import clean_question
 from rag.types import REFUSAL, Answer, AnswerDict
 
@@ -123,7 +124,10 @@ strong.ans-span { font-weight: 800; }
 #reader .doc-title { margin: 4px 0 10px; font-size: 1.15em; color: var(--body-text-color); }
 #reader .doc-text { white-space: pre-wrap; line-height: 1.65; font-size: 15px; color: var(--body-text-color); max-width: 70ch; overflow-x: auto; }
 #reader mark { background: transparent; color: inherit; }
-.md-hide { display: none; }  /* Markdown markers: kept in the text, out of view */
+.md-hide { display: none; }
+.answer-table { border-collapse: collapse; margin: 2px 0; font-size: 0.95em; }
+.answer-table th, .answer-table td { border-bottom: 1px solid var(--border-color-primary); padding: 3px 10px 3px 0; text-align: left; }
+.answer-table th { font-weight: 600; }  /* Markdown markers: kept in the text, out of view */
 .src-quote .md-table { font-family: var(--font-mono, monospace); font-size: 0.9em; }
 #reader .md-h { font-weight: 700; font-size: 1.1em; }
 #reader .md-h1 { font-size: 1.3em; }
@@ -416,6 +420,44 @@ def _is_markdown(doc: str) -> bool:
     return doc.lower().endswith((".md", ".markdown"))
 
 
+def _cells(row: str) -> list[str]:
+    """A table row's cells ("| a | b |" or "a | b")."""
+    line = row.split("\n", 1)[0].strip()
+    if line.startswith("|") and line.endswith("|") and len(line) > 1:
+        line = line[1:-1]
+    return [c.strip() for c in line.split("|")]
+
+
+def _table_html(answer: Answer, turn: int) -> str | None:
+    """An answer made of table rows (its header and the rows that answer) as a small
+    table, each row's [n] in its last cell; None for any other answer. Read as text,
+    "Instalment | Amount | Due [1] Deposit | 50 | 7 May [2]" runs the rows together."""
+    cits = answer.citations
+    if answer.signals.get("table_header") != 1 or len(cits) < 2 or len({c.doc for c in cits}) > 1:
+        return None
+    if not all(is_table_row(c.quote.split("\n", 1)[0]) for c in cits):
+        return None
+    width = len(_cells(cits[0].quote))
+    if any(len(_cells(c.quote)) != width for c in cits):
+        return None
+
+    def link(n: int) -> str:
+        return f'<a class="cite" href="#t{turn}-{n}" aria-label="source {n}">&#91;{n}&#93;</a>'
+
+    def cell(text: str, tag: str, n: int) -> str:
+        phrase = answer.answer_span.text.strip() if answer.answer_span is not None and answer.answer_n == n else ""
+        at = text.find(phrase) if phrase else -1
+        if at < 0:
+            return f"<{tag}>{escape(text)}</{tag}>"
+        bold = f'<strong class="ans-span">{escape(phrase)}</strong>'
+        return f"<{tag}>{escape(text[:at])}{bold}{escape(text[at + len(phrase):])}</{tag}>"
+
+    head = "".join(cell(c, "th", cits[0].n) for c in _cells(cits[0].quote)) + f"<th>{link(cits[0].n)}</th>"
+    body = "".join("<tr>" + "".join(cell(x, "td", c.n) for x in _cells(c.quote)) + f"<td>{link(c.n)}</td></tr>"
+                   for c in cits[1:])
+    return f'<table class="answer-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 def _linked(text: str, turn: int) -> str:
     """Escaped text with each ``[n]`` as a link to citation n of answer ``turn``."""
     parts = []
@@ -488,7 +530,7 @@ def render_answer(answer: Answer, turn: int, titles: dict[str, str] | None = Non
     # question the documents do not answer, a source changed since it was indexed.
     notes = "".join(f'<div class="answer-note">{escape(n)}</div>' for n in answer.notes)
     return (
-        f'<div class="answer" data-turn="{turn}"><div class="answer-text">{_linked(answer.text, turn)}</div>{notes}'
+        f'<div class="answer" data-turn="{turn}"><div class="answer-text">{_table_html(answer, turn) or _linked(answer.text, turn)}</div>{notes}'
         f'<ol class="answer-sources" aria-label="Sources">{"".join(items)}</ol>{plain}</div>'
     )
 
@@ -927,7 +969,7 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
     with gr.Blocks(title="Ask the documents", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(
             "## Ask the documents\nEvery sentence of an answer is quoted from the documents and cited: "
-            "hover [n] to see its quote, click it to read it in place.",
+            "hover [n] to see its quote, click or tap it to read it in place.",
             elem_id="intro",
         )
         state = gr.State([])

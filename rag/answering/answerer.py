@@ -395,6 +395,10 @@ class ExtractiveAnswerer:
             chosen.append(_quoted(head, table))
         chosen.sort(key=lambda p: (p.row.doc, p.row.start))
         citations = [Citation.of(n, p) for n, p in enumerate(chosen, start=1)]
+        if head is not None:
+            # Which citation is the header of the table the answer's rows are from (a
+            # reader can lay them out as a table).
+            signals["table_header"] = next(n for n, p in enumerate(chosen, start=1) if p.row.id == head.id)
         n_lead = chosen.index(lead) + 1
         a, b = answer_phrase(q, lead.text)
         span = Span(lead.row.doc, lead.row.start + a, lead.row.start + b, lead.text[a:b])
