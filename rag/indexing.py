@@ -528,11 +528,16 @@ class Indexer:
             # The sentence in its window (chunking.windows): BM25's length normalisation
             # otherwise favours any short sentence that repeats one query word
             # (measured: +1 answer right on the article questions of evals/dev.jsonl).
+            sections, title = entries[doc_id].get("sections", []), entries[doc_id].get("title")
             for row, (window, _) in zip(rows, windows(text, sentences)):
                 # "check-out" is also found as "checkout" (BM25 splits it at the hyphen),
                 # "09:30" as "9:30" (nlp.search_forms; the query gets the same words)
                 solid = " ".join(nlp.search_forms(window))
-                nodes.append(TextNode(id_=row[0], text=f"{window}\n{solid}" if solid else window))
+                # Under its section's heading: "what should I pack" finds the items
+                # under "What to pack", which never say "pack". (Not under the
+                # document's title, which every sentence of it would share.)
+                head = sections[row[3]] if row[3] < len(sections) and sections[row[3]] != title else ""
+                nodes.append(TextNode(id_=row[0], text="\n".join(t for t in (window, solid, head) if t)))
         path = gen.bm25_path
         shutil.rmtree(path, ignore_errors=True)
         if not nodes:

@@ -194,3 +194,41 @@ def test_a_time_finds_its_own_row_of_a_timetable(ferry_pipeline, time, row):
     # sentence on "sailings").
     top = ferry_pipeline.retrieve(f"which boat does the {time} sailing take?", k=3)
     assert any(p.text.startswith(row) for p in top), [p.text for p in top]
+
+
+TRIP_LETTER = """# Year 7 residential trip
+
+The trip runs from Monday 12 May to Wednesday 14 May.
+
+## What to pack
+
+- A sleeping bag and a pillow
+- Waterproof coat and walking boots
+- A refillable water bottle
+
+## Travel
+
+Coaches leave the school at 8:30 a.m. and return by 4 p.m.
+"""
+
+ARCHIVER_NOTES = """Archiver notes
+
+For pack, gunzip checks the uncompressed length. The pack format is seldom used today.
+"""
+
+
+def test_a_sentence_is_searched_under_its_section_heading(tmp_path_factory, embedder):
+    from rag import Config, Pipeline
+
+    tmp = tmp_path_factory.mktemp("sections")
+    (tmp / "corpus").mkdir()
+    (tmp / "corpus" / "trip.md").write_text(TRIP_LETTER, encoding="utf-8")
+    (tmp / "corpus" / "archiver.txt").write_text(ARCHIVER_NOTES, encoding="utf-8")
+    pipe = Pipeline.load(Config().with_(corpus_dir=tmp / "corpus", home=tmp / ".rag"), embedder=embedder)
+    # The items under "What to pack" never say "pack"; the heading says it for them.
+    hits = pipe.retriever.sparse_index.search("what should i pack")
+    texts = [pipe.table.text(pipe.table.by_id[i]) for i, _ in hits]
+    assert texts[0].startswith("- "), texts
+    # The document's title is not added to every sentence of it ("residential trip"
+    # would match all of them alike).
+    assert [pipe.table.text(pipe.table.by_id[i]) for i, _ in pipe.retriever.sparse_index.search("residential")] == []
