@@ -349,6 +349,14 @@ def test_a_contact_detail_is_quoted_where_written_else_refused(club_pipeline, qu
         assert not a.refused and any(written in c.quote for c in a.citations), a.text
 
 
+def test_what_time_is_answered_by_a_time_of_day(club_pipeline, hostel_pipeline):
+    # "The club meets every Saturday at the old boathouse": a day, not a time.
+    a = club_pipeline.ask("What time does the club meet?")
+    assert a.refused and a.signals["gate"] == "asks for a time of day, and the passages found state none"
+    b = hostel_pipeline.ask("what time is check-out")
+    assert not b.refused and b.answer_span.text == "10 am"
+
+
 @pytest.mark.parametrize("question, value", [("How much are towels?", "2 euros"), ("how much is a dog per night", "7 euros")])
 def test_an_amount_a_quote_states_is_answered(hostel_pipeline, question, value):
     a = hostel_pipeline.ask(question)

@@ -32,6 +32,18 @@ def has_date(text: str) -> bool:
     return bool(_DATE.search(text)) or bool(nlp.dates(text))
 
 
+_TIME_OF_DAY = re.compile(r"\b\d{1,2}[:.]\d\d\b|\b\d{1,2}\s*[ap]\.?m\b\.?|\b(?:noon|midday|midnight)\b|\bo'?clock\b", re.I)
+
+
+def has_time(text: str) -> bool:
+    """A time of day ("9:30", "6 pm", "noon").
+
+    >>> has_time("Doors open at 6 pm."), has_time("It opens in late September.")
+    (True, False)
+    """
+    return bool(_TIME_OF_DAY.search(text))
+
+
 def has_number(text: str) -> bool:
     """A quantity in digits or words ("40,000", "three")."""
     return bool(nlp.numbers(text))
