@@ -104,6 +104,13 @@ def test_the_answer_phrase_is_the_clause_that_adds_to_the_question():
     assert s[a:b] == "the refund is issued as store credit"
 
 
+def test_the_answer_phrase_never_drops_the_words_that_negate_it():
+    s = ("THIS SOFTWARE IS PROVIDED ``AS IS'' AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, "
+         "THE IMPLIED WARRANTIES OF MERCHANTABILITY ARE DISCLAIMED.")
+    a, b = answer_phrase(analyze("is the software provided with a warranty"), s)
+    assert s[a:b].endswith("ARE DISCLAIMED")  # not "... OR IMPLIED WARRANTIES", which says the opposite
+
+
 def test_the_answer_phrase_falls_back_to_a_clause_inside_the_sentence():
     s = "Each contributor grants you a perpetual, worldwide, royalty-free license to reproduce the work."
     a, b = answer_phrase(analyze("What does each contributor grant?"), s)

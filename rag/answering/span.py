@@ -184,7 +184,15 @@ def _best_clause(q: Question, text: str) -> tuple[int, int]:
         new = [s for s in stems if s not in asked and s not in nlp.stopwords()]
         return len(stems & asked) + min(len(new), 4)
 
-    return _trim(text, *max(clauses, key=worth))
+    start, end = _trim(text, *max(clauses, key=worth))
+    # A clause the rest of its sentence negates ("ANY WARRANTIES ... ARE DISCLAIMED")
+    # would say the opposite in bold: the phrase then runs on to the sentence's end.
+    if _NEGATES.search(text, end):
+        end = _trim(text, start, len(text))[1]
+    return start, end
+
+
+_NEGATES = re.compile(r"\b(?:not|no|never|nor|none|disclaimed|disclaims|excluded|prohibited|forbidden|unless)\b|n't\b", re.I)
 
 
 # A heading's underline or a rule ("=====", "-----", "*****") is layout, not words.
