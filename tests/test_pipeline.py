@@ -268,12 +268,17 @@ Please include these items in every report:
 """
 
 
+def one_document_pipeline(tmp_path_factory, embedder, name: str, text: str) -> Pipeline:
+    """A pipeline over one document written for a test, indexed in a folder of its own."""
+    tmp = tmp_path_factory.mktemp(name.split(".")[0])
+    (tmp / "corpus").mkdir()
+    (tmp / "corpus" / name).write_text(text, encoding="utf-8")
+    return Pipeline.load(Config().with_(corpus_dir=tmp / "corpus", home=tmp / ".rag"), embedder=embedder)
+
+
 @pytest.fixture(scope="module")
 def readme_pipeline(tmp_path_factory, embedder):
-    tmp = tmp_path_factory.mktemp("readme")
-    (tmp / "corpus").mkdir()
-    (tmp / "corpus" / "pagefetch.md").write_text(README_WITH_LISTS, encoding="utf-8")
-    return Pipeline.load(Config().with_(corpus_dir=tmp / "corpus", home=tmp / ".rag"), embedder=embedder)
+    return one_document_pipeline(tmp_path_factory, embedder, "pagefetch.md", README_WITH_LISTS)
 
 
 @pytest.mark.parametrize("question, lead, shown", [
@@ -329,10 +334,7 @@ calendar are posted on harbourrowing.example.org after each regatta.
 
 @pytest.fixture(scope="module")
 def club_pipeline(tmp_path_factory, embedder):
-    tmp = tmp_path_factory.mktemp("club")
-    (tmp / "corpus").mkdir()
-    (tmp / "corpus" / "club.txt").write_text(CLUB_NOTICE, encoding="utf-8")
-    return Pipeline.load(Config().with_(corpus_dir=tmp / "corpus", home=tmp / ".rag"), embedder=embedder)
+    return one_document_pipeline(tmp_path_factory, embedder, "club.txt", CLUB_NOTICE)
 
 
 @pytest.mark.parametrize("question, written", [
