@@ -175,6 +175,24 @@ def test_a_plain_text_title_line_is_shown_once_as_the_heading(pipeline, gpl_pipe
     assert '<h3 class="doc-title">gpl-3.txt</h3>' in render_reader(gpl_pipeline, [])
 
 
+def test_the_reader_reflows_hard_wrapped_paragraphs_and_keeps_every_character(gpl_pipeline, hostel_pipeline):
+    import html as html_lib
+    import re
+
+    from ui.app import render_reader, soft_breaks
+
+    text = gpl_pipeline.corpus_text("gpl-3.txt")
+    page = render_reader(gpl_pipeline, [])
+    body = page.split('<div class="doc-text">', 1)[1].rsplit("</div></article>", 1)[0]
+    # "... with a warranty; and\n  give all recipients ..." is one paragraph on screen...
+    assert body.count('<span class="sb">') == sum(soft_breaks(text)) > 300
+    # ... but not the blank line between paragraphs, nor a list item's own line.
+    assert "\n\n" in body and '<span class="sb">\n  a)' not in body
+    assert html_lib.unescape(re.sub(r"<[^>]+>", "", body)) == text  # every character kept
+    # Table rows are lines of their own.
+    assert '<span class="sb">' not in render_reader(hostel_pipeline, []).split("Room type", 1)[1].split("Towels", 1)[0]
+
+
 def test_the_reader_styles_markdown_and_keeps_every_character(hostel_pipeline):
     import html as html_lib
     import re

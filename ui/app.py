@@ -36,7 +36,7 @@ import gradio as gr
 
 from rag import InvalidQuestion, Pipeline
 from rag.chat import Turn
-from rag.chunking import is_table_row
+from rag.chunking import is_table_row, is_table_rule
 from rag.pipeline import clean_question
 from rag.types import REFUSAL, Answer, AnswerDict
 
@@ -124,6 +124,7 @@ strong.ans-span { font-weight: 800; }
 #reader .doc-title { margin: 4px 0 10px; font-size: 1.15em; color: var(--body-text-color); }
 #reader .doc-text { white-space: pre-wrap; line-height: 1.65; font-size: 15px; color: var(--body-text-color); max-width: 70ch; overflow-x: auto; }
 #reader mark { background: transparent; color: inherit; }
+#reader .sb { white-space: normal; }  /* a hard-wrapped paragraph's line break, shown as a space */
 .md-hide { display: none; }
 .answer-table { border-collapse: collapse; margin: 2px 0; font-size: 0.95em; }
 .answer-table th, .answer-table td { border-bottom: 1px solid var(--border-color-primary); padding: 3px 10px 3px 0; text-align: left; }
@@ -635,6 +636,43 @@ def _marked(
     return "".join(out)
 
 
+# A line break inside a hard-wrapped paragraph (a document whose lines stop near one
+# width, at most this many characters): after a line that reaches near that width,
+# before a line that starts no block of its own and is indented no deeper. Shown as a
+# space, so that the reader's column re-wraps the paragraph instead of breaking it twice
+# (the newline stays in the text: citations are offsets into it).
+_WRAP_WIDTH_MAX = 100
+_OWN_LINE = re.compile(r"[ \t]*(?:[-*+•][ \t]|\d{1,3}[.)][ \t]|\||#|>|```|[=\-*_]{3,}[ \t]*$)")
+
+
+def soft_breaks(text: str) -> list[bool]:
+    r"""For each newline of ``text`` in order, whether it only wraps a paragraph.
+
+    >>> soft_breaks("A paragraph hard-wrapped by its author at forty\ncolumns, which the reader re-wraps.\n\n- item")
+    [True, False, False]
+    """
+    lines = text.split("\n")
+    lengths = sorted(len(x.rstrip()) for x in lines if x.strip())
+    width = lengths[int(0.95 * (len(lengths) - 1))] if lengths else 0
+    if not lengths or width > _WRAP_WIDTH_MAX:
+        return [False] * (len(lines) - 1)  # a line a paragraph: nothing was wrapped
+    out = []
+    for cur, nxt in itertools.pairwise(lines):
+        indent = len(cur) - len(cur.lstrip())
+        out.append(len(cur.rstrip()) >= 0.6 * width and bool(nxt.strip()) and len(nxt) - len(nxt.lstrip()) <= indent
+                   and not any(_OWN_LINE.match(x) or is_table_row(x) or is_table_rule(x) for x in (cur, nxt)))
+    return out
+
+
+def _soften(html_text: str, text: str) -> str:
+    """``html_text`` (``text`` rendered: escaped, with tags that hold no newline) with each
+    wrapping newline in a span the reader shows as a space."""
+    soft = iter(soft_breaks(text))
+    # The next line's indent goes with its break: "you\n    modified" reads "you modified".
+    return re.sub("\n[ \t]*", lambda m: f'<span class="sb">{m.group(0)}</span>' if next(soft, False) else m.group(0),
+                  html_text)
+
+
 def _mark_class(refs: list[str], active: int) -> str:
     """The class of a reader mark for answer ``active``: ``on`` where it cites the passage,
     ``rel`` where it only shows it as related (a refusal's closest passages), else none."""
@@ -694,7 +732,7 @@ def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = No
         lead = len(text) - len(text.lstrip())
         first = text[lead:].split("\n", 1)[0].rstrip()
         own = first.lstrip("#").strip() == titles[d]
-        body = _marked(text, marks, markdown=markdown, title=(lead, lead + len(first)) if own else None)
+        body = _soften(_marked(text, marks, markdown=markdown, title=(lead, lead + len(first)) if own else None), text)
         # Highlight the active answer's marks now; the page's script re-highlights on click.
         body = re.sub(r'<mark data-refs="([^"]*)"', lambda m: m.group(0) + _mark_class(m.group(1).split(), active), body)
         hidden = "" if d == shown_doc else " hidden"
