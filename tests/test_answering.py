@@ -344,3 +344,22 @@ def test_a_hard_wrapped_text_answers_without_line_breaks(gpl_pipeline, question)
     assert "\n" not in a.text and not re.search(r"\s{2,}", a.text)
     assert any("\n" in c.quote for c in a.citations)  # the quote itself stays the exact slice
     _check_answer(gpl_pipeline, a)
+
+
+def test_a_likely_candidate_that_states_the_value_asked_for_replaces_one_that_does_not(hostel_pipeline):
+    from rag.answering import detect
+    from rag.answering.answerer import _quoted
+
+    table, answerer = hostel_pipeline.table, hostel_pipeline.answerer()
+    rows = {table.text(r): r for r in table.by_doc["hostel-rules.md"]}
+    no_time = _quoted(rows["Please take phone calls in the courtyard."], table)
+    kitchen = _quoted(rows["- The kitchen is open from 6 am until midnight."], table)
+    checkout = _quoted(rows["Check-out is at 10 am."], table)
+    cands = [no_time, kitchen, checkout]
+    probs = np.array([0.5, 0.3, 0.2])
+    # The likeliest that states a time, if it has at least the share asked of the best's.
+    assert answerer._holding(cands, probs, 0, table, detect.has_time, 0.5) == 1
+    assert answerer._holding(cands, probs, 0, table, detect.has_time, 0.7) is None
+    assert answerer._holding(cands, np.array([0.5, 0.1, 0.4]), 0, table, detect.has_time, 0.5) == 2
+    # The best itself, when it states one.
+    assert answerer._holding(cands, probs, 1, table, detect.has_time, 0.5) == 1

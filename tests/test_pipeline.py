@@ -349,6 +349,28 @@ def test_a_contact_detail_is_quoted_where_written_else_refused(club_pipeline, qu
         assert a.related
     else:
         assert not a.refused and any(written in c.quote for c in a.citations), a.text
+        assert a.answer_span.text == written  # the number or address itself is the phrase
+
+
+FAQ = """Frequently asked questions
+
+Q. How do I know which release of the system I am running?
+
+A. Look in the file /etc/release-version, which names the release you installed.
+
+Q. Why are the default files not updated on upgrade?
+
+A. Files under /etc belong to the administrator, so an upgrade never overwrites them.
+"""
+
+
+def test_a_question_in_the_text_is_not_an_answer(tmp_path_factory, embedder):
+    pipe = one_document_pipeline(tmp_path_factory, embedder, "faq.txt", FAQ)
+    for question, answer in (("how do i tell which release im running", "Look in the file /etc/release-version"),
+                             ("why aren't default files updated when i upgrade", "Files under /etc belong")):
+        a = pipe.ask(question)
+        assert not a.refused and a.citations[0].quote.startswith(("A. " + answer, answer)), a.text
+        assert not any(c.quote.rstrip().endswith("?") for c in a.citations)
 
 
 def test_what_time_is_answered_by_a_time_of_day(club_pipeline, hostel_pipeline):

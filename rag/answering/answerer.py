@@ -17,7 +17,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -125,34 +125,42 @@ _ASKS_TIME = re.compile(r"\bwhat\s+time\b(?!\s+(?:of|period|frame|limit|zone|spa
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b", re.I)
 
 
-def _amount_missing(q: Question, chosen: Sequence[Passage]) -> bool:
-    """Whether ``q`` asks how many, how old or how much, and none of the sentences about
-    to be quoted (the value beside them included) states a number, an age or an amount.
+def _value_needed(q: Question) -> tuple[str, Callable[[str], bool]] | None:
+    """What a quote must state for ``q`` to be answered, and a test of a text for it,
+    when ``q`` asks what time, how many, how old or how much; else None.
 
-    Such a quote is about the thing asked of, not the answer: "How old is the mayor?"
-    answered with the sentence that names the mayor. Measured on dev (out of the
-    answerability model's sight, which weighs type agreement with everything else):
-    of the fitted documents' 324 unanswerable questions 23 more refused, 1 right answer
-    lost; on the check set, 7 of 137 more refused, no right answer lost. A date, a name
-    or a place is not gated: their detectors miss too often (a time of day is no date,
-    and "when" often asks for a condition).
+    A quote without it is about the thing asked of, not the answer: "How old is the
+    mayor?" answered with the sentence that names the mayor, "what time does the supper
+    start?" with "in late September". Measured on dev (out of the answerability model's
+    sight, which weighs type agreement with everything else):
 
-    "How many" is answered by a count (:func:`detect.has_count`), not by a price, a
-    time, a year or the question's own number: on dev, 5 of the fitted documents' and 3
-    of the check set's unanswerable questions more refused, no answer lost.
+    * how many, how old, how much: of the fitted documents' 324 unanswerable questions
+      23 more refused, 1 right answer lost; on the check set, 7 of 137, none lost;
+    * "how many" answered by a count (:func:`detect.has_count`), not by a price, a time,
+      a year or the question's own number: 5 and 3 more, none lost;
+    * "what time" by a time of day: 2 more, none lost.
+
+    A date, a name or a place is not required: their detectors miss too often (a time
+    of day is no date, and "when" often asks for a condition).
     """
+    if _ASKS_TIME.search(q.text):
+        return "a time of day", detect.has_time
     if q.expects not in _KIND_NAMES or q.expects == "money" and not _ASKS_AMOUNT.search(q.text):
-        return False
+        return None
     if q.expects == "number" and _ASKS_COUNT.search(q.text):
-        return not any(detect.has_count(p.text, q.text) for p in chosen)
-    return not any(detect.holds(q.expects, p.text, q.text) or q.expects == "money" and detect.no_cost(p.text)
-                   for p in chosen)
+        return "a number", lambda t: detect.has_count(t, q.text)
+    kind = q.expects
+    return _KIND_NAMES[kind], lambda t: detect.holds(kind, t, q.text) or kind == "money" and detect.no_cost(t)
 
 
 # A sentence that says a list follows ("the following", "as follows"; general English).
 _ANNOUNCES = re.compile(r"\b(?:the\s+following|as\s+follows)\b", re.I)
 # The most list items quoted beside the sentence that introduces them.
 LISTED = 6
+# A candidate that states the value asked for replaces a best one that does not when
+# its selection probability is at least this share of the best one's (on dev, 0.3 let
+# two unanswerable questions be answered with a price or a time of something else).
+HOLDING_SHARE = 0.5
 
 
 # A question that asks for a link, which a line holding only a link then answers.
@@ -162,11 +170,14 @@ _ASKS_LINK = re.compile(r"\b(?:url|urls|link|links|website|web\s+site|web\s+page
 def candidates_of(passages: Sequence[Passage], question: str = "") -> list[Passage]:
     """The passages an answer may quote: content sentences, each wording once
     (the same words can stand twice: a post quoted, then embedded); a line that is
-    only a link too when ``question`` asks for a link ("url", "website", ...)."""
+    only a link too when ``question`` asks for a link ("url", "website", ...). A
+    sentence that asks a question (an FAQ's "Q. How do I ...?") answers none."""
     links = bool(_ASKS_LINK.search(question))
     out, seen = [], set()
     for p in passages:
         key = " ".join(nlp.tokens(p.text))
+        if p.text.rstrip().endswith("?"):
+            continue
         if (is_content(p.text) or links and is_link(p.text)) and key not in seen:
             seen.add(key)
             out.append(p)
@@ -281,6 +292,18 @@ class ExtractiveAnswerer:
         p_answer = float(self.models.answerability.probability(a[None, :])[0])
         return {"q": q, "cands": cands, "x": x, "probs": probs, "best": best, "a": a, "p_answer": p_answer}
 
+    def _holding(self, cands: Sequence[Passage], probs: np.ndarray, best: int, table: SentenceTable,
+                 holds: Callable[[str], bool], share: float) -> int | None:
+        """``best`` if it (with the lines it introduces) ``holds`` the value asked for,
+        else the likeliest candidate of its document that does, with at least ``share``
+        of its selection probability; None when there is none."""
+        for i in (best, *(int(j) for j in np.argsort(-probs))):
+            if i != best and (cands[i].row.doc != cands[best].row.doc or probs[i] < share * probs[best]):
+                continue
+            if holds("\n".join([cands[i].text, *(p.text for p in self._shown(cands[i], table))])):
+                return i
+        return None
+
     @staticmethod
     def _beside(q: Question, chosen: Sequence[Passage], table: SentenceTable) -> Passage | None:
         """For a question that asks for a kind of value none of the chosen sentences
@@ -366,12 +389,19 @@ class ExtractiveAnswerer:
             # A phone number, an e-mail or a web address is written or it is not: the
             # likeliest sentence that writes one (or whose shown line does) answers, from
             # the document the best sentence is in (another's address is someone else's).
-            holding = [int(i) for i in np.argsort(-probs) if cands[i].row.doc == cands[best].row.doc and detect.has_contact(
-                contact, "\n".join([cands[i].text, *(p.text for p in self._shown(cands[i], table))]))]
-            if not holding:
+            holding = self._holding(cands, probs, best, table, lambda t: detect.has_contact(contact, t), 0.0)
+            if holding is None:
                 signals["gate"] = f"asks for {'an' if contact[0] in 'aeiou' else 'a'} {contact}, and the passages found give none"
                 return self._refusal(question, passages, table, d, signals)
-            best = holding[0]
+            best = holding
+        else:
+            # A count, an amount or a time of day the best sentence does not state may be
+            # in a likely one beside it ("what time was it reported?": "at 5:40 a.m."); if
+            # none states it, the checks below refuse.
+            needs = _value_needed(q)
+            if needs is not None:
+                holding = self._holding(cands, probs, best, table, needs[1], HOLDING_SHARE)
+                best = best if holding is None else holding
         chosen = [cands[best]]
         covered = set(nlp.stems(cands[best].text))
         for i in np.argsort(-probs):
@@ -390,13 +420,10 @@ class ExtractiveAnswerer:
         for shown in self._shown(lead, table):
             if all(p.row.id != shown.row.id for p in chosen):
                 chosen.append(shown)
-        if _amount_missing(q, chosen):  # the lines it introduces may hold the amount ("Prices:" / "- Adult: 5 euros")
-            signals["gate"] = f"asks for {_KIND_NAMES[q.expects]}, and the passages found state none"
-            return self._refusal(question, passages, table, d, signals)
-        if _ASKS_TIME.search(q.text) and not any(detect.has_time(p.text) for p in chosen):
-            # "What time does the supper start?" answered with "in late September". On
-            # dev: 2 of the fitted documents' unanswerable questions more refused, none lost.
-            signals["gate"] = "asks for a time of day, and the passages found state none"
+        needs = _value_needed(q)
+        # (The lines a sentence introduces may hold the value: "Prices:" / "- Adult: 5 euros".)
+        if needs is not None and not any(needs[1](p.text) for p in chosen):
+            signals["gate"] = f"asks for {needs[0]}, and the passages found state none"
             return self._refusal(question, passages, table, d, signals)
         head = table.header_of(lead.row)
         if head is not None and all(p.row.id != head.id for p in chosen):

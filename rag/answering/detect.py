@@ -129,7 +129,7 @@ def has_count(text: str, question: str = "") -> bool:
 # A way to reach someone or something that a question asks for, and how it is written.
 _CONTACT_ASKED = (
     ("phone number", re.compile(r"\b(?:phone|telephone|fax)\s*(?:number|no\.?|#)|\bnumber\s+(?:to|should\s+i|can\s+i)\s+call\b", re.I)),
-    ("e-mail address", re.compile(r"\be-?mail\s+(?:address|addr)\b|\bwhat(?:'s|\s+is|\s+was)\s+(?:the|their|his|her|its|your)\s+e-?mail\b|\be-?mail\s*\?", re.I)),
+    ("e-mail address", re.compile(r"\be-?mail\s+(?:address|addr)\b|\be-?mail(?:\s+(?:for|of)\s+[^?]*)?\s*\??\s*$", re.I)),
     ("web address", re.compile(r"\b(?:url|web\s*address|web\s*site|website|homepage|home\s+page|web\s*page)\b", re.I)),
 )
 _CONTACT_WRITTEN = {
@@ -151,6 +151,11 @@ def contact_asked(question: str) -> str | None:
     ('phone number', None)
     """
     return next((kind for kind, rx in _CONTACT_ASKED if rx.search(question)), None)
+
+
+def contact_pattern(kind: str) -> re.Pattern[str]:
+    """How a contact detail of ``kind`` is written (see :func:`contact_asked`)."""
+    return _CONTACT_WRITTEN[kind]
 
 
 def has_contact(kind: str, text: str) -> bool:

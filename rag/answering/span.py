@@ -12,7 +12,7 @@ import re
 
 from .. import nlp
 from ..chunking import split_clauses
-from .detect import holds
+from .detect import contact_asked, contact_pattern, holds
 from .question import Question, analyze
 
 _QUANT = r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|more than|over|at least|at most|fewer than|less than|some)\s+)?"
@@ -147,7 +147,12 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
     'up to 800 people'
     """
     span = None
-    if q.expects == "money":
+    contact = contact_asked(q.text)
+    if contact is not None:  # "what's her phone number?": the number, not her name
+        span = _first(contact_pattern(contact), text, set(), q.terms)
+    if span is not None:
+        pass
+    elif q.expects == "money":
         span = _first(_MONEY, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
     elif q.expects == "age":
         span = _first(_AGE, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
