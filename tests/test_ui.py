@@ -118,6 +118,22 @@ def test_answer_phrase_is_bold_in_its_quote_and_reader(span):
     assert "<" not in plain and "&" not in plain
 
 
+def test_a_markdown_web_link_is_a_link_in_the_reader_and_written_out_in_a_quote():
+    import html as html_lib
+    import re
+
+    from ui.app import _marked, _quote_html
+
+    text = "Book at [the centre's site](https://example.org/book) or [here](javascript:alert(1))."
+    body = _marked(text, [], markdown=True)
+    assert ('<a class="md-link" href="https://example.org/book" target="_blank" rel="noopener noreferrer">'
+            "the centre&#39;s site</a>") in body
+    assert "javascript" not in re.findall(r'href="([^"]*)"', body)[0] and body.count("<a ") == 1  # only web links
+    assert html_lib.unescape(re.sub(r"<[^>]+>", "", body)) == text  # the target is hidden, not dropped
+    # Under an answer, a quote keeps its link written out: it has nowhere else to show it.
+    assert "md-hide" not in _quote_html(text, 0, None, markdown=True)
+
+
 def test_a_markdown_quote_hides_its_markers_and_copies_them_exactly():
     from rag.types import Answer, Citation, Related, Span
     from ui.app import plain_text, render_answer

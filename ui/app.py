@@ -134,6 +134,7 @@ strong.ans-span { font-weight: 800; }
 #reader .md-h1 { font-size: 1.3em; }
 #reader .md-h2 { font-size: 1.2em; }
 #reader .md-table { font-family: var(--font-mono, monospace); font-size: 0.82em; white-space: pre; }
+#reader a.md-link { color: var(--link-text-color, #0969da); text-decoration: underline; }
 #reader code.md-code { font-family: var(--font-mono, monospace); font-size: 0.92em; color: inherit; background: transparent; }
 #reader mark.on { background: #fff1a8; color: #1f2328; border-radius: 2px; }
 #reader mark.on strong.ans-span:not(.off) { background: #ffd33d; color: #1f2328; }
@@ -405,7 +406,9 @@ def _quote_html(
     heading markers are hidden as in the reader: still in the text, not in view."""
     # Only the markers are hidden: the answer phrase, often the very words a "**" pair
     # marks, is what stands out in a quote.
-    spans = [((a, b, k),) for parts in markdown_spans(quote) for a, b, k in parts if k == "hide"] if markdown else []
+    # (A link keeps its target in view: a quote has no other place to show it.)
+    spans = [((a, b, k),) for parts in markdown_spans(quote) if not any(k.startswith("link ") for _, _, k in parts)
+             for a, b, k in parts if k == "hide"] if markdown else []
     if span is None:
         return _styled(quote, 0, len(quote), spans)
     lo, hi = span.start - start, span.end - start
@@ -565,16 +568,22 @@ def _reader_docs(documents: list[dict[str, Any]], cited: list[str]) -> list[str]
 _MD_HEADING = re.compile(r"(?m)^(#{1,6}[ \t]+)(\S.*?)$")
 _MD_TABLE_LINE = re.compile(r"(?m)^[ \t]*\|.*\|[ \t]*$")
 _MD_INLINE = ((re.compile(r"(\*\*)(?=\S)([^*\n]+?)(?<=\S)(\*\*)"), "strong"), (re.compile(r"(`)([^`\n]+)(`)"), "code"))
+# "[text](https://...)": the text a link; other targets (a relative path, javascript:)
+# stay as written.
+_MD_LINK = re.compile(r"(\[)([^\]\n]+)(\]\((https?://[^\s()]+)\))")
 
 
 def markdown_spans(text: str) -> list[tuple[tuple[int, int, str], ...]]:
     r"""Where ``text``'s Markdown is styled in the reader: per heading, table line,
-    strong or code, its parts in order, each a range and its kind (``hide`` for a
-    marker, else ``h1``..``h6``, ``table``, ``strong`` or ``code``). Sorted, and no two
-    overlap: inline marks inside a heading or a table line are left as written.
+    strong, code or web link, its parts in order, each a range and its kind (``hide``
+    for a marker, else ``h1``..``h6``, ``table``, ``strong``, ``code`` or ``link <url>``).
+    Sorted, and no two overlap: inline marks inside a heading or a table line are left
+    as written.
 
     >>> markdown_spans("# Hours\nOpen **daily**.")
     [((0, 2, 'hide'), (2, 7, 'h1')), ((13, 15, 'hide'), (15, 20, 'strong'), (20, 22, 'hide'))]
+    >>> markdown_spans("See [the map](https://example.org/map).")
+    [((4, 5, 'hide'), (5, 12, 'link https://example.org/map'), (12, 38, 'hide'))]
     """
     found: list[tuple[tuple[int, int, str], ...]] = []
     for m in _MD_HEADING.finditer(text):
@@ -587,6 +596,11 @@ def markdown_spans(text: str) -> list[tuple[tuple[int, int, str], ...]]:
         for m in rx.finditer(text):
             if not any(m.start() < b and a < m.end() for a, b in whole_lines):
                 found.append(((m.start(1), m.end(1), "hide"), (m.start(2), m.end(2), kind), (m.start(3), m.end(3), "hide")))
+    taken = [(f[0][0], f[-1][1]) for f in found]
+    for m in _MD_LINK.finditer(text):
+        if not any(m.start() < b and a < m.end() for a, b in taken):
+            found.append(((m.start(1), m.end(1), "hide"), (m.start(2), m.end(2), "link " + m.group(4)),
+                          (m.start(3), m.end(3), "hide")))
     return sorted(found)
 
 
@@ -603,7 +617,11 @@ def _styled(text: str, a: int, b: int, spans: Sequence[tuple[tuple[int, int, str
         if parts[0][0] < pos or parts[-1][1] > b:
             continue
         for start, end, kind in parts:
-            opening, closing = _MD_TAG[kind]
+            if kind.startswith("link "):
+                opening = f'<a class="md-link" href="{_attr(kind[5:])}" target="_blank" rel="noopener noreferrer">'
+                closing = "</a>"
+            else:
+                opening, closing = _MD_TAG[kind]
             out += [escape(text[pos:start]), opening, escape(text[start:end]), closing]
             pos = end
     out.append(escape(text[pos:b]))
