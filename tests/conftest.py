@@ -178,6 +178,18 @@ def hostel_pipeline(tmp_path_factory, embedder):
     return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
 
 
+@pytest.fixture(scope="session")
+def rowing_pipeline(tmp_path_factory, embedder):
+    """A club's season letter in Markdown (a timetable, fees; not the article), indexed once."""
+    from rag import Config, Pipeline
+
+    tmp = tmp_path_factory.mktemp("rowing")
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "rowing-season.md", corpus / "rowing-season.md")
+    return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
+
+
 @pytest.fixture
 def chroma_server(tmp_path):
     from benchmarks.load import start_chroma  # one way to start `chroma run`, shared with the benchmark

@@ -284,11 +284,14 @@ def test_ui_state_is_the_turn_format_and_else_follow_up_is_answered(pipeline):
     assert not first_spans & {(c.doc, c.start, c.end) for c in second.citations}
 
 
-def test_example_questions_are_offered_only_where_the_documents_answer_them(pipeline, hostel_pipeline):
+def test_example_questions_are_offered_only_where_the_documents_answer_them(pipeline, hostel_pipeline, rowing_pipeline):
     from ui.app import EXAMPLES, answered_examples
 
-    assert answered_examples(pipeline, EXAMPLES) == EXAMPLES  # the article they were written for
+    assert answered_examples(pipeline, EXAMPLES) == list(EXAMPLES)  # the article they were written for
     assert answered_examples(hostel_pipeline, EXAMPLES) == []  # someone else's documents
+    # Answered there, and not doubtfully, but with a Saturday training session: not an example.
+    assert not rowing_pipeline.ask("When was the prison opened?").refused
+    assert answered_examples(rowing_pipeline, EXAMPLES) == []
 
 
 def test_long_question_notice_and_uploads_are_checked(tmp_path):

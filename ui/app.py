@@ -40,23 +40,26 @@ from rag.chunking import is_table_row, is_table_rule
 from rag.pipeline import clean_question
 from rag.types import REFUSAL, Answer, AnswerDict
 
-#: Example questions for the shipped corpus (the article in corpus/). The page offers
-#: only those the documents being served answer without doubt (see answered_examples):
-#: over someone else's documents they would be noise.
-EXAMPLES = [
-    "How many inmates can CECOT hold?",
-    "Who accompanied Noem on the tour?",
-    "What did Vicki Gass say about the visit?",
-    "When was the prison opened?",
-]
+#: Example questions for the shipped corpus (the article in corpus/), each with the words
+#: its answer holds there. The page offers only those the documents being served answer
+#: with those words and without doubt (see answered_examples): over someone else's
+#: documents they would be noise ("When was the prison opened?" answered with a rowing
+#: club's Saturday session).
+EXAMPLES = {
+    "How many inmates can CECOT hold?": "40,000",
+    "Who accompanied Noem on the tour?": "Villatoro",
+    "What did Vicki Gass say about the visit?": "Gass",
+    "When was the prison opened?": "2022",
+}
 
 
-def answered_examples(pipe: Pipeline, questions: list[str]) -> list[str]:
-    """The questions of ``questions`` that ``pipe``'s documents answer, and not doubtfully."""
+def answered_examples(pipe: Pipeline, examples: dict[str, str]) -> list[str]:
+    """The questions of ``examples`` that ``pipe``'s documents answer, not doubtfully,
+    with the words given for them."""
     out = []
-    for q in questions:
+    for q, words in examples.items():
         a = pipe.ask(q)
-        if not a.refused and not a.signals.get("hedged"):
+        if not a.refused and not a.signals.get("hedged") and words in a.text:
             out.append(q)
     return out
 
