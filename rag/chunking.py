@@ -203,6 +203,9 @@ def _underlined(block: str) -> re.Match[str] | None:
     return m if m and len(m.group(2)) >= min(3, len(m.group(1).strip())) else None
 
 
+_BYLINE = re.compile(r"By\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+\s*(?:[,—–|-]|$)")
+
+
 def _heading_text(line: str, max_words: int = 12) -> str | None:
     stripped = line.strip()
     md = _MD_HEADING.match(stripped)
@@ -217,6 +220,8 @@ def _heading_text(line: str, max_words: int = 12) -> str | None:
     if len(words) > max_words or stripped.endswith(_END_PUNCT):
         return None
     if not stripped[0].isalnum():  # bylines ("— Name"), list items, quotes
+        return None
+    if _BYLINE.match(stripped):  # "By Ana Ruiz, Transport Correspondent": who wrote it
         return None
     if "@" in stripped or "://" in stripped:
         return None

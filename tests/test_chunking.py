@@ -343,3 +343,15 @@ def test_numbered_titles_are_headings_and_fields_are_lines_of_their_own():
     assert not any("Treasurer's report" in t or "Minutes of the last meeting" in t for t in texts)  # headings, not text
     # a numbered list stays a list: its items are sentences, under their own heading
     assert [s.text for s in sents if s.section == "3. Steps to join"] == ["1. Fill in the form", "2. Pay the dues"]
+
+
+def test_a_byline_is_text_not_a_heading():
+    text = ("Harbour ferry crews end strike\n\n"
+            "By Niamh Delaney, Transport Correspondent — Thursday 13 March 2025\n\n"
+            "Ferry crews voted to end their strike on Wednesday.\n\n"
+            "By the Numbers\n\n"
+            "The deal costs 2 million euros.\n")
+    sents = sentences_of("news.txt", text)
+    # Who wrote it is a sentence one can ask about, and not the section of what follows.
+    assert sents[0].text.startswith("By Niamh Delaney") and sents[1].section == "Harbour ferry crews end strike"
+    assert sents[-1].section == "By the Numbers"  # a heading that starts with "By" is still one
