@@ -135,7 +135,9 @@ _CONTACT_ASKED = (
 _CONTACT_WRITTEN = {
     "phone number": re.compile(r"\+?\(?\d[\d\s().-]{5,}\d"),
     "e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|[\w.+-]+\s*(?:\[at\]|\(at\)| at )\s*[\w-]+\s*(?:\[dot\]|\(dot\)|\.| dot )\s*\w+"),
-    "web address": re.compile(r"://|\bwww\.|(?<![@\w.-])[\w-]+(?:\.[\w-]+)*\.(?:org|com|net|io|gov|edu|info|dev|co|uk|de|fr|eu)\b(?!\.\w)", re.I),
+    "web address": re.compile(r"(?:https?|ftp)://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+"
+                              r"|(?<![@\w.-])[\w-]+(?:\.[\w-]+)*\.(?:org|com|net|io|gov|edu|info|dev|co|uk|de|fr|eu)\b(?!\.\w)"
+                              r"(?:/[^\s<>\"')\]]*)?", re.I),
 }
 
 

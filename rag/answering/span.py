@@ -30,9 +30,12 @@ _NUMBER = re.compile(
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 _TIME_OF_DAY = r"\b\d{1,2}[:.]\d\d(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?|\b(?:noon|midnight)\b"
 _TIME = re.compile(_TIME_OF_DAY)
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _DATE = re.compile(
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"  # "7 February 2025"
-    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?"
+    # a weekday before a date is part of it ("Saturday 5 April 2025")
+    rf"(?:\b{_WEEKDAY},?\s+(?:the\s+)?)?\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"
+    rf"|(?:\b{_WEEKDAY},?\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|{_MONTH}\s+\d{{4}}"
+    rf"|(?:\b{_WEEKDAY},?\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?"
     r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:1[5-9]|20)\d\d\b"
     r"|" + _TIME_OF_DAY + r"|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
@@ -49,6 +52,22 @@ def _range_end(text: str, span: tuple[int, int]) -> tuple[int, int]:
     joint = _RANGE_TO.match(text, span[1])
     other = _DATE.match(text, joint.end()) if joint else None
     return _phrase_at(other) if other else span
+
+
+def _range_whole(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """``span`` and the other end of the range it opens ("8 a.m. to 4 p.m."), else ``span``."""
+    end = _range_end(text, span)
+    return (span[0], end[1]) if end != span else span
+
+
+_AT_TIME = re.compile(r",?\s+(?:at|from)\s+(?=\d|noon|midnight)", re.I)
+
+
+def _with_time(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A date ``span`` with the time of day that follows it ("21 June 2025 at 05:45")."""
+    joint = _AT_TIME.match(text, span[1])
+    time = _TIME.match(text, joint.end()) if joint else None
+    return (span[0], _phrase_at(time)[1]) if time else span
 
 
 def _phrase_at(m: re.Match[str]) -> tuple[int, int]:
@@ -163,8 +182,11 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
         if _ASKS_TIME.search(q.text):
             span = _first(_TIME, text, set(q.numbers), q.terms)
         span = span or _first(_DATE, text, set(q.numbers), q.terms)
-        if span is not None and _ASKS_END.search(q.text):
-            span = _range_end(text, span)
+        if span is not None:
+            # Of a range, its second end for "when does it close", else all of it
+            # ("06:30–08:00"); a date keeps the time it is given at ("21 June at 05:45").
+            span = _range_end(text, span) if _ASKS_END.search(q.text) else _range_whole(text, span)
+            span = _with_time(text, span)
     elif q.expects == "person":
         span = _name_span(nlp.persons(text), text, q.names, q.terms)
     elif q.expects == "place":
