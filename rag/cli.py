@@ -96,6 +96,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _answer_lines(answer: Any) -> str:
+    """The answer's text; an answer of table rows (its header first) a row per line."""
+    from .nlp import collapse
+
+    if answer.signals.get("table_header") == 1 and len(answer.citations) > 1:
+        return "\n".join(f"{collapse(c.quote)} [{c.n}]" for c in answer.citations)
+    return answer.text
+
+
 def _print_answer(answer: Any, as_json: bool) -> None:
     from .nlp import collapse
 
@@ -106,7 +115,7 @@ def _print_answer(answer: Any, as_json: bool) -> None:
         # The answer phrase leads, in bold on a terminal (** ** when piped, as Markdown).
         bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
         print(f"{bold[0]}{collapse(answer.answer_span.text)}{bold[1]} [{answer.answer_n}]\n")
-    print(answer.text)
+    print(_answer_lines(answer))
     for note in answer.notes:
         print(f"({note})")
     if answer.citations:
@@ -177,6 +186,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         if not cmd:
             continue
+        if not interactive:  # piped questions are not on the screen: say which this answers
+            print(f"> {cmd}")
         try:
             answer = pipe.ask(line, history=history)
         except InvalidQuestion as exc:
@@ -267,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--history", action="append", metavar="QUESTION", help="an earlier question (repeatable)")
     p.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
-    p.add_argument("--top-k", type=int, dest="top_k", help="passages to retrieve")
+    p.add_argument("--top-k", type=_positive_int, dest="top_k", help="passages to retrieve (1 or more)")
     answer_options(p)
     p.set_defaults(func=cmd_ask)
 

@@ -80,6 +80,25 @@ def test_chat_keeps_history(workdir):
     assert "/reset forgets the conversation" in r.stdout
     assert "unknown command /hepl" in r.stderr
     assert r.stdout.count("Sources:") == 2  # two answers: the commands were not asked
+    # Piped, each answer follows the question it answers.
+    assert r.stdout.index("> Who accompanied Noem on the tour?") < r.stdout.index("Minister of Justice")
+    assert r.stdout.index("Minister of Justice") < r.stdout.index("> What is his job title?")
+
+
+def test_top_k_below_one_exits_2(workdir):
+    r = rag("ask", "How many inmates can CECOT hold?", "--top-k", "0", cwd=workdir)
+    assert r.returncode == 2 and "--top-k: must be at least 1, got 0" in r.stderr
+
+
+def test_an_answer_from_table_rows_prints_a_row_per_line(tmp_path):
+    from .conftest import ROOT
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "hostel-rules.md").write_bytes((ROOT / "tests" / "data" / "hostel-rules.md").read_bytes())
+    r = rag("ask", "how much is the family room", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    body = r.stdout.split("\n\n")[1]  # after the bold phrase, before the sources
+    assert body.splitlines() == ["Room type | Price per night | Breakfast included [1]", "Family room | 90 euros | yes [2]"]
 
 
 @pytest.mark.parametrize("question", ["", "   ", "?!"])

@@ -162,6 +162,30 @@ def test_the_reader_reflows_a_hard_wrapped_paragraph(browser, upload_server, tmp
 
 
 @pytest.mark.browser
+def test_on_a_phone_the_shown_documents_tab_is_in_view(browser, upload_server, tmp_path):
+    doc = tmp_path / "pool.md"
+    doc.write_text("# Pool rules\n\nThe pool opens at 7 am and lanes are kept for swimmers over 60 until 9 am.\n",
+                   encoding="utf-8")
+    pg = open_page(browser, upload_server["url"], "phone")
+    try:
+        _open_documents(pg)
+        pg.locator("#upload input[type=file]").set_input_files(str(doc))
+        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Added')", timeout=120_000)
+        ask(pg, "until when are lanes kept for swimmers over 60?")
+        pg.locator(f"{BOT} .answer").last.locator("a.cite").first.click()
+        assert "over 60" in reader_mark_in_view(pg, "t1-1")
+        # The article's long title fills the row of tabs; the pool's tab is scrolled into it.
+        tab, row = pg.evaluate("""() => { const t = document.querySelector('#reader .doc-tab[aria-selected="true"]');
+            const r = t.getBoundingClientRect(), b = t.parentElement.getBoundingClientRect();
+            return [[t.innerText, r.left, r.right], [b.left, b.right]]; }""")
+        assert tab[0] == "Pool rules" and row[0] - 1 <= tab[1] and tab[2] <= row[1] + 1, (tab, row)
+        no_errors(pg)
+    finally:
+        pg.context.close()
+        (upload_server["corpus"] / "uploads" / "pool.md").unlink(missing_ok=True)
+
+
+@pytest.mark.browser
 def test_wrong_type_and_too_big_uploads_are_refused_with_a_message(browser, upload_server, tmp_path):
     """Gradio's own checks (max_file_size, file_types) refuse them in the page, saying why."""
     pg = open_page(browser, upload_server["url"])

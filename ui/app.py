@@ -130,7 +130,9 @@ strong.ans-span { font-weight: 800; }
 #reader .sb { white-space: normal; }  /* a hard-wrapped paragraph's line break, shown as a space */
 .md-hide { display: none; }
 .answer-table { border-collapse: collapse; margin: 2px 0; font-size: 0.95em; }
-.answer-table th, .answer-table td { border-bottom: 1px solid var(--border-color-primary); padding: 3px 10px 3px 0; text-align: left; }
+.answer-table { display: block; max-width: 100%; overflow-x: auto; }  /* scrolls, never breaks a word */
+.answer-table th, .answer-table td { border-bottom: 1px solid var(--border-color-primary); padding: 3px 10px 3px 0; text-align: left;
+  word-break: normal; overflow-wrap: normal; }
 .answer-table th { font-weight: 600; }  /* Markdown markers: kept in the text, out of view */
 .src-quote .md-table { font-family: var(--font-mono, monospace); font-size: 0.9em; }
 #reader .md-h { font-weight: 700; font-size: 1.1em; }
@@ -195,6 +197,14 @@ HEAD = r"""
     document.querySelectorAll('#reader .doc-tab').forEach(function (b) {
       b.setAttribute('aria-selected', b.dataset.doc === doc ? 'true' : 'false'); });
   }
+  function revealTab() {
+    // On a phone the tabs are one scrolling row: the shown document's tab comes into view
+    // (else the sheet looks like another document's). Measured once the reader is shown.
+    var b = document.querySelector('#reader .doc-tab[aria-selected="true"]');
+    if (!b) return;
+    var row = b.parentElement, r = b.getBoundingClientRect(), box = row.getBoundingClientRect();
+    if (r.left < box.left || r.right > box.right) row.scrollLeft += r.left - box.left - 8;
+  }
   function activateTurn(turn) {
     // A passage the answer cites is highlighted; one a refusal only shows as related
     // ("t2-r1") is marked more faintly, so it is not read as cited.
@@ -216,6 +226,7 @@ HEAD = r"""
     var mark = marks[0];
     showDoc(mark.closest('.doc').dataset.doc);
     setReaderOpen(true);
+    revealTab();
     document.querySelectorAll('#reader mark.focus').forEach(function (m) { m.classList.remove('focus'); });
     mark.classList.add('focus');
     var box = mark.closest('.doc');
