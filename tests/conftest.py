@@ -165,29 +165,28 @@ def gpl_pipeline(tmp_path_factory, embedder):
     return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
 
 
+def data_pipeline(tmp_path_factory, embedder, name: str):
+    """A pipeline over ``tests/data/<name>`` alone, in a folder of its own."""
+    from rag import Config, Pipeline
+
+    tmp = tmp_path_factory.mktemp(name.split(".")[0])
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / name, corpus / name)
+    return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
+
+
 @pytest.fixture(scope="session")
 def hostel_pipeline(tmp_path_factory, embedder):
     """A pipeline over a short Markdown page (headings, a list, a table; not the article),
     indexed once."""
-    from rag import Config, Pipeline
-
-    tmp = tmp_path_factory.mktemp("hostel")
-    corpus = tmp / "corpus"
-    corpus.mkdir()
-    shutil.copy(ROOT / "tests" / "data" / "hostel-rules.md", corpus / "hostel-rules.md")
-    return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
+    return data_pipeline(tmp_path_factory, embedder, "hostel-rules.md")
 
 
 @pytest.fixture(scope="session")
 def rowing_pipeline(tmp_path_factory, embedder):
     """A club's season letter in Markdown (a timetable, fees; not the article), indexed once."""
-    from rag import Config, Pipeline
-
-    tmp = tmp_path_factory.mktemp("rowing")
-    corpus = tmp / "corpus"
-    corpus.mkdir()
-    shutil.copy(ROOT / "tests" / "data" / "rowing-season.md", corpus / "rowing-season.md")
-    return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
+    return data_pipeline(tmp_path_factory, embedder, "rowing-season.md")
 
 
 @pytest.fixture

@@ -169,17 +169,9 @@ def test_a_large_repetitive_document_does_not_crowd_out_the_article(tmp_path_fac
 @pytest.fixture(scope="module")
 def ferry_pipeline(tmp_path_factory, embedder):
     """A plain-text timetable: seven rows that differ only in their times and cells."""
-    import shutil
+    from .conftest import data_pipeline
 
-    from rag import Config, Pipeline
-
-    from .conftest import ROOT
-
-    tmp = tmp_path_factory.mktemp("ferry")
-    corpus = tmp / "corpus"
-    corpus.mkdir()
-    shutil.copy(ROOT / "tests" / "data" / "ferry-winter.txt", corpus / "ferry-winter.txt")
-    return Pipeline.load(Config().with_(corpus_dir=corpus, home=tmp / ".rag"), embedder=embedder)
+    return data_pipeline(tmp_path_factory, embedder, "ferry-winter.txt")
 
 
 @pytest.mark.parametrize("time, row", [("9:30", "09:30 Port Alda"), ("12:15", "12:15 Island Quay"), ("17:45", "17:45 Port Alda")])

@@ -5,6 +5,8 @@ Its own `rag serve` over a temporary corpus (the shared server's corpus stays un
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from .conftest import free_port, make_corpus, start_server, stop
@@ -47,15 +49,41 @@ def _open_documents(pg) -> None:
     pg.wait_for_selector("#upload", state="visible")
 
 
+def _first_cited(pg, question: str) -> str:
+    """Ask ``question`` as the page's first, click its [1]: the reader's mark it opens."""
+    ask(pg, question)
+    pg.locator(f"{BOT} .answer").last.locator("a.cite").first.click()
+    return reader_mark_in_view(pg, "t1-1")
+
+
+@contextlib.contextmanager
+def _page_with(browser, upload_server, path, size: str = "desktop"):
+    """A page of the upload server with ``path`` added from it; on leaving, no page errors,
+    and the document is taken out of the corpus again."""
+    pg = open_page(browser, upload_server["url"], size)
+    try:
+        _upload(pg, path)
+        yield pg
+        no_errors(pg)
+    finally:
+        pg.context.close()
+        (upload_server["corpus"] / "uploads" / path.name).unlink(missing_ok=True)
+
+
+def _upload(pg, path) -> None:
+    """Add ``path`` from the page, as a person does, and wait until it is indexed."""
+    _open_documents(pg)
+    pg.locator("#upload input[type=file]").set_input_files(str(path))
+    pg.wait_for_function("document.querySelector('#notice').innerText.includes('Added')", timeout=120_000)
+
+
 @pytest.mark.browser
 def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
     note = tmp_path / "lighthouse.md"
     note.write_text(NOTE, encoding="utf-8")
     pg = open_page(browser, upload_server["url"])
     try:
-        _open_documents(pg)
-        pg.locator("#upload input[type=file]").set_input_files(str(note))
-        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Added')", timeout=120_000)
+        _upload(pg, note)
         assert "Lighthouse keeping notes" in pg.locator("#docs .doc-list").inner_text()
         stored = upload_server["corpus"] / "uploads" / "lighthouse.md"
         assert stored.read_text(encoding="utf-8") == NOTE  # inside the corpus folder, byte for byte
@@ -110,11 +138,7 @@ def test_an_answer_from_an_uploaded_table_is_a_table_in_the_chat(browser, upload
     doc = tmp_path / "fees.md"
     doc.write_text("# Pool fees\n\n| Ticket | Price |\n|---|---|\n| Adult swim | 6 euros |\n| Child swim | 3 euros |\n",
                    encoding="utf-8")
-    pg = open_page(browser, upload_server["url"])
-    try:
-        _open_documents(pg)
-        pg.locator("#upload input[type=file]").set_input_files(str(doc))
-        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Added')", timeout=120_000)
+    with _page_with(browser, upload_server, doc) as pg:
         ask(pg, "how much is a child swim ticket?")
         table = pg.locator(f"{BOT} .answer").last.locator("table.answer-table")
         assert table.count() == 1  # kept by the chat's HTML sanitiser
@@ -123,10 +147,6 @@ def test_an_answer_from_an_uploaded_table_is_a_table_in_the_chat(browser, upload
         assert table.locator("strong.ans-span").inner_text() == "3 euros"
         table.locator("a.cite").last.click()  # a row's [n] opens it in the reader
         assert "Child swim" in reader_mark_in_view(pg, "t1-2")
-        no_errors(pg)
-    finally:
-        pg.context.close()
-        (upload_server["corpus"] / "uploads" / "fees.md").unlink(missing_ok=True)
 
 
 WRAPPED = (
@@ -142,23 +162,13 @@ WRAPPED = (
 def test_the_reader_reflows_a_hard_wrapped_paragraph(browser, upload_server, tmp_path):
     doc = tmp_path / "harbour.txt"
     doc.write_text(WRAPPED, encoding="utf-8")
-    pg = open_page(browser, upload_server["url"])
-    try:
-        _open_documents(pg)
-        pg.locator("#upload input[type=file]").set_input_files(str(doc))
-        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Added')", timeout=120_000)
-        ask(pg, "what was the harbour wall rebuilt in after the storm?")
-        pg.locator(f"{BOT} .answer").last.locator("a.cite").first.click()
-        shown = reader_mark_in_view(pg, "t1-1")
+    with _page_with(browser, upload_server, doc) as pg:
+        shown = _first_cited(pg, "what was the harbour wall rebuilt in after the storm?")
         # On screen the cited sentence is one paragraph, its source line breaks read as
         # spaces; in the page's text it is still the document's exact characters.
         assert "rebuilt in granite" in shown and "\n" not in shown, shown
         exact = pg.evaluate("document.querySelector('#reader mark[data-refs~=\"t1-1\"]').textContent")
         assert "\n" in exact and exact in WRAPPED
-        no_errors(pg)
-    finally:
-        pg.context.close()
-        (upload_server["corpus"] / "uploads" / "harbour.txt").unlink(missing_ok=True)
 
 
 @pytest.mark.browser
@@ -166,23 +176,13 @@ def test_on_a_phone_the_shown_documents_tab_is_in_view(browser, upload_server, t
     doc = tmp_path / "pool.md"
     doc.write_text("# Pool rules\n\nThe pool opens at 7 am and lanes are kept for swimmers over 60 until 9 am.\n",
                    encoding="utf-8")
-    pg = open_page(browser, upload_server["url"], "phone")
-    try:
-        _open_documents(pg)
-        pg.locator("#upload input[type=file]").set_input_files(str(doc))
-        pg.wait_for_function("document.querySelector('#notice').innerText.includes('Added')", timeout=120_000)
-        ask(pg, "until when are lanes kept for swimmers over 60?")
-        pg.locator(f"{BOT} .answer").last.locator("a.cite").first.click()
-        assert "over 60" in reader_mark_in_view(pg, "t1-1")
+    with _page_with(browser, upload_server, doc, "phone") as pg:
+        assert "over 60" in _first_cited(pg, "until when are lanes kept for swimmers over 60?")
         # The article's long title fills the row of tabs; the pool's tab is scrolled into it.
         tab, row = pg.evaluate("""() => { const t = document.querySelector('#reader .doc-tab[aria-selected="true"]');
             const r = t.getBoundingClientRect(), b = t.parentElement.getBoundingClientRect();
             return [[t.innerText, r.left, r.right], [b.left, b.right]]; }""")
         assert tab[0] == "Pool rules" and row[0] - 1 <= tab[1] and tab[2] <= row[1] + 1, (tab, row)
-        no_errors(pg)
-    finally:
-        pg.context.close()
-        (upload_server["corpus"] / "uploads" / "pool.md").unlink(missing_ok=True)
 
 
 @pytest.mark.browser
