@@ -186,13 +186,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         if not cmd:
             continue
-        if not interactive:  # piped questions are not on the screen: say which this answers
-            print(f"> {cmd}")
         try:
             answer = pipe.ask(line, history=history)
         except InvalidQuestion as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
+        if not interactive and not args.json:
+            # Piped questions are not on the screen: say which one this answers (as asked,
+            # cleaned of control characters and undecodable bytes; JSON carries it itself).
+            print(f"> {answer.question}")
         _print_answer(answer, args.json)
         print()
         history.append(Turn.from_answer(answer))
