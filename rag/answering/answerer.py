@@ -108,8 +108,7 @@ def is_content(text: str) -> bool:
         return True
     # A labelled contact line ("E-mail: help@example.org", "Phone: 555 0100") is one
     # value under a name: the answer to "what is their e-mail?", though few words.
-    return any(w.isalpha() for w in re.findall(r"[^\W\d_]+", text)) and any(
-        detect.has_contact(kind, text) for kind in detect.CONTACT_KINDS)
+    return bool(re.search(r"[^\W\d_]", text)) and any(detect.has_contact(kind, text) for kind in detect.CONTACT_KINDS)
 
 
 # "How much ...?", "What is the fee?": a money question that asks for an amount (not
@@ -385,6 +384,7 @@ class ExtractiveAnswerer:
         if gate:
             return self._refusal(question, passages, table, d, signals)
         contact = detect.contact_asked(q.text)
+        needs = _value_needed(q)
         if contact is not None:
             # A phone number, an e-mail or a web address is written or it is not: the
             # likeliest sentence that writes one (or whose shown line does) answers, from
@@ -397,8 +397,7 @@ class ExtractiveAnswerer:
         else:
             # A count, an amount or a time of day the best sentence does not state may be
             # in a likely one beside it ("what time was it reported?": "at 5:40 a.m."); if
-            # none states it, the checks below refuse.
-            needs = _value_needed(q)
+            # none states it, the check below refuses.
             if needs is not None:
                 holding = self._holding(cands, probs, best, table, needs[1], HOLDING_SHARE)
                 best = best if holding is None else holding
@@ -420,7 +419,6 @@ class ExtractiveAnswerer:
         for shown in self._shown(lead, table):
             if all(p.row.id != shown.row.id for p in chosen):
                 chosen.append(shown)
-        needs = _value_needed(q)
         # (The lines a sentence introduces may hold the value: "Prices:" / "- Adult: 5 euros".)
         if needs is not None and not any(needs[1](p.text) for p in chosen):
             signals["gate"] = f"asks for {needs[0]}, and the passages found state none"

@@ -165,13 +165,19 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
     >>> s[a:b]
     'up to 800 people'
     """
-    span = None
     contact = contact_asked(q.text)
-    if contact is not None:  # "what's her phone number?": the number, not her name
-        span = _first(contact_pattern(contact), text, set(), q.terms)
+    # "what's her phone number?": the number, not her name
+    span = _first(contact_pattern(contact), text, set(), q.terms) if contact is not None else None
+    span = span or _value_span(q, text)
     if span is not None:
-        pass
-    elif q.expects == "money":
+        return _balanced(text, *span)
+    return _balanced(text, *_best_clause(q, text))
+
+
+def _value_span(q: Question, text: str) -> tuple[int, int] | None:
+    """Where ``text`` states the kind of value ``q`` expects (a number, a date, a name...), if it does."""
+    span = None
+    if q.expects == "money":
         span = _first(_MONEY, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
     elif q.expects == "age":
         span = _first(_AGE, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
@@ -191,9 +197,7 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
         span = _name_span(nlp.persons(text), text, q.names, q.terms)
     elif q.expects == "place":
         span = _name_span([n for n in nlp.names(text) if nlp.is_place(n)], text, q.names, q.terms)
-    if span is not None:
-        return _balanced(text, *span)
-    return _balanced(text, *_best_clause(q, text))
+    return span
 
 
 def _best_clause(q: Question, text: str) -> tuple[int, int]:
