@@ -128,12 +128,12 @@ strong.ans-span { font-weight: 800; }
 #reader .doc-text { white-space: pre-wrap; line-height: 1.65; font-size: 15px; color: var(--body-text-color); max-width: 70ch; overflow-x: auto; }
 #reader mark { background: transparent; color: inherit; }
 #reader .sb { white-space: normal; }  /* a hard-wrapped paragraph's line break, shown as a space */
-.md-hide { display: none; }
-.answer-table { border-collapse: collapse; margin: 2px 0; font-size: 0.95em; }
-.answer-table { display: block; max-width: 100%; overflow-x: auto; }  /* scrolls, never breaks a word */
+.md-hide { display: none; }  /* Markdown markers: kept in the text, out of view */
+/* A table answer scrolls sideways rather than break a word or an [n]. */
+.answer-table { border-collapse: collapse; margin: 2px 0; font-size: 0.95em; display: block; max-width: 100%; overflow-x: auto; }
 .answer-table th, .answer-table td { border-bottom: 1px solid var(--border-color-primary); padding: 3px 10px 3px 0; text-align: left;
   word-break: normal; overflow-wrap: normal; }
-.answer-table th { font-weight: 600; }  /* Markdown markers: kept in the text, out of view */
+.answer-table th { font-weight: 600; }
 .src-quote .md-table { font-family: var(--font-mono, monospace); font-size: 0.9em; }
 #reader .md-h { font-weight: 700; font-size: 1.1em; }
 #reader .md-h1 { font-size: 1.3em; }
