@@ -148,23 +148,38 @@ def _same_person(a: str, b: str) -> bool:
     return a.split()[-1].lower() == b.split()[-1].lower()
 
 
-def _referent_person(prev: Turn, known: tuple[str, ...]) -> str | None:
+def _referents(prev: Turn, known: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The people a pronoun in the next question may point back to, likeliest first, and
+    those of them the previous question itself named."""
     q = nlp.normalize(prev.question).strip()
     low = q.lower()
     asked = persons(q, known)
+    in_answer = persons(prev.answer, known)
+    first: list[str] = []
     m = re.match(r"(?i)^\s*who(?:m)?\s+(?:is|was|are|were)\s+(.+?)\??$", q)
     if m and persons(m.group(1), known):
-        return persons(m.group(1), known)[0]
-    if re.match(r"^\s*who(?:m)?\s+(did|does|do|will|would|has|have|had|can|could)\b", low) and asked:
-        return asked[0]  # "who" was the object: the subject is the topic
-    if re.match(r"^\s*who\b", low):
-        new = [p for p in persons(prev.answer, known) if not any(_same_person(p, a) for a in asked)]
-        if new:
-            return new[0]
-    if asked:
-        return asked[0]
-    in_answer = persons(prev.answer, known)
-    return in_answer[0] if in_answer else None
+        first = persons(m.group(1), known)[:1]
+    elif re.match(r"^\s*who(?:m)?\s+(did|does|do|will|would|has|have|had|can|could)\b", low) and asked:
+        first = asked[:1]  # "who" was the object: the subject is the topic
+    elif re.match(r"^\s*who\b", low):
+        first = [p for p in in_answer if not any(_same_person(p, a) for a in asked)][:1]
+    return list(dict.fromkeys([*first, *asked, *in_answer])), asked
+
+
+def _referent_person(
+    prev: Turn, known: tuple[str, ...], gender: str | None = None, genders: Mapping[str, str] | None = None
+) -> str | None:
+    """The person a pronoun of ``gender`` ("m", "f" or None) points back to: one the
+    previous question named and the documents give that gender, else the likeliest of
+    :func:`_referents` they do not give the other. So "she" after "who went with Ana
+    Lopez?" is Ana Lopez, not the man who went with her, while "he" after "who took
+    over from Ana Lopez?" is still the new person of the answer."""
+    cands, asked = _referents(prev, known)
+    if not gender or not genders:
+        return cands[0] if cands else None
+    named = [p for p in asked if genders.get(p) == gender]
+    unopposed = [p for p in cands if genders.get(p, gender) == gender]
+    return (named or unopposed or [None])[0]
 
 
 _QUESTION_WORD = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how|whats|wat)\b")
@@ -241,12 +256,18 @@ def _replace_word(text: str, words: set[str], repl: str) -> tuple[str, bool]:
 
 def resolve(
     question: str, history: Sequence[Turn], known_people: tuple[str, ...] = (),
-    known_phrase: Callable[[str], bool] | None = None,
+    known_phrase: Callable[[str], bool] | None = None, genders: Mapping[str, str] | None = None,
 ) -> Resolution:
     """The query to retrieve with for ``question`` given earlier ``history`` turns.
 
     ``known_people``: full person names of the corpus (see :func:`persons`);
-    ``known_phrase``: whether the documents say a phrase (see :func:`topic_phrase`).
+    ``known_phrase``: whether the documents say a phrase (see :func:`topic_phrase`);
+    ``genders``: the gender the documents give some of those people (see
+    :func:`rag.nlp.genders`), so that "she" is not resolved to a man.
+
+    >>> resolve("what did she say?", [Turn("Who went with Ana Lopez?", "Ana Lopez went with Bo Chen.")],
+    ...         ("Ana Lopez", "Bo Chen"), genders={"Ana Lopez": "f"}).query
+    'what did Ana Lopez say? (Who went with Ana Lopez?)'
     """
     if not history:
         return Resolution(question)
@@ -259,7 +280,10 @@ def resolve(
     unresolved = False
 
     if toks & (PERSON_SUBJECT | PERSON_OBJECT | PERSON_POSSESSIVE) and not _named_before_pronoun(words, known_people):
-        person = _referent_person(prev, known_people)
+        pronoun = _PERSON_PRONOUN.search(words)
+        person = _referent_person(
+            prev, known_people, nlp.pronoun_gender(pronoun.group(1)) if pronoun else None, genders
+        )
         if person:
             # "her" before a noun is possessive ("her group"), else an object ("thank her").
             query = re.sub(

@@ -325,6 +325,55 @@ def merge_surnames(people: Sequence[str]) -> list[str]:
             merged.append(name)
     return merged
 
+# The pronouns of general English by the gender they mark, and the honorifics that do.
+_PRONOUN_GENDER = {"he": "m", "him": "m", "his": "m", "himself": "m",
+                   "she": "f", "her": "f", "hers": "f", "herself": "f"}
+_HONORIFIC_GENDER = {"mr": "m", "sir": "m", "lord": "m", "mrs": "f", "ms": "f", "miss": "f", "dame": "f", "lady": "f"}
+_PRONOUN = re.compile(r"\b(" + "|".join(_PRONOUN_GENDER) + r")\b", re.I)
+
+
+def pronoun_gender(word: str) -> str | None:
+    """"m" or "f" for a gendered personal pronoun, else None.
+
+    >>> pronoun_gender("Her"), pronoun_gender("they")
+    ('f', None)
+    """
+    return _PRONOUN_GENDER.get(word.lower())
+
+
+def genders(sentences: Sequence[str], people: Sequence[str]) -> dict[str, str]:
+    """The gender ("m" or "f") the text itself gives each of ``people``, where it gives
+    one: an honorific before the name ("Ms. Ana Lopez"), or a pronoun whose person
+    cannot be mistaken: the one person named before it in its sentence, or, with
+    none named before it, the one named in the sentence before. Sentences are read in
+    order; a person the text never refers to so is left out. Reading the text rather
+    than a list of first names keeps it right for any name and any language's names.
+
+    >>> genders(["Ana Lopez opened the hall.", "She thanked the crew.", "Mr Bo Chen spoke."],
+    ...         ["Ana Lopez", "Bo Chen"])
+    {'Ana Lopez': 'f', 'Bo Chen': 'm'}
+    """
+    votes: dict[str, list[int]] = {p: [0, 0] for p in people}
+    keys = {p: re.compile(r"\b(?:" + re.escape(p) + "|" + re.escape(p.split()[-1]) + r")\b") for p in people}
+    honorific = re.compile(r"\b(" + "|".join(_HONORIFIC_GENDER) + r")\.?\s+(?:[A-Z][\w'-]*\s+){0,2}$", re.I)
+    before_one: str | None = None  # the one person the sentence before named, if one
+    for sentence in sentences:
+        mentions = sorted((m.start(), p) for p, key in keys.items() for m in key.finditer(sentence))
+        for at, p in mentions:
+            h = honorific.search(sentence[max(0, at - 40) : at])
+            if h:
+                votes[p][_HONORIFIC_GENDER[h.group(1).lower()] == "f"] += 1
+        for m in _PRONOUN.finditer(sentence):
+            named = {p for at, p in mentions if at < m.start()}
+            who = next(iter(named)) if len(named) == 1 else (before_one if not named else None)
+            if who is not None:
+                votes[who][_PRONOUN_GENDER[m.group(1).lower()] == "f"] += 1
+        named_here = {p for _, p in mentions}
+        before_one = next(iter(named_here)) if len(named_here) == 1 else None
+    # A clear majority only: two people in one sentence can still mislead a pronoun.
+    return {p: "mf"[f > m] for p, (m, f) in votes.items() if max(m, f) >= 1 and max(m, f) >= 2 * min(m, f)}
+
+
 def things(text: str, known: tuple[str, ...] = ()) -> list[str]:
     """Names that are not persons (places, organisations, facilities)."""
     people = {w for p in persons(text, known) for w in p.split()}

@@ -32,7 +32,7 @@ from .grounding import Checker, gate
 from .generations import Generation, Lease, collect, current, pointer_stamp, writable
 from .indexing import IndexReport, Indexer, is_fresh, store_matches_manifest
 from .manifest import model_key
-from .nlp import merge_surnames
+from .nlp import genders, merge_surnames
 from .retrieval import HybridRetriever, SparseIndex, rerank
 from .store import ReadOnlyIndex, SentenceStore, StoreError
 from .table import SentenceTable
@@ -97,7 +97,7 @@ class _Snapshot:
     table: SentenceTable
     retriever: HybridRetriever
     stamp: tuple[int, ...]
-    people: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    people: dict[str, tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=dict)  # names, genders
     searching: int = 0  # questions searching the vectors through this view right now
     generation: Generation | None = None
     store: SentenceStore | None = None
@@ -502,9 +502,11 @@ class Pipeline:
         # This question is answered from one view alone (the texts stay with it; only
         # the search needs the old vectors to still be there).
         with self._searching() as snap:
-            resolution = (
-                resolve(question, turns, self._known_people(snap, turns), snap.table.has_phrase) if turns else Resolution(question)
-            )
+            if turns:
+                people, gender = self._known_people(snap, turns)
+                resolution = resolve(question, turns, people, snap.table.has_phrase, gender)
+            else:
+                resolution = Resolution(question)
             qv = self.embedder.embed_query(resolution.query)
             t2 = time.perf_counter()
             want = k + len(resolution.exclude)
@@ -610,17 +612,23 @@ class Pipeline:
             turns = [*turns[:-1], Turn.from_answer(prev)]
         return turns
 
-    def _known_people(self, snap: _Snapshot, turns: list[Turn]) -> tuple[str, ...]:
-        """Full person names of the documents the last turn drew on (a small gazetteer)."""
+    def _known_people(self, snap: _Snapshot, turns: list[Turn]) -> tuple[tuple[str, ...], dict[str, str]]:
+        """Full person names of the documents the last turn drew on (a small gazetteer),
+        and the gender those documents give some of them (:func:`rag.nlp.genders`)."""
         docs = {d for d, _, _ in turns[-1].cited} if turns else set()
         docs = docs or set(list(snap.table.texts)[:1])
         out: list[str] = []
+        gender: dict[str, str] = {}
         for doc in sorted(docs):
             if doc not in snap.people:
                 # Sentence by sentence: over the whole text a heading runs into the line
                 # after it ("House Rules" + "Welcome ..." read as a person's name).
-                found = list(dict.fromkeys(p for r in snap.table.by_doc.get(doc, []) for p in persons(snap.table.text(r))))
+                sentences = [snap.table.text(r) for r in snap.table.by_doc.get(doc, [])]
+                found = list(dict.fromkeys(p for s in sentences for p in persons(s)))
                 # "Dr. Lopez" in one sentence is the "Ana Lopez" of another
-                snap.people[doc] = tuple(merge_surnames(found))
-            out.extend(p for p in snap.people[doc] if p not in out)
-        return tuple(out)
+                people = tuple(merge_surnames(found))
+                snap.people[doc] = (people, genders(sentences, people))
+            people, doc_genders = snap.people[doc]
+            out.extend(p for p in people if p not in out)
+            gender = {**doc_genders, **gender}
+        return tuple(out), gender

@@ -111,3 +111,25 @@ def test_a_malformed_history_is_a_clear_error(bad, says):
 
     with pytest.raises(InvalidQuestion, match=says):
         parse_history(bad)
+
+
+def test_a_gendered_pronoun_skips_a_person_the_documents_give_the_other_gender():
+    # "Who accompanied X?" makes the companion the likeliest "he"/"she"; but the article
+    # calls Noem "she" and Villatoro nothing, so "she" is Noem and "his" is still Villatoro.
+    history = [Turn("Who accompanied Noem on the tour?", VISIT)]
+    genders = {"Kristi Noem": "f"}
+    assert resolve("What did she say?", history, KNOWN, genders=genders).query.startswith("What did Kristi Noem say?")
+    assert resolve("What is his job title?", history, KNOWN, genders=genders).query == (
+        "What is Héctor Gustavo Villatoro's job title?"
+    )
+    # Nobody of the pronoun's gender and nobody of unknown gender: left for the context.
+    r = resolve("What did he say?", [Turn("Who is Vicki Gass?", "")], KNOWN, genders={"Vicki Gass": "f"})
+    assert "Vicki Gass" not in r.query.split("(")[0] and "(Who is Vicki Gass?)" in r.query
+    # The person the previous question named stays the referent when the text gives
+    # her no gender, even if it calls someone else in the answer "she".
+    r = resolve("Where is her group based?", [Turn("Who is Vicki Gass?", VISIT)], KNOWN, genders={"Kristi Noem": "f"})
+    assert r.query == "Where is Vicki Gass's group based?"
+    # "he" after "who took over from X?" is the new person of the answer, not X, when
+    # the text gives neither a gender.
+    r = resolve("How long did he run it?", [Turn("Who took over from Kristi Noem?", VISIT)], KNOWN, genders={"Nayib Bukele": "m"})
+    assert r.query.startswith("How long did Héctor Gustavo Villatoro run")

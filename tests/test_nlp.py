@@ -39,3 +39,18 @@ def test_a_name_ends_with_a_short_line_but_runs_on_over_a_wrapped_one():
     wrapped = ("On Wednesday, the visiting delegation was joined by Homeland Security Secretary Kristi\n"
                "Noem, who toured the new detention centre.")
     assert nlp.persons(wrapped) == ["Kristi Noem"]
+
+
+def test_genders_come_from_the_texts_own_pronouns_and_honorifics():
+    sentences = [
+        "Kristi Noem toured the prison with Héctor Villatoro.",  # two people: "her" later is unclear
+        "Noem's visit came during a trip in which she will also travel to Colombia.",
+        "Mr. Villatoro spoke first.",
+        "Ana Ruiz chaired the meeting.",
+        "They thanked her.",  # "they" marks nobody; "her" is the one person named before
+        "Bo Chen was not there.",  # named, never referred to: no gender
+    ]
+    people = ["Kristi Noem", "Héctor Villatoro", "Ana Ruiz", "Bo Chen"]
+    assert nlp.genders(sentences, people) == {"Kristi Noem": "f", "Héctor Villatoro": "m", "Ana Ruiz": "f"}
+    # A pronoun after two people in its sentence gives neither a gender.
+    assert nlp.genders(["Ana Ruiz met Bo Chen and thanked him."], ["Ana Ruiz", "Bo Chen"]) == {}
