@@ -217,7 +217,11 @@ def _heading_text(line: str, max_words: int = 12) -> str | None:
     if "\n" in stripped or not stripped:
         return None
     words = stripped.split()
-    if len(words) > max_words or stripped.endswith(_END_PUNCT):
+    # An underline marks a heading however it ends ("How is X selected?" over dashes,
+    # as FAQ-style READMEs write them), but a line ending in "." "," or ";" over dashes
+    # is a sentence with a rule under it.
+    ends = (".", ",", ";") if underlined else _END_PUNCT
+    if len(words) > max_words or stripped.endswith(ends):
         return None
     if not stripped[0].isalnum():  # bylines ("— Name"), list items, quotes
         return None
@@ -282,6 +286,9 @@ _MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]|[-*+•]")
 _TABLE_ROW = re.compile(r"[ \t]*\|")
 # A labelled field: "Venue: Town hall" (a label of up to four words, then its value).
 _FIELD = re.compile(r"[A-Z][\w'()/-]*(?:[ \t]+[\w'()/-]+){0,3}:[ \t]+\S")
+# A record line: "Ana Ruiz <ana@example.org>  (docs)", "cpp : cpp-12": a line holding an
+# e-mail or web address, or a short key, a colon and its value.
+_RECORD = re.compile(r"[^\n]*(?:[\w.+-]+@[\w-]+\.[\w.-]+|https?://\S)|[ \t]*[\w][\w+.'()/-]*(?:[ \t]+[\w+.'()/-]+){0,3}[ \t]*:[ \t]+\S")
 # The rule under a header: Markdown's "|---|:--:|", or a plain-text grid's "-----+-----".
 _TABLE_RULE = re.compile(r"[ \t]*[|+]?[ \t]*:?-{3,}:?[ \t]*(?:[|+][ \t]*:?-{3,}:?[ \t]*)*[|+]?[ \t]*$")
 # A plain-text table row: columns between pipes, no leading pipe ("64001 | mysql | server").
@@ -340,8 +347,12 @@ def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
     pos = start
     lines = text[start:end].split("\n")
     grid = _grid_rows(lines)
-    # "Date: 12 May\nVenue: The hall\nPresent: ...": a block of fields, each a line of its own.
-    fields = len(lines) > 1 and all(_FIELD.match(line) for line in lines)
+    # "Date: 12 May\nVenue: The hall\nPresent: ...": a block of fields, each a line of its
+    # own; so is a block of records ("Name <e-mail>" lines, "key : value" lines), which
+    # wrapped prose never is in every line.
+    fields = len(lines) > 1 and (
+        all(_FIELD.match(line) for line in lines) or all(_RECORD.match(line) for line in lines)
+    )
     row = -1
     while pos < end:
         nl = text.find("\n", pos, end)

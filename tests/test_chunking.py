@@ -274,6 +274,31 @@ def test_an_underlined_heading_is_a_heading_and_the_title():
     ]
 
 
+def test_an_underlined_question_is_a_heading_but_an_underlined_sentence_is_text():
+    # FAQ-style READMEs underline questions (gcc's README.Debian): it was a "sentence"
+    # with its dashes, and answered a question as if it were the answer.
+    from rag.chunking import sentences_of
+
+    text = ("How are the defaults selected?\n------------------------------\n\n"
+            "A package set picks them.\n\nThat is all there is to it.\n---------------------------\n")
+    sentences = sentences_of("README.txt", text)
+    assert [(s.text, s.section) for s in sentences][0] == ("A package set picks them.", "How are the defaults selected?")
+    assert any(s.text.startswith("That is all there is to it.") for s in sentences)
+
+
+def test_a_block_of_records_is_a_line_per_sentence():
+    # A maintainers list and a "key : value" list have no full stops: each was one long
+    # sentence, and a question about one person quoted all of them.
+    from rag.chunking import sentences_of
+
+    text = ("Maintainers\n-----------\n\nAna Ruiz <ana@example.org>\nBo Chen <bo@example.org>     (docs)\n\n"
+            "The defaults are:\n\ncc\t: cc-12\nc++\t: c++-12\n\nIt wraps a line\nof prose: no records here.\n")
+    texts = [s.text for s in sentences_of("README.txt", text)]
+    assert texts[:2] == ["Ana Ruiz <ana@example.org>", "Bo Chen <bo@example.org>     (docs)"]
+    assert "cc\t: cc-12" in texts and "c++\t: c++-12" in texts
+    assert "It wraps a line\nof prose: no records here." in texts
+
+
 def test_a_short_title_underlined_to_its_length_is_a_heading():
     # "jq" over "==" (jq's README): as many marks as a short title has letters.
     from rag.chunking import sentences_of
