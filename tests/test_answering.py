@@ -98,6 +98,20 @@ def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     assert sentence[a:b] == phrase
 
 
+@pytest.mark.parametrize("question, phrase", [
+    ("caravan with hook-up in august", "£45"),           # "Aug" in a column's heading
+    ("how much is a caravan pitch in the low season", "£32"),
+    ("how much is a caravan pitch", "£32"),              # no column named: as before, the first
+])
+def test_a_table_rows_phrase_is_the_cell_under_the_column_the_question_names(question, phrase):
+    head = "| Pitch type | Low season (Apr–Jun, Sep–Oct) | High season (Jul–Aug) |\n|---|---|---|"
+    row = "| Caravan with hook-up | £32 | £45 |"
+    a, b = answer_phrase(analyze(question), row, head)
+    assert row[a:b] == phrase
+    # A header whose cells do not line up with the row's is not read.
+    assert answer_phrase(analyze(question), row, "| Pitch | Price |") == answer_phrase(analyze(question), row)
+
+
 def test_the_answer_phrase_is_the_clause_that_adds_to_the_question():
     s = "If you paid with a gift card, the refund is issued as store credit."
     a, b = answer_phrase(analyze("I paid using a gift card. How do I get my refund?"), s)

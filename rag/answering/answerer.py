@@ -434,7 +434,7 @@ class ExtractiveAnswerer:
             # reader can lay them out as a table).
             signals["table_header"] = next(n for n, p in enumerate(chosen, start=1) if p.row.id == head.id)
         n_lead = chosen.index(lead) + 1
-        a, b = answer_phrase(q, lead.text)
+        a, b = answer_phrase(q, lead.text, table.text(head) if head is not None else None)
         span = Span(lead.row.doc, lead.row.start + a, lead.row.start + b, lead.text[a:b])
         # Below the fitted hedge level, or below the fitted refusal threshold when a
         # deployment set a lower one: those answers the fitted model would have refused.

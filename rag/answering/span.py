@@ -156,15 +156,27 @@ def _name_span(names: list[str], text: str, asked: tuple[str, ...], terms: tuple
 _JOINT = re.compile(r",\s*(?:and\s+)?|\s+(?:and|&)\s+")
 
 
-def answer_phrase(q: Question, text: str) -> tuple[int, int]:
+def answer_phrase(q: Question, text: str, header: str | None = None) -> tuple[int, int]:
     """``(start, end)`` of the answering part of ``text`` (the whole sentence when nothing narrower fits).
+
+    ``header``: when ``text`` is a table row, its table's header line; the cell under
+    the column the question names is read first (one column, in the row's own terms).
 
     >>> from rag.answering.question import analyze
     >>> s = "The hall, built in 1920, can seat up to 800 people."
     >>> a, b = answer_phrase(analyze("How many people can the hall seat?"), s)
     >>> s[a:b]
     'up to 800 people'
+    >>> row = "| Tent | £18 | £26 |"
+    >>> a, b = answer_phrase(analyze("price of a tent in august"), row, "| Pitch | Low (Apr–Jun) | High (Jul–Aug) |")
+    >>> row[a:b]
+    '£26'
     """
+    cell = _named_cell(q, text, header) if header else None
+    if cell is not None:
+        a, b = cell
+        inner = answer_phrase(q, text[a:b])
+        return a + inner[0], a + inner[1]
     contact = contact_asked(q.text)
     # "what's her phone number?": the number, not her name
     span = _first(contact_pattern(contact), text, set(), q.terms) if contact is not None else None
@@ -172,6 +184,48 @@ def answer_phrase(q: Question, text: str) -> tuple[int, int]:
     if span is not None:
         return _balanced(text, *span)
     return _balanced(text, *_best_clause(q, text))
+
+
+def _cells(line: str) -> list[tuple[int, int]]:
+    """The cells of a table line as ``(start, end)`` offsets, trimmed ("| a | b |", "a | b")."""
+    out, start = [], 0
+    for m in [*re.finditer(r"\|", line), None]:
+        end = m.start() if m else len(line)
+        piece = line[start:end]
+        a = start + len(piece) - len(piece.lstrip())
+        b = end - (len(piece) - len(piece.rstrip()))
+        if b > a or (m is not None and start > 0):
+            out.append((a, max(a, b)))
+        start = m.end() if m else len(line)
+    return out
+
+
+def _names_column(words: set[str], terms: tuple[str, ...]) -> int:
+    """How many of the question's words (stems) a header cell's words name; an
+    abbreviation counts ("Aug" for "August")."""
+    return sum(any(t == w or (len(w) >= 3 and t.startswith(w)) for w in words) for t in terms)
+
+
+def _named_cell(q: Question, row: str, header: str) -> tuple[int, int] | None:
+    """The cell of table ``row`` under the one column of ``header`` whose heading the
+    question names ("in August" -> "High season (Jul–Aug)"), when that cell holds the
+    kind of value asked for (if the row holds any); None when no column, or several,
+    are named."""
+    head = header.split("\n", 1)[0]
+    cells, heads = _cells(row), _cells(head)
+    if len(cells) != len(heads) or len(cells) < 3:
+        return None
+    row_words = {nlp.stem(w) for w in nlp.tokens(row)}
+    terms = tuple(t for t in q.terms if t not in row_words)  # the row already matches the rest
+    scores = [_names_column({nlp.stem(w) for w in nlp.tokens(head[a:b])} | set(nlp.tokens(head[a:b])), terms)
+              for a, b in heads]
+    best = max(scores[1:])  # the first column names the row, not a value
+    if best == 0 or scores[1:].count(best) > 1:
+        return None
+    a, b = cells[scores.index(best, 1)]
+    # Where the row holds values of the kind asked for, the cell must hold one too.
+    typed = _value_span(q, row) is not None
+    return (a, b) if b > a and (_value_span(q, row[a:b]) is not None or not typed) else None
 
 
 def _value_span(q: Question, text: str) -> tuple[int, int] | None:
