@@ -305,7 +305,16 @@ class Checker:
     def check(self, answer: str, passages: Mapping[int, str]) -> list[Support]:
         """One :class:`Support` per answer sentence; ``passages[n]`` is the text cited as ``[n]``."""
         out = []
-        for sentence, nums in split_sentences(answer):
+        pieces = split_cited(answer)
+        # An answer made of whole quotes, each followed by its own marker (the extractive
+        # answerer's), is split where its markers are: a quoted line that starts in lower
+        # case and ends without a stop ("gcc : gcc-12 [3]") is a sentence of its own, not
+        # the middle of the one before.
+        quoted = bool(pieces) and all(
+            nums and any(n in passages and nlp.collapse(sentence) == nlp.collapse(passages[n]) for n in nums)
+            for sentence, nums in pieces
+        )
+        for sentence, nums in pieces if quoted else split_sentences(answer):
             bad = [n for n in nums if n not in passages]
             if bad:
                 out.append(Support(sentence, False, 0.0, f"cites [{bad[0]}], which is not a passage", tuple(nums)))

@@ -45,6 +45,19 @@ def test_one_support_per_sentence_with_reasons(checker):
     assert out[3].reason == "no citation"
 
 
+def test_whole_quotes_each_with_its_marker_stay_sentences_of_their_own(checker):
+    # Quoted lines that start in lower case and end without a stop are not the middle
+    # of the sentence before: each keeps its own marker.
+    passages = {1: "The defaults are:", 2: "gcc\t: gcc-12", 3: "g++\t: g++-12"}
+    out = checker.check("The defaults are: [1] gcc : gcc-12 [2] g++ : g++-12 [3]", passages)
+    assert [(s.sentence, s.citations) for s in out] == [
+        ("The defaults are:", (1,)), ("gcc : gcc-12", (2,)), ("g++ : g++-12", (3,))
+    ]
+    # Not all whole quotes: read as any answer, the markers mid-sentence move to its end.
+    out = checker.check("The defaults are: [1] gcc : gcc-12 [2] and more [3]", passages)
+    assert [s.citations for s in out] == [(1,), (2, 3)]
+
+
 def test_a_true_sentence_cited_to_the_wrong_passage_is_unsupported(checker):
     (s,) = checker.check("Noem will also travel to Colombia and Mexico. [1]", {1: P1})
     assert not s.supported
