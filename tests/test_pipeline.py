@@ -330,6 +330,10 @@ CLUB_NOTICE = """Harbour Rowing Club
 The club meets every Saturday at the old boathouse. Questions about membership go to
 the secretary, Ana Ruiz, who keeps the waiting list.
 
+Bo Chen
+Head coach
+E-mail: bo.chen@example.org
+
 Call the boathouse on 01632 960 123 on weekday evenings. Results and the season's
 calendar are posted on harbourrowing.example.org after each regatta.
 """
@@ -343,12 +347,14 @@ def club_pipeline(tmp_path_factory, embedder):
 @pytest.mark.parametrize("question, written", [
     ("what is the club's phone number?", "01632 960 123"),
     ("rowing club website", "harbourrowing.example.org"),
+    ("what is Bo Chen's email", "bo.chen@example.org"),  # a signature: the name over its line
     ("What is Ana Ruiz's email address?", None),  # she is named; no address is written
+    ("What is Ana Ruiz's phone number?", None),  # the boathouse's number is not hers
 ])
 def test_a_contact_detail_is_quoted_where_written_else_refused(club_pipeline, question, written):
     a = club_pipeline.ask(question)
     if written is None:
-        assert a.refused and a.signals["gate"] == "asks for an e-mail address, and the passages found give none"
+        assert a.refused and a.signals["gate"].endswith("of Ana Ruiz, and the passages found give none")
         assert a.related
     else:
         assert not a.refused and any(written in c.quote for c in a.citations), a.text

@@ -183,6 +183,11 @@ def candidates_of(passages: Sequence[Passage], question: str = "") -> list[Passa
     return out
 
 
+def _bare_line(text: str) -> bool:
+    """One line that does not end as a sentence does ("gcc : gcc-12", "make install")."""
+    return "\n" not in text.strip() and not text.rstrip().endswith((".", "!", "?", ";"))
+
+
 def _quoted(row: SentenceRow, table: SentenceTable) -> Passage:
     """A sentence the answer quotes beside its chosen ones (a table's header, the value
     asked for, the line a colon introduces): retrieval gave it no scores."""
@@ -292,15 +297,26 @@ class ExtractiveAnswerer:
         return {"q": q, "cands": cands, "x": x, "probs": probs, "best": best, "a": a, "p_answer": p_answer}
 
     def _holding(self, cands: Sequence[Passage], probs: np.ndarray, best: int, table: SentenceTable,
-                 holds: Callable[[str], bool], share: float) -> int | None:
+                 holds: Callable[[str], bool], share: float, whose: Sequence[str] = ()) -> int | None:
         """``best`` if it (with the lines it introduces) ``holds`` the value asked for,
         else the likeliest candidate of its document that does, with at least ``share``
-        of its selection probability; None when there is none."""
+        of its selection probability; None when there is none. ``whose``: people the
+        value must be written with (in the sentence, the lines it introduces or the two
+        before it in its paragraph: a signature's name over its phone line)."""
+        surnames = {nlp.tokens(p)[-1] for p in whose if nlp.tokens(p)}
         for i in (best, *(int(j) for j in np.argsort(-probs))):
             if i != best and (cands[i].row.doc != cands[best].row.doc or probs[i] < share * probs[best]):
                 continue
-            if holds("\n".join([cands[i].text, *(p.text for p in self._shown(cands[i], table))])):
-                return i
+            text = "\n".join([cands[i].text, *(p.text for p in self._shown(cands[i], table))])
+            if not holds(text):
+                continue
+            if surnames:
+                row = cands[i].row
+                before = [table.text(r) for _, r in table.nearby(row, 2)
+                          if r.position < row.position and r.paragraph == row.paragraph]
+                if not surnames & set(nlp.tokens("\n".join([text, *before]))):
+                    continue
+            return i
         return None
 
     @staticmethod
@@ -329,7 +345,9 @@ class ExtractiveAnswerer:
           "https://example.org/LICENSE"), which is not quoted on its own;
         * after a colon, the line that follows in its section ("To build it statically,
           run:" / "make LDFLAGS=-all-static"), a command or an item too short to be an
-          answer alone;
+          answer alone; or the lines of one block that follow, when none ends as a
+          sentence does ("The defaults are:" / "cc : cc-12" "c++ : c++-12"), a list
+          without bullets;
         * the list that follows it in its section, when it ends in a colon or announces
           one ("The following three plans are offered." / "* Basic" "* Plus"), up
           to :data:`LISTED` items: the answer is the list.
@@ -349,7 +367,11 @@ class ExtractiveAnswerer:
             while here(at) and rows[at].paragraph == lead.row.paragraph:
                 at += 1  # the rest of its paragraph ("These can be used over both.")
         if colon and here(at) and not is_list_item(table.text(rows[at])):
-            return [_quoted(rows[at], table)]  # one line, not a list
+            # Lines without a full stop, one block ("cpp : cpp-12" / "gcc : gcc-12"),
+            # are a list without bullets; else the one line ("run:" / "make").
+            block = [r for r in rows[at : at + LISTED] if here(r.position) and r.paragraph == rows[at].paragraph]
+            block = block[: next((i for i, r in enumerate(block) if not _bare_line(table.text(r))), len(block))]
+            return [_quoted(r, table) for r in block[:LISTED]] if len(block) > 1 else [_quoted(rows[at], table)]
         items: list[Passage] = []
         while here(at) and is_list_item(table.text(rows[at])) and len(items) < LISTED:
             items.append(_quoted(rows[at], table))
@@ -389,9 +411,12 @@ class ExtractiveAnswerer:
             # A phone number, an e-mail or a web address is written or it is not: the
             # likeliest sentence that writes one (or whose shown line does) answers, from
             # the document the best sentence is in (another's address is someone else's).
-            holding = self._holding(cands, probs, best, table, lambda t: detect.has_contact(contact, t), 0.0)
+            # Someone's e-mail is written with their name; the office's is not theirs.
+            whose = nlp.persons(q.text)
+            holding = self._holding(cands, probs, best, table, lambda t: detect.has_contact(contact, t), 0.0, whose)
             if holding is None:
-                signals["gate"] = f"asks for {'an' if contact[0] in 'aeiou' else 'a'} {contact}, and the passages found give none"
+                signals["gate"] = (f"asks for {'an' if contact[0] in 'aeiou' else 'a'} {contact}"
+                                   f"{' of ' + ' and '.join(whose) if whose else ''}, and the passages found give none")
                 return self._refusal(question, passages, table, d, signals)
             best = holding
         else:
