@@ -159,7 +159,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         # surrogates they are dropped by clean_question like any control character.
         sys.stdin.reconfigure(errors="surrogateescape")
     interactive = sys.stdin.isatty()
-    help_text = "Ask about the corpus. /reset forgets the conversation, /quit (or Ctrl-D) leaves, /help shows this."
+    help_text = "Ask about the corpus. /reset forgets the conversation, /quit, quit or Ctrl-D leaves, /help shows this."
     if interactive:
         print(help_text)
     while True:
@@ -171,7 +171,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print()
             break
         cmd = line.strip()
-        if cmd in ("/quit", "/exit"):
+        # "quit" and "exit" alone are what people type to leave, not questions.
+        if cmd.lower() in ("/quit", "/exit", "quit", "exit", "quit()", "exit()", ":q"):
             break
         if cmd == "/reset":
             history.clear()
@@ -234,6 +235,15 @@ def _positive_int(value: str) -> int:
     return n
 
 
+def _port(value: str) -> int:
+    """An argparse type: a TCP port a server can be told to listen on (1-65535); the
+    server would otherwise pick another and print the one it was given."""
+    n = _positive_int(value)
+    if n > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {n}")
+    return n
+
+
 def _probability(value: str) -> float:
     """An argparse type: a number from 0 to 1."""
     try:
@@ -265,17 +275,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        # Each command's parser is kept with its arguments, so that an option it does
+        # not know is reported with its usage, not the top-level one.
+        p = sub.add_parser(name, **kwargs)
+        p.set_defaults(parser=p)
+        return p
+
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--corpus", help="corpus folder (default ./corpus or RAG_CORPUS)")
         p.add_argument("--home", help="index folder (default ./.rag or RAG_HOME)")
 
-    p = sub.add_parser("index", help="index the corpus (incremental)")
+    p = command("index", help="index the corpus (incremental)")
     common(p)
     p.add_argument("--rebuild", action="store_true", help="drop the index and start clean")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("ask", help="answer one question")
+    p = command("ask", help="answer one question")
     common(p)
     p.add_argument("question")
     p.add_argument("--history", action="append", metavar="QUESTION", help="an earlier question (repeatable)")
@@ -284,13 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     answer_options(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="interactive chat with follow-up questions")
+    p = command("chat", help="interactive chat with follow-up questions")
     common(p)
     p.add_argument("--json", action="store_true")
     answer_options(p)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("eval", help="run the evaluation suite (a CI gate)")
+    p = command("eval", help="run the evaluation suite (a CI gate)")
     common(p)
     p.add_argument("--split", action="append", choices=["dev", "test", "holdout"],
                    help="which split (default dev and test; the gate is on test; holdout: a second held-out "
@@ -304,13 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     answer_options(p)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="start the web chat and the JSON API (/api, docs at /docs)")
+    p = command("serve", help="start the web chat and the JSON API (/api, docs at /docs)")
     common(p)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--port", type=_port, default=7860, help="1-65535 (default 7860)")
+    p.add_argument("--workers", type=_positive_int, default=1,
                    help="server processes sharing the port, each answering from the same index (default 1)")
-    p.add_argument("--chat-concurrency", type=int, dest="chat_concurrency", default=2,
+    p.add_argument("--chat-concurrency", type=_positive_int, dest="chat_concurrency", default=2,
                    help="chat answers Gradio's queue runs at once per process (default 2, measured)")
     p.add_argument("--share", action="store_true",
                    help="ask Gradio for a public link to the chat (off by default; the JSON API is not shared)")
@@ -335,7 +352,9 @@ def offline_env() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     offline_env()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s: %(message)s",

@@ -222,6 +222,19 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
+def check_folder(root: str | os.PathLike[str]) -> Path:
+    """``root`` as a path, if it is a readable folder; else :class:`CorpusError` saying
+    what is wrong with it."""
+    root = Path(root)
+    if not root.exists():
+        raise CorpusError(f"corpus folder not found: {root}")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path is not a folder: {root}")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise CorpusError(f"corpus folder is not readable: {root}")
+    return root
+
+
 def scan(root: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES, *, quiet: bool = False) -> CorpusScan:
     """Read every document below ``root``.
 
@@ -232,13 +245,7 @@ def scan(root: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES, *, quiet
     also with a warning, so nothing readable is lost. The warnings are logged unless
     ``quiet`` (a freshness check reads the corpus on every start: it does not repeat them).
     """
-    root = Path(root)
-    if not root.exists():
-        raise CorpusError(f"corpus folder not found: {root}")
-    if not root.is_dir():
-        raise CorpusError(f"corpus path is not a folder: {root}")
-    if not os.access(root, os.R_OK | os.X_OK):
-        raise CorpusError(f"corpus folder is not readable: {root}")
+    root = check_folder(root)
     meta = _read_metadata(root)
     docs: list[Document] = []
     skipped: list[tuple[str, str]] = []

@@ -27,6 +27,7 @@ from .answering.question import small_talk, split_parts
 from .answering.span import checked_phrase
 from .chat import HistoryItem, Resolution, Turn, parse_history, persons, resolve
 from .config import Config, IndexConfig
+from .corpus import check_folder
 from .embedding import MiniLMEmbedder
 from .grounding import Checker, gate
 from .generations import Generation, Lease, collect, current, pointer_stamp, writable
@@ -165,6 +166,7 @@ class Pipeline:
         """
         p = cls(config, **kwargs)
         index = p.config.index
+        check_folder(index.corpus_dir)  # before an index folder is made for a corpus that is not there
         # The manifest can be fresh while Chroma is not (deleted, corrupt, or emptied by a
         # crash): then indexing repairs it, rather than the first question failing.
         if not is_fresh(index, p.model_key) or not store_matches_manifest(index):

@@ -72,14 +72,14 @@ def test_ask_after_index_imports_no_torch(workdir):
 
 @pytest.mark.slow
 def test_chat_keeps_history(workdir):
-    r = rag("chat", cwd=workdir, input="Who accompanied Noem on the tour?\n/help\n/hepl\nWhat is his job title?\n/quit\n")
+    r = rag("chat", cwd=workdir, input="Who accompanied Noem on the tour?\n/help\n/hepl\nWhat is his job title?\nquit\nHow many?\n")
     assert r.returncode == 0, r.stderr
     assert "Minister of Justice" in r.stdout
     assert "searched for: What is Héctor Gustavo Villatoro's job title?" in r.stdout
     # Commands are not questions, piped or typed: /help answers, a typo is named.
     assert "/reset forgets the conversation" in r.stdout
     assert "unknown command /hepl" in r.stderr
-    assert r.stdout.count("Sources:") == 2  # two answers: the commands were not asked
+    assert r.stdout.count("Sources:") == 2  # two answers: the commands were not asked, "quit" left
     # Piped, each answer follows the question it answers.
     assert r.stdout.index("> Who accompanied Noem on the tour?") < r.stdout.index("Minister of Justice")
     assert r.stdout.index("Minister of Justice") < r.stdout.index("> What is his job title?")
@@ -109,8 +109,19 @@ def test_bad_question_exits_2_without_traceback(workdir, question):
 
 
 def test_unreadable_corpus_exits_2(tmp_path):
-    r = rag("ask", "anything?", "--corpus", str(tmp_path / "missing"), cwd=tmp_path)
+    r = rag("ask", "anything?", "--corpus", str(tmp_path / "missing"), "--home", str(tmp_path / "home"), cwd=tmp_path)
     assert r.returncode == 2 and "corpus folder not found" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "home").exists()  # no index folder (nor its lock) for a corpus that is not there
+
+
+@pytest.mark.parametrize("args, says", [
+    (["ask", "anything?", "--bogus"], "rag ask: error: unrecognized arguments: --bogus"),  # the command's usage
+    (["serve", "--port", "99999"], "a port is at most 65535, got 99999"),  # it used to serve on a random port
+    (["serve", "--workers", "0"], "must be at least 1, got 0"),
+])
+def test_a_bad_option_exits_2_naming_it(tmp_path, args, says):
+    r = rag(*args, cwd=tmp_path)
+    assert r.returncode == 2 and says in r.stderr, r.stderr
 
 
 def test_help_is_instant_and_lists_commands(tmp_path):
