@@ -106,7 +106,7 @@ def _answer_lines(answer: Any) -> str:
 
 
 def _print_answer(answer: Any, as_json: bool) -> None:
-    from .nlp import collapse
+    from .nlp import collapse, quote_marks
 
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -123,11 +123,13 @@ def _print_answer(answer: Any, as_json: bool) -> None:
         for c in answer.citations:
             print(f"  [{c.n}] {c.doc} — {c.section or '(no section)'} [{c.start}:{c.end}]")
             # A quote over several lines keeps its lines, each under the first.
-            print("      \u201c" + c.quote.replace("\n", "\n       ") + "\u201d")
+            opening, closing = quote_marks(c.quote)
+            print(f"      {opening}" + c.quote.replace("\n", "\n" + " " * (6 + len(opening))) + closing)
     elif answer.related:
         print("\nClosest passages (related, not cited):")
         for r in answer.related:
-            print(f"  - {r.doc} — {r.section or '(no section)'}: \u201c{r.quote}\u201d")
+            opening, closing = quote_marks(r.quote)
+            print(f"  - {r.doc} — {r.section or '(no section)'}: {opening}{r.quote}{closing}")
     if answer.rewritten_query and answer.rewritten_query != answer.question:
         print(f"\n(searched for: {answer.rewritten_query})")
 

@@ -98,6 +98,16 @@ def _tokens(text: str) -> tuple[str, ...]:
 _STRONG = re.compile(r"(?<!\w)\*\*(?=\S)(.+?)(?<=\S)\*\*(?!\w)")
 
 
+def quote_marks(text: str) -> tuple[str, str]:
+    """The quotation marks to show ``text`` between: none when it opens with its own
+    (a quoted speech shown as “"I toured ..."” reads as doubled).
+
+    >>> quote_marks("It opened in 2022."), quote_marks('"I toured it," she wrote.')
+    (('“', '”'), ('', ''))
+    """
+    return ("", "") if text.lstrip()[:1] in "\"“‘'«" else ("“", "”")
+
+
 def collapse(text: str) -> str:
     r"""White space folded to single spaces, Markdown's strong markers dropped, and a
     table row's outer pipes too: a hard-wrapped or marked-up quote reads as one plain line.

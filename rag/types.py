@@ -220,12 +220,14 @@ class Answer:
     def refusal(
         cls, question: str, related: Sequence[Passage] = (), *, confidence: float = 0.0, mode: str = "extractive"
     ) -> "Answer":
-        """The fixed refusal, with up to three closest passages shown as related."""
+        """The fixed refusal, with up to three closest passages shown as related: the
+        first three given, in the order of the score they show (a reader sees them
+        ranked by it)."""
         return cls(
             question=question,
             text=REFUSAL,
             refused=True,
-            related=[Related.of(p) for p in related][:3],
+            related=sorted((Related.of(p) for p in list(related)[:3]), key=lambda r: -r.score),
             mode=mode,
             confidence=confidence,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.types import Answer, Citation, Span, split_cited
+from rag.types import Answer, Citation, Passage, SentenceRow, Span, split_cited
 
 
 def test_split_cited_parses_markers():
@@ -16,6 +16,13 @@ def test_answer_span_is_in_the_json_and_null_when_refused():
                answer_span=Span("d.txt", 25, 35, "800 people"), answer_n=1)
     assert a.to_dict()["answer_span"] == {"n": 1, "doc": "d.txt", "start": 25, "end": 35, "text": "800 people"}
     assert Answer.refusal("q").to_dict()["answer_span"] is None
+
+
+def test_a_refusal_shows_the_first_three_passages_ranked_by_the_score_they_show():
+    passages = [Passage(SentenceRow(f"s{i}", "d.txt", i, i + 1, "", 0, 0, i), f"p{i}", score, 0, 0, 0, None, None)
+                for i, score in enumerate([0.66, 0.70, 0.56, 0.99])]
+    related = Answer.refusal("q", passages).related
+    assert [(r.quote, r.score) for r in related] == [("p1", 0.70), ("p0", 0.66), ("p2", 0.56)]
 
 
 # --- property: the citation parser ----------------------------------------------

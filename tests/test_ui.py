@@ -94,6 +94,18 @@ def _fake_answer(span: bool):
     return a, text
 
 
+def test_a_quote_that_opens_with_its_own_quotation_mark_gets_no_second_pair():
+    from rag.types import Answer, Citation
+    from ui.app import render_answer
+
+    text = '"It is a warning," she said. It opened in 2022.'
+    a = Answer("What did she say?", f"{text[:28]} [1] {text[29:]} [2]", False,
+               [Citation(1, "a.txt", "", 0, 28, text[:28]), Citation(2, "a.txt", "", 29, len(text), text[29:])])
+    html = render_answer(a, 1, {"a.txt": "Doc A"})
+    assert '<span class="src-quote">&quot;It is a warning,&quot; she said.</span>' in html
+    assert '<span class="src-quote">“It opened in 2022.”</span>' in html
+
+
 @pytest.mark.parametrize("span", [True, False])
 def test_answer_phrase_is_bold_in_its_quote_and_reader(span):
     """The answer span (when the answerer gives one) is bold inside its own cited quote only."""

@@ -37,6 +37,7 @@ import gradio as gr
 from rag import InvalidQuestion, Pipeline
 from rag.chat import Turn
 from rag.chunking import is_table_row, is_table_rule
+from rag.nlp import quote_marks
 from rag.pipeline import clean_question
 from rag.types import REFUSAL, Answer, AnswerDict
 
@@ -410,6 +411,12 @@ def _where(section: str, title: str) -> str:
     return " · ".join(dict.fromkeys(x for x in (section, title) if x))
 
 
+def _between_marks(quote: str, html: str) -> str:
+    """``html`` (the quote's markup) between quotation marks, unless the quote opens with its own."""
+    opening, closing = quote_marks(quote)
+    return f"{opening}{html}{closing}"
+
+
 def _quote_html(
     quote: str, start: int, span: Any, turn: str | None = None, current: bool = True, markdown: bool = False
 ) -> str:
@@ -528,7 +535,7 @@ def render_answer(answer: Answer, turn: int, titles: dict[str, str] | None = Non
         body = f'<div class="answer-text refusal">⚠ {escape(answer.text)}</div>'
         if answer.related:
             related_items = "".join(
-                f'<li><span class="src-quote">“{_quote_html(r.quote, r.start, None, markdown=_is_markdown(r.doc))}”</span> '
+                f'<li><span class="src-quote">{_between_marks(r.quote, _quote_html(r.quote, r.start, None, markdown=_is_markdown(r.doc)))}</span> '
                 f'<span class="src-where">— {escape(_doc_title(titles, r.doc))}</span></li>'
                 for r in answer.related
             )
@@ -541,7 +548,7 @@ def render_answer(answer: Answer, turn: int, titles: dict[str, str] | None = Non
         span = answer.answer_span if answer.answer_n == c.n else None
         where = _where(c.section, _doc_title(titles, c.doc))
         items.append(
-            f'<li value="{c.n}"><span class="src-quote">“{_quote_html(c.quote, c.start, span, markdown=_is_markdown(c.doc))}”</span> '
+            f'<li value="{c.n}"><span class="src-quote">{_between_marks(c.quote, _quote_html(c.quote, c.start, span, markdown=_is_markdown(c.doc)))}</span> '
             f'<span class="src-where">— {escape(where)}</span></li>'
         )
     # Beside the answer, not in it (every answer sentence is cited): a part of the
