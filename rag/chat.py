@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence, Union
 
 from . import nlp
 from .nlp import persons, things
-from .types import Answer, InvalidQuestion
+from .types import Answer, InvalidQuestion, json_kind
 
 PERSON_SUBJECT = {"he", "she"}
 PERSON_OBJECT = {"him", "her"}
@@ -96,7 +96,7 @@ def parse_history(history: Any) -> list[Turn]:
         return []
     if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
         raise InvalidQuestion(
-            f"history must be a list of earlier questions or turns, not {type(history).__name__}"
+            f"history must be a list of earlier questions or turns, not {json_kind(history)}"
         )
     turns: list[Turn] = []
     for i, item in enumerate(list(history)[-2 * MAX_HISTORY_TURNS :]):
@@ -129,7 +129,7 @@ def parse_history(history: Any) -> list[Turn]:
                 raise InvalidQuestion(f"{where}: 'question' and 'answer' must be text")
             turns.append(Turn(question, answer, _cited(item.get("cited"), where)))
         else:
-            raise InvalidQuestion(f"{where} must be a question (text) or a turn, not {type(item).__name__}")
+            raise InvalidQuestion(f"{where} must be a question (text) or a turn, not {json_kind(item)}")
     return [t for t in turns if t.question.strip()][-MAX_HISTORY_TURNS:]
 
 

@@ -37,7 +37,7 @@ from .nlp import genders, merge_surnames
 from .retrieval import HybridRetriever, SparseIndex, rerank
 from .store import ReadOnlyIndex, SentenceStore, StoreError
 from .table import SentenceTable
-from .types import Answer, Answerer, DraftText, Embedder, InvalidQuestion, Passage, Reranker, SentenceVerdict, joined
+from .types import Answer, Answerer, DraftText, Embedder, InvalidQuestion, Passage, Reranker, SentenceVerdict, joined, json_kind
 
 __all__ = ["Pipeline", "InvalidQuestion", "clean_question", "HistoryItem"]
 PREV_CACHE_SIZE = 512  # earlier questions whose answers are kept for follow-ups
@@ -63,7 +63,7 @@ def clean_question(question: Any, max_chars: int) -> str:
     if isinstance(question, bytes):
         question = question.decode("utf-8", errors="replace")
     if not isinstance(question, str):
-        raise InvalidQuestion(f"the question must be text, not {type(question).__name__}")
+        raise InvalidQuestion(f"the question must be text, not {json_kind(question)}")
     text = "".join(
         " " if ch.isspace() else ch
         for ch in question

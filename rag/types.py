@@ -31,6 +31,28 @@ class InvalidQuestion(ValueError):
     """The question (or its history) cannot be asked; the message says why, for the user."""
 
 
+def json_kind(value: Any) -> str:
+    """What a value is, in the words of JSON rather than Python's type names, for
+    messages a caller of the API or the library reads.
+
+    >>> json_kind(3), json_kind(None), json_kind("x"), json_kind([])
+    ('a number', 'null', 'text', 'a list')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (str, bytes)):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 #: The fixed refusal text. One place, so answerers, the UI and the eval agree on it.
 REFUSAL = "The documents do not say."
 

@@ -112,7 +112,7 @@ def test_oversized_and_malformed_bodies(api):
     c = api["client"]
     _assert_error(c.post("/api/ask", json={"question": "How many inmates? " * 200}), "longer than 2000 characters")
     _assert_error(c.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"}), "not valid JSON")
-    _assert_error(c.post("/api/ask", content=b"[1, 2]", headers={"content-type": "application/json"}))
+    _assert_error(c.post("/api/ask", content=b"[1, 2]", headers={"content-type": "application/json"}), "a JSON object")
     _assert_error(c.post("/api/ask"), "JSON body")
     # Valid JSON sent as a form (curl -d without -H): the header is what is wrong, and the error says so.
     _assert_error(c.post("/api/ask", content=b'{"question": "hi"}',
@@ -154,6 +154,9 @@ def test_health_documents_and_docs(api):
     assert len(assets) >= 2 and all(c.get(a).status_code == 200 for a in assets), assets
     paths = c.get("/openapi.json").json()["paths"]
     assert {"/api/ask", "/api/ask/stream", "/api/health", "/api/documents"} <= set(paths)
+    # Bad input is documented as it is answered: a 400, not FastAPI's 422.
+    assert "400" in paths["/api/ask"]["post"]["responses"]
+    assert not [p for p, ops in paths.items() for op in ops.values() if "422" in op.get("responses", {})]
     # The chat is on the same server.
     assert c.get("/").status_code == 200 and "gradio" in c.get("/").text.lower()
 

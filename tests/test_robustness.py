@@ -200,8 +200,8 @@ def test_web_api_battery_then_a_normal_question(served):
 
 
 @pytest.mark.parametrize("history,message", [
-    (7, "history must be a list of earlier questions or turns, not int"),
-    ("Who runs it?", "history must be a list of earlier questions or turns, not str"),
+    (7, "history must be a list of earlier questions or turns, not a number"),
+    ("Who runs it?", "history must be a list of earlier questions or turns, not text"),
     ([{"question": 5, "answer": "x"}], "history item 0"),
     ([{"role": "user", "content": 7}], "history item 0: 'content' must be text"),
     ([{"role": "wizard", "content": "hi"}], "'role' must be 'user' or 'assistant'"),

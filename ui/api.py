@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, StrictInt, field_validator
 from rag import InvalidQuestion, Pipeline
 from rag.chat import parse_history
 from rag.llm import LLMError
-from rag.types import Answer, AnswerDict
+from rag.types import Answer, AnswerDict, json_kind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,7 +64,7 @@ class AskRequest(BaseModel):
     @classmethod
     def _text(cls, value: Any) -> Any:
         if not isinstance(value, str):
-            raise ValueError(f"the question must be text, not {_json_type(value)}")
+            raise ValueError(f"the question must be text, not {json_kind(value)}")
         return value
 
     @field_validator("history", mode="before")
@@ -100,21 +100,6 @@ class DocumentOut(BaseModel):
     id: str
     title: str
     characters: int
-
-
-def _json_type(value: Any) -> str:
-    """The JSON name of a value's type, as the caller wrote it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -209,7 +194,8 @@ def _event(name: str, data: Mapping[str, Any]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """400 ``{"error"}`` for bad input, 500 ``{"error"}`` without a traceback for our bugs."""
+    """400 ``{"error"}`` for bad input (and so documented at /docs, not 422), 500
+    ``{"error"}`` without a traceback for our bugs."""
 
     async def invalid_question(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=400)
@@ -233,6 +219,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # message says which setting or server; the extractive mode still works.
         return JSONResponse({"error": str(exc)}, status_code=503)
 
+    # Bad input is a 400 (above), never FastAPI's 422: the schema at /docs says so too.
+    schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        out = schema()  # built once and kept by FastAPI; dropping twice is harmless
+        for operations in out.get("paths", {}).values():
+            for operation in operations.values():
+                if isinstance(operation, dict):
+                    operation.get("responses", {}).pop("422", None)
+        return out
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise it
     app.add_exception_handler(InvalidQuestion, invalid_question)
     app.add_exception_handler(LLMError, llm_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)
@@ -249,6 +247,8 @@ def _validation_message(exc: RequestValidationError) -> str:
             parts.append("the request body is not valid JSON")
         elif kind == "missing" and not loc:
             parts.append('the request needs a JSON body such as {"question": "..."}')
+        elif not loc and kind in ("model_attributes_type", "dict_type", "model_type"):
+            parts.append('the request body must be a JSON object such as {"question": "..."}')
         elif kind == "value_error":
             parts.append(msg.removeprefix("Value error, "))
         elif kind == "missing":
