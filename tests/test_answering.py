@@ -92,6 +92,8 @@ def test_detectors_find_each_kind_of_value():
     # a day before its month keeps its day; the end of a range answers "close"
     ("when is the deposit due", "The deposit of 50 pounds is due on 7 February 2025.", "7 February 2025"),
     ("and when does it close?", "The office is open from 8:00 a.m. to 4:00 p.m. on weekdays.", "4:00 p.m."),
+    # a range is whole whichever end stands nearer the question's words
+    ("when is the lunchtime flow class", "| Wednesday | 12:15–13:00 | Lunchtime Flow |", "12:15–13:00"),
 ])
 def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     a, b = answer_phrase(analyze(question), sentence)
@@ -102,14 +104,27 @@ def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     ("caravan with hook-up in august", "£45"),           # "Aug" in a column's heading
     ("how much is a caravan pitch in the low season", "£32"),
     ("how much is a caravan pitch", "£32"),              # no column named: as before, the first
+    ("who runs the caravan pitches", "Ana Ruiz"),         # "runs" starts "Run by"
 ])
 def test_a_table_rows_phrase_is_the_cell_under_the_column_the_question_names(question, phrase):
-    head = "| Pitch type | Low season (Apr–Jun, Sep–Oct) | High season (Jul–Aug) |\n|---|---|---|"
-    row = "| Caravan with hook-up | £32 | £45 |"
+    head = "| Pitch type | Low season (Apr–Jun, Sep–Oct) | High season (Jul–Aug) | Run by |\n|---|---|---|---|"
+    row = "| Caravan with hook-up | £32 | £45 | Ana Ruiz |"
     a, b = answer_phrase(analyze(question), row, head)
     assert row[a:b] == phrase
     # A header whose cells do not line up with the row's is not read.
     assert answer_phrase(analyze(question), row, "| Pitch | Price |") == answer_phrase(analyze(question), row)
+
+
+@pytest.mark.parametrize("question, phrase", [
+    ("who did noem meet in el salvador", "Héctor Gustavo Villatoro"),  # a name typed in lower case is the question's
+    ("what did Ivania Cruz say?", "The visit is an example of the fear the government wants to instill"),
+    ("What did she tell the newspaper", "The visit is an example of the fear the government wants to instill"),
+])
+def test_the_phrase_is_not_the_name_the_question_gives_but_what_was_said(question, phrase):
+    s = ("Sec. Noem joined Minister of Justice Héctor Gustavo Villatoro for a tour. " if "meet" in question else
+         '"The visit is an example of the fear the government wants to instill," Ivania Cruz told the newspaper.')
+    a, b = answer_phrase(analyze(question), s)
+    assert s[a:b] == phrase
 
 
 def test_the_answer_phrase_is_the_clause_that_adds_to_the_question():

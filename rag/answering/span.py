@@ -55,9 +55,16 @@ def _range_end(text: str, span: tuple[int, int]) -> tuple[int, int]:
 
 
 def _range_whole(text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """``span`` and the other end of the range it opens ("8 a.m. to 4 p.m."), else ``span``."""
+    """The whole range ``span`` opens or closes ("8 a.m. to 4 p.m.", "12:15–13:00"),
+    else ``span``."""
     end = _range_end(text, span)
-    return (span[0], end[1]) if end != span else span
+    if end != span:
+        return span[0], end[1]
+    window = max(0, span[0] - 40)
+    for m in _DATE.finditer(text, window, span[0]):
+        if m.end() < span[0] and _RANGE_TO.fullmatch(text, m.end(), span[0]):
+            return _phrase_at(m)[0], span[1]
+    return span
 
 
 _AT_TIME = re.compile(r",?\s+(?:at|from)\s+(?=\d|noon|midnight)", re.I)
@@ -128,11 +135,12 @@ def _name_span(names: list[str], text: str, asked: tuple[str, ...], terms: tuple
     """The name nearest the question's words (``terms``, stems), the first among equally
     near, that the question does not give itself: in "Our captain is Ana Ruiz, and the
     secretary is Li Wei", "who is the secretary" is answered by Li Wei."""
-    asked_words = {w for n in asked for w in nlp.tokens(n)}
+    # The question may write a name in lower case ("who did noem meet"): its stems count too.
+    asked_words = {w for n in asked for w in nlp.tokens(n)} | set(terms)
     near = _term_spans(text, set(terms))
     best, best_gap = None, None
     for n in names:
-        if set(nlp.tokens(n)) <= asked_words:
+        if set(nlp.tokens(n)) <= asked_words or {nlp.stem(w) for w in nlp.tokens(n)} <= asked_words:
             continue
         at = text.find(n)
         if at < 0:
@@ -177,6 +185,8 @@ def answer_phrase(q: Question, text: str, header: str | None = None) -> tuple[in
         a, b = cell
         inner = answer_phrase(q, text[a:b])
         return a + inner[0], a + inner[1]
+    if _ASKS_WORDS.search(q.text) and (quoted := _quotation(text)) is not None:
+        return quoted  # "what did she say?": her words, not the name beside them
     contact = contact_asked(q.text)
     # "what's her phone number?": the number, not her name
     span = _first(contact_pattern(contact), text, set(), q.terms) if contact is not None else None
@@ -184,6 +194,23 @@ def answer_phrase(q: Question, text: str, header: str | None = None) -> tuple[in
     if span is not None:
         return _balanced(text, *span)
     return _balanced(text, *_best_clause(q, text))
+
+
+# "what did she say", "what does the notice tell members", "what did he write in his post"
+_ASKS_WORDS = re.compile(
+    r"\bwhat\s+(?:did|does|do|has|have|had|will|would)\s+(?:[\w.'’-]+\s+){1,4}?"
+    r"(?:say|said|tell|told|write|written|add|added|claim|claimed|warn|warned|announce|announced|post|posted|promise|promised)\b",
+    re.I)
+_QUOTED = re.compile(r"[\"“]([^\"“”]{8,})[\"”]")
+
+
+def _quotation(text: str) -> tuple[int, int] | None:
+    """The longest passage of ``text`` in double quotes (three words or more), without
+    its quote marks."""
+    best = max(_QUOTED.finditer(text), key=lambda m: len(m.group(1)), default=None)
+    if best is None or len(best.group(1).split()) < 3:
+        return None
+    return _trim(text, *best.span(1))
 
 
 def _cells(line: str) -> list[tuple[int, int]]:
@@ -201,9 +228,10 @@ def _cells(line: str) -> list[tuple[int, int]]:
 
 
 def _names_column(words: set[str], terms: tuple[str, ...]) -> int:
-    """How many of the question's words (stems) a header cell's words name; an
-    abbreviation counts ("Aug" for "August")."""
-    return sum(any(t == w or (len(w) >= 3 and t.startswith(w)) for w in words) for t in terms)
+    """How many of the question's words (stems) a header cell's words name; one that
+    starts the other counts ("Aug" for "August", "teach" for "Teacher")."""
+    return sum(any(t == w or (min(len(t), len(w)) >= 3 and (t.startswith(w) or w.startswith(t))) for w in words)
+               for t in terms)
 
 
 def _named_cell(q: Question, row: str, header: str) -> tuple[int, int] | None:
