@@ -144,6 +144,10 @@ def test_a_question_in_another_language_is_refused_with_a_word_on_why(pipeline):
         a = pipeline.ask(question)
         assert a.refused and a.notes == [LANGUAGE_NOTE], (question, a.text, a.notes)
         assert a.to_dict()["notes"] == [LANGUAGE_NOTE]
+    # Answered or not, a question in another language says so ("¿" is Spanish's; "a" is
+    # a Spanish word too, not the English stop word).
+    assert LANGUAGE_NOTE in pipeline.ask("¿Quién acompañó a Noem?").notes
+    assert LANGUAGE_NOTE in pipeline.ask("谁陪同她参观了监狱?").notes
     # An English question the documents do not answer, or a keyword query, gets no such note.
     assert pipeline.ask("What is the capital of Australia?").notes == []
     assert LANGUAGE_NOTE not in pipeline.ask("cecot capacity inmates max number").notes

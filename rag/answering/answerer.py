@@ -30,7 +30,7 @@ from ..types import Answer, Citation, Embedder, Passage, SentenceRow, Span
 from . import detect
 from . import features as F
 from .model import Models, check_features, load_models
-from .question import Question, analyze, not_english
+from .question import Question, analyze, not_english, other_script
 from .span import answer_phrase
 
 # An instruction is not a question (general English, no document's words).
@@ -475,5 +475,8 @@ class ExtractiveAnswerer:
             signals=signals,
             answer_span=span,
             answer_n=n_lead,
-            notes=[HEDGE_NOTE] if hedged else [],
+            # A question plainly in another language is searched in English: said beside
+            # an answer too, since what it found is likelier to be off. (The vocabulary
+            # test of not_english would also flag keyword queries, which are answered.)
+            notes=[*([HEDGE_NOTE] if hedged else []), *([LANGUAGE_NOTE] if other_script(question) else [])],
         )

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -180,6 +181,20 @@ _SMALL_TALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+def other_script(text: str) -> bool:
+    """Whether a question is plainly not English by its writing alone: most of its
+    letters are of another script than the Latin one, or it opens a question or an
+    exclamation as Spanish does ("¿", "¡").
+
+    >>> other_script("¿Quién es?"), other_script("谁陪同她?"), other_script("Who is Héctor?")
+    (True, True, False)
+    """
+    if "¿" in text or "¡" in text:
+        return True
+    letters = [ch for ch in text if ch.isalpha()]
+    return bool(letters) and sum(unicodedata.name(ch, "").startswith("LATIN") for ch in letters) < len(letters) / 2
+
+
 def not_english(text: str, vocabulary: frozenset[str]) -> bool:
     """Whether a question reads as written in another language than English: four words
     or more, none of them an English stop word, and most unknown to the documents
@@ -190,9 +205,17 @@ def not_english(text: str, vocabulary: frozenset[str]) -> bool:
     True
     >>> not_english("hall capacity seats max", frozenset({"hall", "capac", "seat", "max"}))
     False
+
+    Most letters of another script than the Latin one, or Spanish's opening "¿" or "¡",
+    say so at any length; a one-letter word ("a" is Spanish too) is no English stop word.
+
+    >>> not_english("¿Quién acompañó a Noem?", frozenset()), not_english("谁陪同她参观?", frozenset())
+    (True, True)
     """
+    if other_script(text):
+        return True
     words = [w for w in nlp.tokens(text) if w.isalpha()]
-    if len(words) < 4 or any(w in nlp.stopwords() for w in words):
+    if len(words) < 4 or any(len(w) > 1 and w in nlp.stopwords() for w in words):
         return False
     known = sum(nlp.stem(w) in vocabulary for w in words)
     return known <= len(words) / 2
