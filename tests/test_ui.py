@@ -247,6 +247,9 @@ def test_the_reader_styles_markdown_and_keeps_every_character(hostel_pipeline):
     row = "| Dorm | 22 euros |"
     assert f'<mark data-refs="t1-1" data-start="0" data-end="{len(row)}"><span class="md-table">' in _marked(
         row + "\n", [(0, len(row), ["t1-1"], None)], markdown=True)
+    # A mark hides a whole pair's markers as the text outside does ("**Ana**" reads "Ana").
+    whole = _marked("Run by **Ana**.", [(0, 15, ["t1-1"], None)], markdown=True)
+    assert whole.count('<span class="md-hide">&#42;&#42;</span>') == 2 and whole.index("<mark") < whole.index("md-hide")
     cut = _marked("a **b c** d", [(0, 5, ["t1-1"], None)], markdown=True)
     assert "md-" not in cut and html_lib.unescape(re.sub(r"<[^>]+>", "", cut)) == "a **b c** d"
 

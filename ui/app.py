@@ -653,9 +653,8 @@ def _marked(
     text: str, marks: list[tuple[int, int, list[str], Any]], markdown: bool = False, title: tuple[int, int] | None = None
 ) -> str:
     """``text`` escaped, each (start, end, refs, span) wrapped in <mark data-refs>; with
-    ``markdown``, its headings, table lines, strong and code styled outside the marks (a
-    quote is shown exactly as the document has it; a cited table row keeps the table's
-    font). ``span`` is an answer phrase, or in the reader (phrase, turn, shown).
+    ``markdown``, its headings, table lines, strong and code styled outside the marks,
+    and its markers hidden inside them too (a cited table row keeps the table's font). ``span`` is an answer phrase, or in the reader (phrase, turn, shown).
     ``title`` is the range of a plain-text document's title line, styled as a heading."""
     spans = markdown_spans(text) if markdown else []
     if title is not None and not any(p[0][0] < title[1] and title[0] < p[-1][1] for p in spans):
@@ -666,7 +665,8 @@ def _marked(
             continue  # overlapping spans of different sentences cannot happen; skip rather than nest
         out.append(_styled(text, pos, start, spans))
         phrase, turn, current = span if isinstance(span, tuple) else (span, None, True)
-        inner = _quote_html(text[start:end], start, phrase, turn, current)
+        # Its Markdown markers hidden as outside the mark ("**Ana**" reads "Ana" either way).
+        inner = _quote_html(text[start:end], start, phrase, turn, current, markdown=markdown)
         if any(p[0][2] == "table" and p[0][0] <= start and end <= p[0][1] for p in spans):
             inner = f'<span class="md-table">{inner}</span>'  # a cited row keeps its table's font
         out.append(f'<mark data-refs="{_attr(" ".join(refs))}" data-start="{start}" data-end="{end}">{inner}</mark>')
