@@ -203,6 +203,7 @@ def _underlined(block: str) -> re.Match[str] | None:
     return m if m and len(m.group(2)) >= min(3, len(m.group(1).strip())) else None
 
 
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|</?[A-Za-z][^<>]*>", re.I | re.S)
 _BYLINE = re.compile(r"By\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+\s*(?:[,—–|-]|$)")
 
 
@@ -221,7 +222,10 @@ def _heading_text(line: str, max_words: int = 12) -> str | None:
     # as FAQ-style READMEs write them), but a line ending in "." "," or ";" over dashes
     # is a sentence with a rule under it.
     ends = (".", ",", ";") if underlined else _END_PUNCT
-    if len(words) > max_words or stripped.endswith(ends):
+    # Inline HTML after the words ("... at 4pm. <script>...</script>") hides how the line
+    # ends: the words without their tags decide.
+    bare = _TAG.sub("", stripped).strip() or stripped
+    if len(words) > max_words or stripped.endswith(ends) or bare.endswith(ends):
         return None
     if not stripped[0].isalnum():  # bylines ("— Name"), list items, quotes
         return None

@@ -299,6 +299,17 @@ def test_a_block_of_records_is_a_line_per_sentence():
     assert "It wraps a line\nof prose: no records here." in texts
 
 
+def test_a_line_ending_in_inline_html_is_text_not_a_heading():
+    # "... at 4pm. <script>...</script>" ended in ">", so it passed for a heading, and the
+    # sentence could not be found (an upload in a new user's session).
+    from rag.chunking import sentences_of
+
+    text = "# Club notes\n\nThe chess club meets in room <b>B12</b> at 4pm. <script>x=1</script>\n\nFees are low.\n"
+    sentences = sentences_of("notes.md", text)
+    assert sentences[0].text == "The chess club meets in room <b>B12</b> at 4pm."
+    assert {s.section for s in sentences} == {"Club notes"}
+
+
 def test_a_short_title_underlined_to_its_length_is_a_heading():
     # "jq" over "==" (jq's README): as many marks as a short title has letters.
     from rag.chunking import sentences_of
