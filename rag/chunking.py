@@ -427,6 +427,22 @@ def windows(
     return out
 
 
+def heading_lines(text: str, heading_max_words: int = 12) -> list[tuple[int, int]]:
+    r"""Where the headings of a plain-text document stand, as ``(start, end)`` of each
+    heading's line (an underline left out), in order: what a reader shows as headings.
+
+    >>> t = "Rules\n=====\n\nBe kind.\n\nOpening hours\n\nWe open at 9."
+    >>> [t[a:b] for a, b in heading_lines(t)]
+    ['Rules', 'Opening hours']
+    """
+    out = []
+    for b in _mark_headings(text, split_blocks(text), heading_max_words):
+        if b.heading is not None:
+            line = text[b.start : b.end].split("\n", 1)[0].rstrip()
+            out.append((b.start, b.start + len(line)))
+    return out
+
+
 def document_title(text: str, heading_max_words: int = 12) -> str | None:
     r"""The heading a document opens with, if it opens with one: its title, even when
     the first text stands under a subheading ("# Handbook" then "## About").

@@ -198,6 +198,9 @@ def test_a_plain_text_title_line_is_shown_once_as_the_heading(pipeline, gpl_pipe
     # The first line is the title: styled in place, not repeated above the text.
     assert 'class="doc-title"' not in page and page.count(escape(title) + "</") == 1
     assert body.startswith(f'<span class="md-h md-h1">{escape(title)}</span>\n')
+    # Its section headings read as headings too (they looked like any other line).
+    assert body.count('<span class="md-h md-h3">') == 3
+    assert '<span class="md-h md-h3">Human rights groups speak out</span>' in body
     assert html_lib.unescape(re.sub(r"<[^>]+>", "", body)) == text
     # A title the text does not open with (here the file name) is still shown above it.
     assert '<h3 class="doc-title">gpl-3.txt</h3>' in render_reader(gpl_pipeline, [])

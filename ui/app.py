@@ -36,7 +36,7 @@ import gradio as gr
 
 from rag import InvalidQuestion, Pipeline
 from rag.chat import Turn
-from rag.chunking import is_table_row, is_table_rule
+from rag.chunking import heading_lines, is_table_row, is_table_rule
 from rag.nlp import quote_marks
 from rag.pipeline import clean_question
 from rag.types import REFUSAL, Answer, AnswerDict
@@ -650,15 +650,20 @@ def _styled(text: str, a: int, b: int, spans: Sequence[tuple[tuple[int, int, str
 
 
 def _marked(
-    text: str, marks: list[tuple[int, int, list[str], Any]], markdown: bool = False, title: tuple[int, int] | None = None
+    text: str, marks: list[tuple[int, int, list[str], Any]], markdown: bool = False, title: tuple[int, int] | None = None,
+    headings: Sequence[tuple[int, int]] = (),
 ) -> str:
     """``text`` escaped, each (start, end, refs, span) wrapped in <mark data-refs>; with
     ``markdown``, its headings, table lines, strong and code styled outside the marks,
     and its markers hidden inside them too (a cited table row keeps the table's font). ``span`` is an answer phrase, or in the reader (phrase, turn, shown).
-    ``title`` is the range of a plain-text document's title line, styled as a heading."""
+    ``title`` is the range of a plain-text document's title line, styled as a heading,
+    and ``headings`` those of its other headings (``chunking.heading_lines``)."""
     spans = markdown_spans(text) if markdown else []
-    if title is not None and not any(p[0][0] < title[1] and title[0] < p[-1][1] for p in spans):
-        spans = sorted([*spans, ((title[0], title[1], "h1"),)])
+    lines = [(*title, "h1")] if title is not None else []
+    lines += [(a, b, "h3") for a, b in headings if title is None or (a, b) != title]
+    for a, b, kind in lines:
+        if not any(p[0][0] < b and a < p[-1][1] for p in spans):
+            spans = sorted([*spans, ((a, b, kind),)])
     out, pos = [], 0
     for start, end, refs, span in marks:
         if start < pos or text[start:end] == "":
@@ -771,7 +776,10 @@ def render_reader(pipe: Pipeline, state: list[Exchange], active: int | None = No
         lead = len(text) - len(text.lstrip())
         first = text[lead:].split("\n", 1)[0].rstrip()
         own = first.lstrip("#").strip() == titles[d]
-        body = _soften(_marked(text, marks, markdown=markdown, title=(lead, lead + len(first)) if own else None), text)
+        # A plain-text document's headings (found as the chunker finds them) read as headings.
+        heads = [] if markdown else heading_lines(text)
+        body = _soften(_marked(text, marks, markdown=markdown, title=(lead, lead + len(first)) if own else None,
+                               headings=heads), text)
         # Highlight the active answer's marks now; the page's script re-highlights on click.
         body = re.sub(r'<mark data-refs="([^"]*)"', lambda m: m.group(0) + _mark_class(m.group(1).split(), active), body)
         hidden = "" if d == shown_doc else " hidden"
