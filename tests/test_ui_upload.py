@@ -112,6 +112,7 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
         pg.locator("#remove-btn").click()
         pg.wait_for_function("document.querySelector('#notice').innerText.includes('Kept')", timeout=60_000)
         assert "Kept “Lighthouse keeping notes”: nothing was removed." in pg.locator("#notice").inner_text()
+        assert "Answered in" in pg.locator("#status").inner_text()  # nothing changed: the last answer's time stays
         asked = "Remove “Lighthouse keeping notes” from the corpus?"  # names what it removes
         assert stored.exists() and pg.dialogs == [asked]
         pg.accept_dialogs = True
@@ -119,6 +120,8 @@ def test_upload_ask_cite_and_remove(browser, upload_server, tmp_path):
         pg.wait_for_function("document.querySelector('#notice').innerText.includes('Removed')", timeout=120_000)
         assert pg.dialogs == [asked] * 2
         assert not stored.exists()
+        # The last answer's "Answered in ..." is not left beside "Removed ...".
+        pg.wait_for_function("!document.querySelector('#status').innerText.includes('Answered in')", timeout=30_000)
         pg.wait_for_function("document.querySelector('#remove-btn').disabled", timeout=30_000)  # none chosen again
         # [n] of the earlier answer that cited it: the quote, and a word that its document is gone.
         pg.locator(f"{BOT} .answer").first.locator(f'a.cite[href="#t1-{n}"]').click()

@@ -1006,14 +1006,14 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
 
     def on_upload(path: str | None, state: list[Exchange], progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008 (Gradio's way)
         if not path:
-            yield skip(), skip(), skip(), skip(), skip()
+            yield skip(), skip(), skip(), skip(), skip(), skip()
             return
         # The last upload's message goes first: it is not about this file.
-        yield skip(), skip(), skip(), "", skip()
+        yield skip(), skip(), skip(), "", skip(), skip()
         try:
             doc = save_upload(corpus_dir, Path(path))
         except UploadRejected as exc:
-            yield skip(), skip(), skip(), f"Not added: {exc}.", None
+            yield skip(), skip(), skip(), f"Not added: {exc}.", None, skip()
             return
         progress((0, None), desc="Indexing")
         pipe.index(progress=lambda done, total: progress((done, total), desc="Indexing", unit="sentences"))
@@ -1021,22 +1021,23 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
         yield (
             render_documents(pipe), gr.update(choices=uploaded_choices(pipe), value=None),
             render_reader(pipe, list(state or [])), f"Added “{title}”; questions now span all documents.", None,
+            "",  # the last answer's "Answered in ..." is no longer the latest news
         )
 
     def on_remove(doc: str | None, state: list[Exchange], confirmed: bool) -> tuple:
         if not doc:
-            return skip(), skip(), skip(), "Choose an uploaded document to remove."
+            return skip(), skip(), skip(), "Choose an uploaded document to remove.", skip()
         if not confirmed:  # the page's "Remove this document?" was answered Cancel
-            return skip(), skip(), skip(), f"Kept “{titles().get(doc, doc)}”: nothing was removed."
+            return skip(), skip(), skip(), f"Kept “{titles().get(doc, doc)}”: nothing was removed.", skip()
         try:
             remove_upload(corpus_dir, doc)
         except UploadRejected as exc:
-            return skip(), skip(), skip(), f"Not removed: {exc}."
+            return skip(), skip(), skip(), f"Not removed: {exc}.", skip()
         title = titles().get(doc, doc)
         pipe.index()
         return (
             render_documents(pipe), gr.update(choices=uploaded_choices(pipe), value=None),
-            render_reader(pipe, list(state or [])), f"Removed “{title}”.",
+            render_reader(pipe, list(state or [])), f"Removed “{title}”.", "",
         )
 
     def ask(question: str, history: list[str] | None = None) -> AnswerDict:
@@ -1107,11 +1108,12 @@ def build_app(pipe: Pipeline, *, uploads: bool = False) -> Any:
         restore.click(on_restore, [cleared], [chatbot, state, reader, status_md, cleared, restore], **quiet)
         app.load(on_load, [state], [reader, docs_html, remove_dd], **quiet)
         if uploads:
-            upload.upload(on_upload, [upload, state], [docs_html, remove_dd, reader, notice, upload],
+            upload.upload(on_upload, [upload, state], [docs_html, remove_dd, reader, notice, upload, status_md],
                           show_progress="full", api_visibility="private")
             remove_dd.change(lambda doc: gr.update(interactive=bool(doc)), [remove_dd], [remove_btn], **quiet)
             remove_btn.click(
-                on_remove, [remove_dd, state, remove_ok], [docs_html, remove_dd, reader, notice], api_visibility="private",
+                on_remove, [remove_dd, state, remove_ok], [docs_html, remove_dd, reader, notice, status_md],
+                api_visibility="private",
                 js="(doc, state, ok) => [doc, state, doc ? confirm('Remove “' + ((document.querySelector('#remove-doc input') || {}).value || doc) + '” from the corpus?') : false]",
             )
         gr.api(ask, api_name="ask", api_description=ASK_DESCRIPTION)
