@@ -307,8 +307,10 @@ def _persons(text: str, known: tuple[str, ...]) -> tuple[str, ...]:
         low = [w.lower().strip(".") for w in words]
         if any(w in NOT_PERSON for w in low) or any(w in MONTHS or w in WEEKDAYS for w in low):
             continue
-        if any(len(w) > 1 and w.rstrip(".").isupper() for w in words):
-            continue  # acronyms and shouting ("NASA", "LEAVE NOW") are not people
+        if any(len(w.rstrip(".")) > 1 and w.rstrip(".").isupper() for w in words):
+            continue  # acronyms and shouting ("NASA", "LEAVE NOW") are not people; "A." is an initial
+        if len(words) > 1 and len(words[-1]) == 1:
+            continue  # a name does not end in a bare letter: "System V", "Plan B" are things
         if len(words) == 1 and low[0] in by_surname:
             words = by_surname[low[0]].split()
             titled = True

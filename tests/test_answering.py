@@ -127,6 +127,22 @@ def test_the_phrase_is_not_the_name_the_question_gives_but_what_was_said(questio
     assert s[a:b] == phrase
 
 
+@pytest.mark.parametrize("question, sentence, phrase", [
+    ("Who is Ivania Cruz?", '"It is fear," Ivania Cruz, of the Committee to Defend Rights, said in a statement.',
+     "Ivania Cruz, of the Committee to Defend Rights"),
+    ("who is Villatoro", "Noem joined Salvadoran Minister of Justice Héctor Gustavo Villatoro for a tour.",
+     "Salvadoran Minister of Justice Héctor Gustavo Villatoro"),
+    # nothing said beside the name: the clause it stands in, not another name ("Carrick Head")
+    ("Who was Agnes Tremaine?", "Agnes Tremaine kept the light at Carrick Head for 37 years.",
+     "Agnes Tremaine kept the light at Carrick Head for 37 years"),
+    # a middle initial is part of a name; "System V" is no person
+    ("Who wrote bc?", "It was written by Philip A. Nelson for System V.", "Philip A. Nelson"),
+])
+def test_who_is_a_named_person_is_answered_by_what_the_text_says_of_them(question, sentence, phrase):
+    a, b = answer_phrase(analyze(question), sentence)
+    assert sentence[a:b] == phrase
+
+
 def test_the_answer_phrase_is_the_clause_that_adds_to_the_question():
     s = "If you paid with a gift card, the refund is issued as store credit."
     a, b = answer_phrase(analyze("I paid using a gift card. How do I get my refund?"), s)

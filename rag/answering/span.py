@@ -187,6 +187,8 @@ def answer_phrase(q: Question, text: str, header: str | None = None) -> tuple[in
         return a + inner[0], a + inner[1]
     if _ASKS_WORDS.search(q.text) and (quoted := _quotation(text)) is not None:
         return quoted  # "what did she say?": her words, not the name beside them
+    if (described := _described(q, text)) is not None:
+        return described  # "who is Ana Ruiz?": what the text says she is, not another name
     contact = contact_asked(q.text)
     # "what's her phone number?": the number, not her name
     span = _first(contact_pattern(contact), text, set(), q.terms) if contact is not None else None
@@ -211,6 +213,43 @@ def _quotation(text: str) -> tuple[int, int] | None:
     if best is None or len(best.group(1).split()) < 3:
         return None
     return _trim(text, *best.span(1))
+
+
+_DETERMINERS = {"the", "a", "an", "this", "that", "our", "your", "their", "its", "his", "her", "my"}
+_WHO_IS = re.compile(r"^\s*who\s+(?:is|was)\s+(.+?)\s*\??\s*$", re.I)
+# An office before a name: capitalised words, "of" and "the" among them
+# ("Salvadoran Minister of Justice Héctor Villatoro").
+_OFFICE = re.compile(r"(?:\b[A-Z][\w.'’-]*\s+(?:(?:of|the|for)\s+)*)+$")
+
+
+def _described(q: Question, text: str) -> tuple[int, int] | None:
+    """For "who is <name>?", the name with what the text says of them beside it: the
+    office before it ("Minister of Justice Ana Ruiz"), the phrase after it between
+    commas ("Ana Ruiz, of the Rights Committee,"), else the clause it stands in (another
+    name in it is not the answer); None for other questions or a name not in ``text``."""
+    m = _WHO_IS.match(q.text)
+    if m is None or m.group(1).split()[0].lower() in _DETERMINERS:
+        return None  # "who is the head of operations?" asks for a name
+    asked = nlp.persons(m.group(1)) or [n for n in nlp.names(m.group(1)) if len(n.split()) == 1]
+    if not asked:
+        return None
+    last = asked[0].split()[-1]
+    # The fullest form of the name the text writes ("Villatoro" -> "Héctor Gustavo Villatoro").
+    forms = sorted({n for n in nlp.names(text) if n.split()[-1] == last} | {last}, key=len, reverse=True)
+    found = next((f for f in (re.search(r"\b" + re.escape(form) + r"\b", text) for form in forms) if f), None)
+    if found is None:
+        return None
+    start, end = found.span()
+    if len(found.group(0).split()) > len((nlp.persons(found.group(0)) or [found.group(0)])[0].split()):
+        return start, end  # the office is part of the name as written: "Minister of Justice Ana Ruiz"
+    after = re.match(r",\s+([^,;:()]{4,}?)\s*(?:[,;:)]|$|\.(?:\s|$))", text[end:])
+    if after:
+        return start, end + after.end(1)
+    office = _OFFICE.search(text[:start])
+    if office and office.end() == start and office.group(0).split()[0] not in ("The", "A", "An"):
+        return office.start(), end
+    clause = next(((a, b) for a, b in split_clauses(text, 0, len(text)) if a <= start < b), (0, len(text)))
+    return _trim(text, *clause)
 
 
 def _cells(line: str) -> list[tuple[int, int]]:
