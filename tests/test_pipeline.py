@@ -398,3 +398,23 @@ def test_what_time_is_answered_by_a_time_of_day(club_pipeline, hostel_pipeline):
 def test_an_amount_a_quote_states_is_answered(hostel_pipeline, question, value):
     a = hostel_pipeline.ask(question)
     assert not a.refused and value in a.answer_span.text
+
+
+PARTS = """# Repair café
+
+## What it costs
+
+Using the workshop is free. Spare parts are sold at cost. Typical prices are:
+
+- inner tube: £4.50
+- brake pads (pair): £3
+- chain (new): £11
+"""
+
+
+def test_a_short_list_item_with_a_value_is_an_answer(tmp_path_factory, embedder):
+    # "- inner tube: £4.50" has two words: it was no candidate, and the next item's
+    # price (three words: "brake pads (pair)") answered in its place.
+    pipe = one_document_pipeline(tmp_path_factory, embedder, "cafe.md", PARTS)
+    a = pipe.ask("how much for an inner tube")
+    assert not a.refused and a.answer_span is not None and a.answer_span.text == "£4.50", a.text

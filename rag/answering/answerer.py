@@ -89,12 +89,17 @@ def is_link(text: str) -> bool:
     return bool(bare) and not any(c.isspace() for c in bare) and ("://" in bare or bare.lower().startswith("www."))
 
 
+_LABELLED = re.compile(r"[^\W\d_][^:\n]{0,40}:[ \t]+\S")
+
+
 def is_content(text: str) -> bool:
     """A bare link, a handle, a lone heading word or a table's header (its column names
     over the rule) is not an answer on its own; a labelled contact line is.
 
     >>> is_content("Kitchen"), is_content("- E-mail: desk@example.org"), is_content("https://example.org")
     (False, True, False)
+    >>> is_content("- inner tube: £4.50"), is_content("Adult: 9.50"), is_content("Chapter 2")
+    (True, True, False)
     """
     if is_table_header(text):
         return False
@@ -104,7 +109,12 @@ def is_content(text: str) -> bool:
     if is_table_row(first):
         # A row's cells are its content, however few words: "| 64035 | haclient |".
         return sum(1 for cell in first.split("|") if any(c.isalnum() for c in cell)) >= 2
-    if sum(1 for w in nlp.tokens(text) if w.isalpha()) >= 3:
+    words = sum(1 for w in nlp.tokens(text) if w.isalpha())
+    if words >= 3:
+        return True
+    # A list item or a labelled line with a value ("- inner tube: £4.50", "Adult: 9.50")
+    # is a fact in few words: the answer to "how much is an inner tube?".
+    if words and any(ch.isdigit() for ch in text) and (is_list_item(text) or _LABELLED.match(text)):
         return True
     # A labelled contact line ("E-mail: help@example.org", "Phone: 555 0100") is one
     # value under a name: the answer to "what is their e-mail?", though few words.
