@@ -246,6 +246,12 @@ def _mark_headings(text: str, blocks: list[Block], max_words: int = 12) -> list[
         code = _is_code_line(text[line_start : b.end])
         heading = None if code else _heading_text(text[b.start : b.end], max_words if i else max(max_words, 30))
         block = text[b.start : b.end].strip()
+        if i == 0 and heading is None and not code and block.count("\n") == 1:
+            # A title over a subtitle ("MINUTES OF THE SPRING MEETING" / "Larkfield
+            # Residents' Association"): two heading-like lines open the document.
+            parts = [_heading_text(line, max(max_words, 30)) for line in block.split("\n")]
+            if all(parts) and len(blocks) > 1:
+                heading = " — ".join(p for p in parts if p)
         is_md = bool(_MD_HEADING.match(block) or _underlined(block))
         # A plain-text heading must have prose after it; a trailing short line is text.
         if heading and not is_md and i == len(blocks) - 1:

@@ -92,6 +92,7 @@ def test_detectors_find_each_kind_of_value():
     # a day before its month keeps its day; the end of a range answers "close"
     ("when is the deposit due", "The deposit of 50 pounds is due on 7 February 2025.", "7 February 2025"),
     ("and when does it close?", "The office is open from 8:00 a.m. to 4:00 p.m. on weekdays.", "4:00 p.m."),
+    ("what time does it shut on saturdays", "| Saturday | 10:00 am – 4:00 pm | Bikes |", "4:00 pm"),
     # a range is whole whichever end stands nearer the question's words
     ("when is the lunchtime flow class", "| Wednesday | 12:15–13:00 | Lunchtime Flow |", "12:15–13:00"),
 ])

@@ -310,6 +310,21 @@ def test_a_line_ending_in_inline_html_is_text_not_a_heading():
     assert {s.section for s in sentences} == {"Club notes"}
 
 
+def test_a_title_over_a_subtitle_is_the_documents_heading_not_a_sentence():
+    # Minutes that open "MINUTES OF THE SPRING MEETING" / "Larkfield Residents'
+    # Association": the two lines were one sentence, and answered "who runs the meetings?".
+    from rag.chunking import document_title, sentences_of
+
+    text = ("MINUTES OF THE SPRING MEETING\nLarkfield Residents' Association\n\n"
+            "Date: Tuesday 11 March 2025\nPlace: The church hall\n\nThe chair opened the meeting.\n")
+    sentences = sentences_of("minutes.txt", text)
+    assert [s.text for s in sentences][0] == "Date: Tuesday 11 March 2025"
+    assert document_title(text) == "MINUTES OF THE SPRING MEETING — Larkfield Residents' Association"
+    # Two lines of prose open a document as text.
+    prose = "The club met on Tuesday and agreed\nto raise the fees.\n\nMore news follows.\n"
+    assert sentences_of("news.txt", prose)[0].text.startswith("The club met on Tuesday")
+
+
 def test_a_short_title_underlined_to_its_length_is_a_heading():
     # "jq" over "==" (jq's README): as many marks as a short title has letters.
     from rag.chunking import sentences_of

@@ -42,7 +42,7 @@ _DATE = re.compile(
 _ASKS_TIME = re.compile(r"\bwhat time\b|\bhow early\b|\bhow late\b", re.I)
 # A question about when something stops, which a range ("from 8 a.m. to 4 p.m.")
 # answers with its second end.
-_ASKS_END = re.compile(r"\b(?:close|closes|closing|closed|end|ends|ending|finish|finishes|until|till|how\s+late)\b", re.I)
+_ASKS_END = re.compile(r"\b(?:close|closes|closing|closed|shut|shuts|shutting|end|ends|ending|finish|finishes|until|till|how\s+late)\b", re.I)
 _RANGE_TO = re.compile(r"\s*(?:to|until|till|through|-|–|—)\s*", re.I)
 
 
