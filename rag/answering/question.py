@@ -209,7 +209,7 @@ def not_english(text: str, vocabulary: frozenset[str]) -> bool:
     Most letters of another script than the Latin one, or Spanish's opening "¿" or "¡",
     say so at any length; a one-letter word ("a" is Spanish too) is no English stop word.
 
-    >>> not_english("¿Quién acompañó a Noem?", frozenset()), not_english("谁陪同她参观?", frozenset())
+    >>> not_english("¿Quién acompañó a Ana?", frozenset()), not_english("谁陪同她参观?", frozenset())
     (True, True)
     """
     if other_script(text):

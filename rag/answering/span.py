@@ -135,7 +135,7 @@ def _name_span(names: list[str], text: str, asked: tuple[str, ...], terms: tuple
     """The name nearest the question's words (``terms``, stems), the first among equally
     near, that the question does not give itself: in "Our captain is Ana Ruiz, and the
     secretary is Li Wei", "who is the secretary" is answered by Li Wei."""
-    # The question may write a name in lower case ("who did noem meet"): its stems count too.
+    # The question may write a name in lower case ("who did ruiz meet"): its stems count too.
     asked_words = {w for n in asked for w in nlp.tokens(n)} | set(terms)
     near = _term_spans(text, set(terms))
     best, best_gap = None, None
@@ -218,7 +218,7 @@ def _quotation(text: str) -> tuple[int, int] | None:
 _DETERMINERS = {"the", "a", "an", "this", "that", "our", "your", "their", "its", "his", "her", "my"}
 _WHO_IS = re.compile(r"^\s*who\s+(?:is|was)\s+(.+?)\s*\??\s*$", re.I)
 # An office before a name: capitalised words, "of" and "the" among them
-# ("Salvadoran Minister of Justice Héctor Villatoro").
+# ("Brazilian Minister of Finance Ana Ruiz").
 _OFFICE = re.compile(r"(?:\b[A-Z][\w.'’-]*\s+(?:(?:of|the|for)\s+)*)+$")
 
 
@@ -234,7 +234,7 @@ def _described(q: Question, text: str) -> tuple[int, int] | None:
     if not asked:
         return None
     last = asked[0].split()[-1]
-    # The fullest form of the name the text writes ("Villatoro" -> "Héctor Gustavo Villatoro").
+    # The fullest form of the name the text writes ("Ruiz" -> "Ana María Ruiz").
     forms = sorted({n for n in nlp.names(text) if n.split()[-1] == last} | {last}, key=len, reverse=True)
     found = next((f for f in (re.search(r"\b" + re.escape(form) + r"\b", text) for form in forms) if f), None)
     if found is None:
