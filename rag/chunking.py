@@ -247,7 +247,7 @@ def _mark_headings(text: str, blocks: list[Block], max_words: int = 12) -> list[
         heading = None if code else _heading_text(text[b.start : b.end], max_words if i else max(max_words, 30))
         block = text[b.start : b.end].strip()
         if i == 0 and heading is None and not code and block.count("\n") == 1:
-            # A title over a subtitle ("MINUTES OF THE SPRING MEETING" / "Larkfield
+            # A title over a subtitle ("MINUTES OF THE SPRING MEETING" / "Hillside
             # Residents' Association"): two heading-like lines open the document.
             parts = [_heading_text(line, max(max_words, 30)) for line in block.split("\n")]
             if all(parts) and len(blocks) > 1:
@@ -296,7 +296,7 @@ _MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]|[-*+•]")
 _TABLE_ROW = re.compile(r"[ \t]*\|")
 # A labelled field: "Venue: Town hall" (a label of up to four words, then its value).
 _FIELD = re.compile(r"[A-Z][\w'()/-]*(?:[ \t]+[\w'()/-]+){0,3}:[ \t]+\S")
-# A record line: "Ana Ruiz <ana@example.org>  (docs)", "cpp : cpp-12": a line holding an
+# A record line: "Ana Ruiz <ana@example.org>  (docs)", "cc : cc-12": a line holding an
 # e-mail or web address, or a short key, a colon and its value.
 _RECORD = re.compile(r"[^\n]*(?:[\w.+-]+@[\w-]+\.[\w.-]+|https?://\S)|[ \t]*[\w][\w+.'()/-]*(?:[ \t]+[\w+.'()/-]+){0,3}[ \t]*:[ \t]+\S")
 # The rule under a header: Markdown's "|---|:--:|", or a plain-text grid's "-----+-----".

@@ -308,7 +308,7 @@ class Checker:
         pieces = split_cited(answer)
         # An answer made of whole quotes, each followed by its own marker (the extractive
         # answerer's), is split where its markers are: a quoted line that starts in lower
-        # case and ends without a stop ("gcc : gcc-12 [3]") is a sentence of its own, not
+        # case and ends without a stop ("cc : cc-12 [3]") is a sentence of its own, not
         # the middle of the one before.
         quoted = bool(pieces) and all(
             nums and any(n in passages and nlp.collapse(sentence) == nlp.collapse(passages[n]) for n in nums)

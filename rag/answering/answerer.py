@@ -98,7 +98,7 @@ def is_content(text: str) -> bool:
 
     >>> is_content("Kitchen"), is_content("- E-mail: desk@example.org"), is_content("https://example.org")
     (False, True, False)
-    >>> is_content("- inner tube: £4.50"), is_content("Adult: 9.50"), is_content("Chapter 2")
+    >>> is_content("- spare key: £4.50"), is_content("Adult: 9.50"), is_content("Chapter 2")
     (True, True, False)
     """
     if is_table_header(text):
@@ -112,8 +112,8 @@ def is_content(text: str) -> bool:
     words = sum(1 for w in nlp.tokens(text) if w.isalpha())
     if words >= 3:
         return True
-    # A list item or a labelled line with a value ("- inner tube: £4.50", "Adult: 9.50")
-    # is a fact in few words: the answer to "how much is an inner tube?".
+    # A list item or a labelled line with a value ("- spare key: £4.50", "Adult: 9.50")
+    # is a fact in few words: the answer to "how much is a spare key?".
     if words and any(ch.isdigit() for ch in text) and (is_list_item(text) or _LABELLED.match(text)):
         return True
     # A labelled contact line ("E-mail: help@example.org", "Phone: 555 0100") is one
@@ -194,7 +194,7 @@ def candidates_of(passages: Sequence[Passage], question: str = "") -> list[Passa
 
 
 def _bare_line(text: str) -> bool:
-    """One line that does not end as a sentence does ("gcc : gcc-12", "make install")."""
+    """One line that does not end as a sentence does ("tool : tool-12", "make install")."""
     return "\n" not in text.strip() and not text.rstrip().endswith((".", "!", "?", ";"))
 
 
@@ -377,7 +377,7 @@ class ExtractiveAnswerer:
             while here(at) and rows[at].paragraph == lead.row.paragraph:
                 at += 1  # the rest of its paragraph ("These can be used over both.")
         if colon and here(at) and not is_list_item(table.text(rows[at])):
-            # Lines without a full stop, one block ("cpp : cpp-12" / "gcc : gcc-12"),
+            # Lines without a full stop, one block ("cc : cc-12" / "ld : ld-12"),
             # are a list without bullets; else the one line ("run:" / "make").
             block = [r for r in rows[at : at + LISTED] if here(r.position) and r.paragraph == rows[at].paragraph]
             block = block[: next((i for i, r in enumerate(block) if not _bare_line(table.text(r))), len(block))]
