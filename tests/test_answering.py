@@ -93,6 +93,10 @@ def test_detectors_find_each_kind_of_value():
     ("when is the deposit due", "The deposit of 50 pounds is due on 7 February 2025.", "7 February 2025"),
     ("and when does it close?", "The office is open from 8:00 a.m. to 4:00 p.m. on weekdays.", "4:00 p.m."),
     ("what time does it shut on saturdays", "| Saturday | 10:00 am – 4:00 pm | Bikes |", "4:00 pm"),
+    # a range of counts, ages or sums is bolded whole
+    ("how long does the consultation take", "The consultation normally takes six to nine months.", "six to nine months"),
+    ("how old do kids have to be", "The club is for children aged 8 to 12, with a parent.", "aged 8 to 12"),
+    ("how much do the bikes cost", "They cost between $549 to $799 with a battery.", "$549 to $799"),
     # a range is whole whichever end stands nearer the question's words
     ("when is the lunchtime flow class", "| Wednesday | 12:15–13:00 | Lunchtime Flow |", "12:15–13:00"),
 ])

@@ -46,22 +46,22 @@ _ASKS_END = re.compile(r"\b(?:close|closes|closing|closed|shut|shuts|shutting|en
 _RANGE_TO = re.compile(r"\s*(?:to|until|till|through|-|–|—)\s*", re.I)
 
 
-def _range_end(text: str, span: tuple[int, int]) -> tuple[int, int]:
+def _range_end(text: str, span: tuple[int, int], value: re.Pattern[str] | None = None) -> tuple[int, int]:
     """The other end of a range ``span`` opens ("8:00 a.m. to 4:00 p.m." -> "4:00 p.m."),
-    else ``span``."""
+    else ``span``. ``value``: what an end is (default a date or time)."""
     joint = _RANGE_TO.match(text, span[1])
-    other = _DATE.match(text, joint.end()) if joint else None
+    other = (value or _DATE).match(text, joint.end()) if joint else None
     return _phrase_at(other) if other else span
 
 
-def _range_whole(text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """The whole range ``span`` opens or closes ("8 a.m. to 4 p.m.", "12:15–13:00"),
-    else ``span``."""
-    end = _range_end(text, span)
+def _range_whole(text: str, span: tuple[int, int], value: re.Pattern[str] | None = None) -> tuple[int, int]:
+    """The whole range ``span`` opens or closes ("8 a.m. to 4 p.m.", "12:15–13:00",
+    with ``value`` a count: "six to nine months"), else ``span``."""
+    end = _range_end(text, span, value)
     if end != span:
         return span[0], end[1]
     window = max(0, span[0] - 40)
-    for m in _DATE.finditer(text, window, span[0]):
+    for m in (value or _DATE).finditer(text, window, span[0]):
         if m.end() < span[0] and _RANGE_TO.fullmatch(text, m.end(), span[0]):
             return _phrase_at(m)[0], span[1]
     return span
@@ -300,10 +300,14 @@ def _value_span(q: Question, text: str) -> tuple[int, int] | None:
     span = None
     if q.expects == "money":
         span = _first(_MONEY, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
+        span = _range_whole(text, span, _MONEY) if span is not None else None  # "$549 to $799"
     elif q.expects == "age":
         span = _first(_AGE, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
+        span = _range_whole(text, span, _NUMBER) if span is not None else None  # "aged 8 to 12"
     elif q.expects == "number":
         span = _first(_NUMBER, text, set(q.numbers), q.terms)
+        # "six to nine months", "3-5 days": a range of counts is bolded whole
+        span = _range_whole(text, span, _NUMBER) if span is not None else None
     elif q.expects == "date":
         # "what time" asks for a time of day, not the weekday beside it
         if _ASKS_TIME.search(q.text):
