@@ -337,6 +337,7 @@ def merge_surnames(people: Sequence[str]) -> list[str]:
             merged.append(name)
     return merged
 
+
 # The pronouns of general English by the gender they mark, and the honorifics that do.
 _PRONOUN_GENDER = {"he": "m", "him": "m", "his": "m", "himself": "m",
                    "she": "f", "her": "f", "hers": "f", "herself": "f"}

@@ -314,7 +314,7 @@ class ExtractiveAnswerer:
         value must be written with (in the sentence, the lines it introduces or the two
         before it in its paragraph: a signature's name over its phone line)."""
         surnames = {nlp.tokens(p)[-1] for p in whose if nlp.tokens(p)}
-        for i in (best, *(int(j) for j in np.argsort(-probs))):
+        for i in dict.fromkeys((best, *(int(j) for j in np.argsort(-probs)))):  # best first, once
             if i != best and (cands[i].row.doc != cands[best].row.doc or probs[i] < share * probs[best]):
                 continue
             text = "\n".join([cands[i].text, *(p.text for p in self._shown(cands[i], table))])
@@ -429,13 +429,12 @@ class ExtractiveAnswerer:
                                    f"{' of ' + ' and '.join(whose) if whose else ''}, and the passages found give none")
                 return self._refusal(question, passages, table, d, signals)
             best = holding
-        else:
+        elif needs is not None:
             # A count, an amount or a time of day the best sentence does not state may be
             # in a likely one beside it ("what time was it reported?": "at 5:40 a.m."); if
             # none states it, the check below refuses.
-            if needs is not None:
-                holding = self._holding(cands, probs, best, table, needs[1], HOLDING_SHARE)
-                best = best if holding is None else holding
+            holding = self._holding(cands, probs, best, table, needs[1], HOLDING_SHARE)
+            best = best if holding is None else holding
         chosen = [cands[best]]
         covered = set(nlp.stems(cands[best].text))
         for i in np.argsort(-probs):
