@@ -341,6 +341,29 @@ def is_table_header(text: str) -> bool:
     return len(lines) > 1 and is_table_row(lines[0]) and is_table_rule(lines[1])
 
 
+def table_cells(line: str) -> list[tuple[int, int]]:
+    """The cells of one table line as trimmed ``(start, end)`` offsets into it; the pipes
+    that open or close the row make no cell, an empty cell between two pipes does.
+
+    >>> [("| a | b |")[a:b] for a, b in table_cells("| a | b |")]
+    ['a', 'b']
+    >>> [("x | | y")[a:b] for a, b in table_cells("x | | y")]
+    ['x', '', 'y']
+    >>> [(a, b) for a, b in table_cells("| a | b")]
+    [(2, 3), (6, 7)]
+    """
+    out, start = [], 0
+    for m in [*re.finditer(r"\|", line), None]:
+        end = m.start() if m else len(line)
+        piece = line[start:end]
+        a = start + len(piece) - len(piece.lstrip())
+        b = end - (len(piece) - len(piece.rstrip()))
+        if b > a or (m is not None and start > 0):
+            out.append((a, max(a, b)))
+        start = m.end() if m else len(line)
+    return out
+
+
 def line_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """``text[start:end]`` cut before every list item and table row, as offsets.
 

@@ -406,3 +406,15 @@ def test_a_byline_is_text_not_a_heading():
     # Who wrote it is a sentence one can ask about, and not the section of what follows.
     assert sents[0].text.startswith("By Niamh Delaney") and sents[1].section == "Harbour ferry crews end strike"
     assert sents[-1].section == "By the Numbers"  # a heading that starts with "By" is still one
+
+
+def test_table_cells_are_offsets_of_each_cell_however_the_row_is_piped():
+    from rag.chunking import table_cells
+
+    for line, cells in [
+        ("| Ticket | Price |", ["Ticket", "Price"]),
+        ("Ticket | Price", ["Ticket", "Price"]),
+        ("| Ticket | Price", ["Ticket", "Price"]),  # a leading pipe only: no empty first cell
+        ("| a |  | c |", ["a", "", "c"]),  # an empty cell between pipes stays a cell
+    ]:
+        assert [line[a:b] for a, b in table_cells(line)] == cells, line

@@ -184,6 +184,20 @@ def test_an_answer_from_table_rows_is_shown_as_a_table(hostel_pipeline, pipeline
     assert "table_header" not in prose.signals and "answer-table" not in render_answer(prose, 1)
 
 
+def test_rows_with_only_a_leading_pipe_are_laid_out_with_their_own_cells():
+    from rag.types import Answer, Citation
+    from ui.app import render_answer
+
+    doc = "| Ticket | Price\n|---|---\n| Child | 3 euros\n"
+    head, row = doc.index("| Ticket"), doc.index("| Child")
+    cits = [Citation(1, "fees.md", "", head, doc.index("\n| Child"), doc[head:doc.index("\n| Child")]),
+            Citation(2, "fees.md", "", row, len(doc) - 1, doc[row:-1])]
+    a = Answer("q", f"{cits[0].quote} [1] {cits[1].quote} [2]", False, cits, signals={"table_header": 1})
+    table = render_answer(a, 1).split('<div class="answer-text">', 1)[1]
+    # Two cells a row, as the header has: no empty first cell before the leading pipe.
+    assert "<thead><tr><th>Ticket</th><th>Price</th><th>" in table and "<tr><td>Child</td><td>3 euros</td><td>" in table, table
+
+
 def test_a_plain_text_title_line_is_shown_once_as_the_heading(pipeline, gpl_pipeline):
     import html as html_lib
     import re

@@ -36,7 +36,7 @@ import gradio as gr
 
 from rag import InvalidQuestion, Pipeline
 from rag.chat import Turn
-from rag.chunking import heading_lines, is_table_row, is_table_rule
+from rag.chunking import heading_lines, is_table_row, is_table_rule, table_cells
 from rag.nlp import quote_marks
 from rag.pipeline import clean_question
 from rag.types import REFUSAL, Answer, AnswerDict
@@ -446,11 +446,9 @@ def _is_markdown(doc: str) -> bool:
 
 
 def _cells(row: str) -> list[str]:
-    """A table row's cells ("| a | b |" or "a | b")."""
-    line = row.split("\n", 1)[0].strip()
-    if line.startswith("|") and line.endswith("|") and len(line) > 1:
-        line = line[1:-1]
-    return [c.strip() for c in line.split("|")]
+    """A table row's cells, from its first line ("| a | b |", "a | b" or "| a | b")."""
+    line = row.split("\n", 1)[0]
+    return [line[a:b] for a, b in table_cells(line)]
 
 
 def _table_html(answer: Answer, turn: int) -> str | None:

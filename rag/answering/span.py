@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .. import nlp
-from ..chunking import split_clauses
+from ..chunking import split_clauses, table_cells
 from .detect import contact_asked, contact_pattern, holds
 from .question import Question, analyze
 
@@ -252,20 +252,6 @@ def _described(q: Question, text: str) -> tuple[int, int] | None:
     return _trim(text, *clause)
 
 
-def _cells(line: str) -> list[tuple[int, int]]:
-    """The cells of a table line as ``(start, end)`` offsets, trimmed ("| a | b |", "a | b")."""
-    out, start = [], 0
-    for m in [*re.finditer(r"\|", line), None]:
-        end = m.start() if m else len(line)
-        piece = line[start:end]
-        a = start + len(piece) - len(piece.lstrip())
-        b = end - (len(piece) - len(piece.rstrip()))
-        if b > a or (m is not None and start > 0):
-            out.append((a, max(a, b)))
-        start = m.end() if m else len(line)
-    return out
-
-
 def _names_column(words: set[str], terms: tuple[str, ...]) -> int:
     """How many of the question's words (stems) a header cell's words name; one that
     starts the other counts ("Aug" for "August", "teach" for "Teacher")."""
@@ -279,7 +265,7 @@ def _named_cell(q: Question, row: str, header: str) -> tuple[int, int] | None:
     kind of value asked for (if the row holds any); None when no column, or several,
     are named."""
     head = header.split("\n", 1)[0]
-    cells, heads = _cells(row), _cells(head)
+    cells, heads = table_cells(row), table_cells(head)
     if len(cells) != len(heads) or len(cells) < 3:
         return None
     row_words = {nlp.stem(w) for w in nlp.tokens(row)}
