@@ -183,7 +183,8 @@ def _referent_person(
 
 
 _QUESTION_WORD = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how|whats|wat)\b")
-_PERSON_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
+# The pronouns above that stand for a person (the gender of each: nlp.pronoun_gender).
+_PERSON_PRONOUN = re.compile(r"\b(" + "|".join(sorted(PERSON_SUBJECT | PERSON_OBJECT | PERSON_POSSESSIVE)) + r")\b", re.I)
 
 
 def _named_before_pronoun(question: str, known: tuple[str, ...]) -> bool:

@@ -133,3 +133,11 @@ def test_a_gendered_pronoun_skips_a_person_the_documents_give_the_other_gender()
     # the text gives neither a gender.
     r = resolve("How long did he run it?", [Turn("Who took over from Kristi Noem?", VISIT)], KNOWN, genders={"Nayib Bukele": "m"})
     assert r.query.startswith("How long did Héctor Gustavo Villatoro run")
+
+
+def test_every_person_pronoun_the_chat_resolves_has_a_gender_in_nlp():
+    from rag import chat, nlp
+
+    words = chat.PERSON_SUBJECT | chat.PERSON_OBJECT | chat.PERSON_POSSESSIVE
+    assert {w for w in words if nlp.pronoun_gender(w) is None} == set()
+    assert {m.group(1) for m in chat._PERSON_PRONOUN.finditer(" ".join(sorted(words)))} == words
