@@ -221,6 +221,21 @@ def not_english(text: str, vocabulary: frozenset[str]) -> bool:
     return known <= len(words) / 2
 
 
+def foreign_question(text: str, vocabulary: frozenset[str]) -> bool:
+    """Whether a question is surely in another language: :func:`other_script`, or one
+    that :func:`not_english` reads as foreign *and* is written as a question (it ends
+    with "?"). A keyword query can meet :func:`not_english` (no stop word, words the
+    documents lack) but is seldom typed with a question mark, and an English question
+    with one nearly always has a stop word ("what", "is", "the").
+
+    >>> foreign_question("Wie viele Plätze hat der Saal?", frozenset({"hall"}))
+    True
+    >>> foreign_question("quantum teleport protocol overview", frozenset())
+    False
+    """
+    return other_script(text) or (text.rstrip().endswith("?") and not_english(text, vocabulary))
+
+
 def small_talk(text: str) -> str | None:
     """``"greeting"``, ``"thanks"`` or ``"goodbye"`` when the whole message is one (or a
     few in a row: "hi, how are you?"), else None.
