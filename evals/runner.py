@@ -580,8 +580,9 @@ def _summary_md(summary: dict[str, Any], checker: Any, fails: list[str]) -> str:
             lines += _fold_rows(cv["folds_alone"])
         if cv.get("reliability"):
             lines += ["", "Reliability of the answerability probability (dev, out of fold):", "",
-                      "| predicted | items | answerable share |", "|---|---|---|"]
-            lines += [f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['n']} | {_fmt(b['rate'])} |" for b in cv["reliability"]]
+                      "| predicted | items | answerable share | best sentence right |", "|---|---|---|---|"]
+            lines += [f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['n']} | {_fmt(b['rate'])} | {_fmt(b.get('right', float('nan')))} |"
+                      for b in cv["reliability"]]
     if checker:
         lines += ["", f"Grounding checker: precision {checker['precision']:.3f}, recall {checker['recall']:.3f}, "
                   f"missed swaps {checker['missed_swaps']}."]
