@@ -418,3 +418,33 @@ def test_a_short_list_item_with_a_value_is_an_answer(tmp_path_factory, embedder)
     pipe = one_document_pipeline(tmp_path_factory, embedder, "cafe.md", PARTS)
     a = pipe.ask("how much for an inner tube")
     assert not a.refused and a.answer_span is not None and a.answer_span.text == "£4.50", a.text
+
+
+BRIDGE_NOTE = """Millbrook footbridge
+
+The Millbrook footbridge was rebuilt in 1998, after the spring flood carried the old one away.
+Tom Hale became the bridge keeper when the new span opened, and he still lives beside its east ramp.
+A survey by the parish found that 60% of residents cross it at least once a day.
+The keeper's cottage was extended by the parish council to add a workshop.
+"""
+
+
+@pytest.fixture(scope="module")
+def bridge_pipeline(tmp_path_factory, embedder):
+    return one_document_pipeline(tmp_path_factory, embedder, "bridge.txt", BRIDGE_NOTE)
+
+
+@pytest.mark.parametrize("question, value, gate", [
+    ("What year was the footbridge rebuilt?", "1998", None),
+    ("what percentage of residents use the bridge every day", "60%", None),
+    # Named, but with no year or share of their own: the sentence that names them is no answer.
+    ("What year was the keeper's cottage extended?", None, "asks for a year, and the passages found state none"),
+    ("What percentage of the old bridge survived the flood?", None, "asks for a percentage, and the passages found state none"),
+])
+def test_what_year_and_what_percentage_need_a_year_and_a_share(bridge_pipeline, question, value, gate):
+    a = bridge_pipeline.ask(question)
+    if value is None:
+        assert a.refused and a.signals["gate"] == gate, (a.text, a.signals["gate"])
+        assert a.related  # the sentences that name it are still shown
+    else:
+        assert not a.refused and value in a.answer_span.text, a.text

@@ -132,11 +132,18 @@ _ASKS_TIME = re.compile(r"\bwhat\s+time\b(?!\s+(?:of|period|frame|limit|zone|spa
 # "How many ...?" asks for a count: a price, a time, a year or the question's own
 # number does not answer it.
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b", re.I)
+# "What year ...?" asks for a year, "what percentage ...?" for a share: both are written
+# in a form a pattern knows ("1984", "the 1990s"; "40%", "12 per cent").
+_ASKS_YEAR = re.compile(r"\b(?:what|which)\s+year\b", re.I)
+_YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
+_ASKS_SHARE = re.compile(r"\b(?:what|which)\s+(?:percentage|percent|proportion|share)\b", re.I)
+_SHARE = re.compile(r"\d\s*(?:%|percent\b|per\s+cent\b)|\b(?:half|a\s+third|a\s+quarter|two[- ]thirds|three[- ]quarters)\b", re.I)
 
 
 def _value_needed(q: Question) -> tuple[str, Callable[[str], bool]] | None:
     """What a quote must state for ``q`` to be answered, and a test of a text for it,
-    when ``q`` asks what time, how many, how old or how much; else None.
+    when ``q`` asks what time, what year, what percentage, how many, how old or how
+    much; else None.
 
     A quote without it is about the thing asked of, not the answer: "How old is the
     mayor?" answered with the sentence that names the mayor, "what time does the supper
@@ -147,13 +154,18 @@ def _value_needed(q: Question) -> tuple[str, Callable[[str], bool]] | None:
       23 more refused, 1 right answer lost; on the check set, 7 of 137, none lost;
     * "how many" answered by a count (:func:`detect.has_count`), not by a price, a time,
       a year or the question's own number: 5 and 3 more, none lost;
-    * "what time" by a time of day: 2 more, none lost.
+    * "what time" by a time of day: 2 more, none lost;
+    * "what year" by a year, "what percentage" by a share (session 13): 3 more, none lost.
 
     A date, a name or a place is not required: their detectors miss too often (a time
     of day is no date, and "when" often asks for a condition).
     """
     if _ASKS_TIME.search(q.text):
         return "a time of day", detect.has_time
+    if _ASKS_YEAR.search(q.text):
+        return "a year", lambda t: bool(_YEAR.search(t))
+    if _ASKS_SHARE.search(q.text):
+        return "a percentage", lambda t: bool(_SHARE.search(t))
     if q.expects not in _KIND_NAMES or q.expects == "money" and not _ASKS_AMOUNT.search(q.text):
         return None
     if q.expects == "number" and _ASKS_COUNT.search(q.text):
