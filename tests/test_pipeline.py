@@ -309,10 +309,15 @@ def test_a_count_age_or_amount_no_quote_states_is_refused(hostel_pipeline):
     # The page names her but gives no age: the sentence naming her would answer a
     # question nobody asked. (Only a quote with no number, age or amount at all is
     # refused: "how much does breakfast cost?" still gets a price row, with the note.)
-    a = hostel_pipeline.ask("How old is Marta Kowalczyk?")
+    # "run by Marta Kowalczyk since 2016" says how long she has run it, not its age.
+    a = hostel_pipeline.ask("How old is the hostel?")
     assert a.refused and a.text == REFUSAL, a.text
-    assert a.signals["gate"].startswith("asks for an")
+    assert a.signals["gate"] == "asks for an age, and the passages found state none"
     assert a.related  # the closest passages are still shown, as related
+    # Asked of her, the answerability model refuses first; "X's age" asks for an age too
+    # (it had been answered with the sentence that names her).
+    for question in ("How old is Marta Kowalczyk?", "What is Marta Kowalczyk's age?"):
+        assert hostel_pipeline.ask(question).refused, question
 
 
 @pytest.mark.parametrize("question, answered", [

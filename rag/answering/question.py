@@ -18,7 +18,7 @@ from .. import nlp
 _EXPECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.I))
     for kind, pattern in (
-        ("age", r"\bhow\s+old\b|\b(what|which)\s+age\b"),
+        ("age", r"\bhow\s+old\b|\b(what|which)\s+age\b|['’]s\s+age\b|\b(his|her|their)\s+age\b"),
         # "how much is the class?", "how much money": a price or a sum ("how much of it",
         # "how much time", "how much does it weigh" are quantities, below).
         ("money", r"\bhow\s+much\b.*\b(cost|costs|pay|paid|paying|spend|spent|charge|charged|earn|earns|worth|price|fund|funding|"
