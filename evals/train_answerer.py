@@ -94,7 +94,7 @@ def collect(out: Path, alone: str | None = None) -> list[dict[str, Any]]:
         if it["document"] in CHECK_DOCUMENTS or (alone is not None and it["document"] != alone):
             continue
         query, passages, table = pipe.candidates(it["question"], it.get("history") or [])
-        cands = A.candidates_of(passages, query)
+        cands = A.candidates_of(passages, query, table)
         stats = stats_by_table.setdefault(id(table), F.CorpusStats(table))
         if not cands:
             rows.append({"item": it, "x": np.zeros((0, len(F.SELECTION_FEATURES))), "y": np.zeros(0), "ctx": None})

@@ -281,8 +281,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         if e2 <= s2:
             continue
         # A piece with no word ("*" closing a boxed line) ends the sentence before it, and
-        # a sentence that is only "3." (Punkt ends one at a numbered item's number) is
-        # the start of this one.
+        # a sentence that is only "3." or "Q." (Punkt ends one at a numbered item's number,
+        # and at an FAQ's "Q." before a capital) is the start of this one.
         if spans and (not any(c.isalnum() for c in segment[s2:e2]) or _MARKER_ONLY.fullmatch(text, *spans[-1])):
             spans[-1] = (spans[-1][0], start + e2)
         else:
@@ -292,7 +292,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 
 # A line that opens a list item ("- ", "* ", "+ ", "• ", "3. ", "3) ") or is a table row.
 _ITEM = re.compile(r"[ \t]*(?:[-*+•][ \t]+|\d{1,3}[.)][ \t]+)")
-_MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]|[-*+•]")
+# (and "Q." / "A." / "b)": one letter marking an FAQ's question and answer, or an item)
+_MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]|[-*+•]|\(?[A-Za-z][.):]")
 _TABLE_ROW = re.compile(r"[ \t]*\|")
 # A labelled field: "Venue: Town hall" (a label of up to four words, then its value).
 _FIELD = re.compile(r"[A-Z][\w'()/-]*(?:[ \t]+[\w'()/-]+){0,3}:[ \t]+\S")

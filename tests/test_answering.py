@@ -69,6 +69,12 @@ def test_detectors_find_each_kind_of_value():
     # the value nearest the question's words, not the first or the longest
     ("When did the hall open?", "On Wednesday the mayor toured the hall, which first opened in 1920.", "1920"),
     ("How much did the repairs cost?", "The repairs cost $18.6 million, about $2.1 million more than the estimate.", "$18.6 million"),
+    # "how long ... for" asks for a span of time, not the year beside it; "how long is" a length
+    ("how long was the bridge shut for?", "On 14 October 2025 the bridge reopened, eleven months after it closed.",
+     "eleven months"),
+    ("How long is the bridge?", "The bridge, rebuilt in two years, is 120 metres long.", "120 metres long"),
+    ("How many members does the club have?", "Post: The Boathouse, Lowtown LT4 7QT. The club has 80 members.",
+     "80 members"),
     # a time of day is not a count or an age, but it is a "what time"
     ("How old is the mayor?", "The mayor cut the ribbon at 9:30 a.m. on Friday.", "The mayor cut the ribbon at 9:30 a.m. on Friday"),
     ("What time does the office open?", "The office opens at 9:30 a.m. on weekdays.", "9:30 a.m."),

@@ -418,3 +418,11 @@ def test_table_cells_are_offsets_of_each_cell_however_the_row_is_piped():
         ("| a |  | c |", ["a", "", "c"]),  # an empty cell between pipes stays a cell
     ]:
         assert [line[a:b] for a, b in table_cells(line)] == cells, line
+
+
+def test_an_faq_marker_starts_its_sentence_not_one_of_its_own():
+    # Punkt ends a sentence at "Q." before a capital: the marker would be a sentence
+    # alone, and the question after it would read as a statement.
+    text = "Q. There is a new release and I upgraded.\nIs this ok?\n\nA. Yes. Nothing else changes.\n"
+    got = [text[s.start : s.end] for s in sentences_of("faq.txt", text)]
+    assert got == ["Q. There is a new release and I upgraded.", "Is this ok?", "A. Yes.", "Nothing else changes."], got

@@ -54,3 +54,11 @@ def test_genders_come_from_the_texts_own_pronouns_and_honorifics():
     assert nlp.genders(sentences, people) == {"Kristi Noem": "f", "Héctor Villatoro": "m", "Ana Ruiz": "f"}
     # A pronoun after two people in its sentence gives neither a gender.
     assert nlp.genders(["Ana Ruiz met Bo Chen and thanked him."], ["Ana Ruiz", "Bo Chen"]) == {}
+
+
+def test_digits_of_a_code_are_no_number():
+    from rag import nlp
+
+    assert nlp.numbers("Lowbeck LB4 7QT") == set()  # a postcode
+    assert nlp.numbers("see file1.sh or v2") == set()
+    assert nlp.numbers("up to 40,000 inmates, 7km away, in the 1990s") == {"40000", "7", "1990"}

@@ -453,3 +453,25 @@ def test_what_year_and_what_percentage_need_a_year_and_a_share(bridge_pipeline, 
         assert a.related  # the sentences that name it are still shown
     else:
         assert not a.refused and value in a.answer_span.text, a.text
+
+
+FAQ_STATEMENTS = """Questions about the release banner
+
+Q. There is a new point release and I have just upgraded my system.
+The version file now says 10.2 but the login banner still says 10.
+Is this ok?
+
+A. Yes. The banner names only the major release, so it changes once every two years.
+
+Post: Harbour Rowing Club, The Boathouse, Quay Lane, Lowtown LT4 7QT
+"""
+
+
+def test_an_faq_question_written_as_a_statement_is_no_answer(tmp_path_factory, embedder):
+    pipe = one_document_pipeline(tmp_path_factory, embedder, "banner.txt", FAQ_STATEMENTS)
+    a = pipe.ask("after a point release upgrade the login banner still shows the old number, is that ok?")
+    assert not a.refused and not any(c.quote.startswith("Q.") for c in a.citations), a.text
+    assert any("major release" in c.quote for c in a.citations), a.text
+    # The digits of a postcode count nothing.
+    b = pipe.ask("How many members does the Harbour Rowing Club have?")
+    assert b.refused or "7" not in b.answer_span.text, b.text

@@ -188,16 +188,25 @@ HOLDING_SHARE = 0.5
 _ASKS_LINK = re.compile(r"\b(?:url|urls|link|links|website|web\s+site|web\s+page|homepage|download)\b", re.I)
 
 
-def candidates_of(passages: Sequence[Passage], question: str = "") -> list[Passage]:
+# An FAQ's question, marked as one even where it does not end in "?" ("Q. I upgraded
+# and now the banner says ...").
+_FAQ_QUESTION = re.compile(r"\s*(?:Q\s*[.:)]|Question\s*:)\s", re.I)
+
+
+def candidates_of(passages: Sequence[Passage], question: str = "", table: SentenceTable | None = None) -> list[Passage]:
     """The passages an answer may quote: content sentences, each wording once
     (the same words can stand twice: a post quoted, then embedded); a line that is
     only a link too when ``question`` asks for a link ("url", "website", ...). A
-    sentence that asks a question (an FAQ's "Q. How do I ...?") answers none."""
+    sentence that asks a question (an FAQ's "Q. How do I ...?", or its "Q." line that
+    does not end in "?"; with ``table``, every sentence of a paragraph an FAQ's "Q."
+    opens) answers none."""
     links = bool(_ASKS_LINK.search(question))
     out, seen = [], set()
     for p in passages:
         key = " ".join(nlp.tokens(p.text))
-        if p.text.rstrip().endswith("?"):
+        if p.text.rstrip().endswith("?") or _FAQ_QUESTION.match(p.text):
+            continue
+        if table is not None and _FAQ_QUESTION.match(table.text(table.paragraph_opening(p.row))):
             continue
         if (is_content(p.text) or links and is_link(p.text)) and key not in seen:
             seen.add(key)
@@ -294,7 +303,7 @@ class ExtractiveAnswerer:
     def scores(self, question: str, passages: Sequence[Passage], table: SentenceTable) -> list[float]:
         """Each passage's share of the selector's choice among the question's candidates
         (a Reranker); a passage the answer may not quote (:func:`candidates_of`) scores 0."""
-        cands = candidates_of(passages, question)
+        cands = candidates_of(passages, question, table)
         if not cands:
             return [0.0] * len(passages)
         _, x = self._features(question, cands, table)
@@ -307,7 +316,7 @@ class ExtractiveAnswerer:
         """Everything the answer is decided from: candidates, their selection
         probabilities, the best one, its answerability features and probability."""
         q = analyze(question)
-        cands = candidates_of(passages, question)
+        cands = candidates_of(passages, question, table)
         if not cands:
             return {"q": q, "cands": [], "probs": np.zeros(0), "best": None, "a": None, "p_answer": 0.0}
         q, x = self._features(question, cands, table)

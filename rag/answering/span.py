@@ -22,9 +22,24 @@ _COUNTED = (r"(?:[\s-]+(?!(?:and|or|of|to|in|the|for|with|from|at|by|on|as|than|
             r"(?:\s+(?:per|of)\s+(?!(?:the|a|an|its|their|his|her|our|this|that|these|those)\b)[a-z]+)?")
 _NUMBER = re.compile(
     # not a part of a time of day ("9:30"): that is when, not how many; nor of a word
-    # ("file1.sh", "v2")
-    _QUANT + r"(?:[$€£]\s?)?(?<![\w:])\d[\d,.]*\d?(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?" + _COUNTED
+    # ("file1.sh", "v2"), nor of a code ("LB4 7QT")
+    _QUANT + r"(?:[$€£]\s?)?(?<![\w:])\d[\d,.]*\d?(?![\dA-Z])(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?" + _COUNTED
     + r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b" + _COUNTED,
+    re.I,
+)
+# A span of time ("eleven months", "three more weeks", "90 days"), which "how long did it
+# take / was it shut for" asks for; "how long is the bridge?" asks for a length instead,
+# so only a "how long" with a verb of time or a closing "for" prefers one.
+_DURATION = re.compile(
+    _QUANT + r"\b(?:\d[\d,.]*|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|sixty|several|a\s+few|many)(?:[\s-]+(?:more|full|working|business|calendar|consecutive|school))?"
+    r"[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|fortnights?|months?|years?|decades?)\b"
+    r"(?:\s+and\s+(?:a\s+half|\d[\d,.]*\s+(?:seconds?|minutes?|hours?|days?|weeks?|months?)\b))?",
+    re.I,
+)
+_ASKS_DURATION = re.compile(
+    r"\bhow\s+long\b(?!\s+ago\b)(?=.*(?:\bfor\s*\??\s*$|\b(?:did|does|do|has|have|had|will|would|take|takes|took|last|lasts|lasted|"
+    r"been|since|ago|until|stay|stayed|run|ran|spend|spent|wait|waited)\b))",
     re.I,
 )
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
@@ -291,7 +306,9 @@ def _value_span(q: Question, text: str) -> tuple[int, int] | None:
         span = _first(_AGE, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
         span = _range_whole(text, span, _NUMBER) if span is not None else None  # "aged 8 to 12"
     elif q.expects == "number":
-        span = _first(_NUMBER, text, set(q.numbers), q.terms)
+        if _ASKS_DURATION.search(q.text):
+            span = _first(_DURATION, text, set(q.numbers), q.terms)
+        span = span or _first(_NUMBER, text, set(q.numbers), q.terms)
         # "six to nine months", "3-5 days": a range of counts is bolded whole
         span = _range_whole(text, span, _NUMBER) if span is not None else None
     elif q.expects == "date":
