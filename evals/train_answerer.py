@@ -10,15 +10,15 @@ hands the answerer (``Pipeline.candidates``), and the features exactly what it c
   sentences (a softmax over one row per candidate), fitted to give the gold sentences
   (those overlapping a gold quote) the largest share.
 * The answerability model: a logistic regression over one row per question (its best
-  candidate and the set), labelled 1 when the question is answerable: the probability
-  that the documents answer it. (Until session 13 the label was "answerable *and* the
-  best candidate is gold", the chance that the answer about to be given is right; that
-  teaches the model to refuse answerable questions the selector gets wrong, which the
-  false-refusal cap counts against it. Leave-one-document-out on dev, at the same cap:
-  AUC answerable-or-not 0.709 -> 0.765, unanswerable refused 0.154 -> 0.228, right +
-  cited 0.686 -> 0.694.) Its features use out-of-fold selector probabilities (each
-  document scored by a selector that never saw it), so it learns from the
-  probabilities it will meet. Hedging is still chosen on whether answers were right.
+  candidate and the set), labelled 1 when the question is answerable *and* the best
+  candidate is a gold sentence: the probability that the answer about to be given is
+  right. Its features use out-of-fold selector probabilities (each document scored by
+  a selector that never saw it), so it learns from the probabilities it will meet.
+  (Session 13 tried the label "answerable": on dev, out of fold, AUC answerable-or-not
+  0.709 -> 0.765 and refused 0.154 -> 0.228 at the same cap, end to end 0.290 -> 0.333
+  refused; measured once on test with the session's other changes it refused 17 of 73
+  unanswerable questions against 18 (GPL-3: 2 of 24 against 5), and false refusals
+  rose from 4 to 6 of 103 (0.058, past the gate's 0.05): not kept.)
 * The threshold: the one that maximises, over the out-of-fold dev predictions,
   (answered right and cited) + (unanswerable refused) with false refusals (answerable
   questions refused) at most ``MAX_FALSE_REFUSALS`` over the dev corpus *and* over the
@@ -305,7 +305,7 @@ def _fit_and_save(
     p_alone = np.zeros(len(alone))
     for d in docs:
         m = doc_of != d
-        model = _fit(a[m], answerable[m], F.ANSWERABILITY_FEATURES, c_answer)
+        model = _fit(a[m], right[m], F.ANSWERABILITY_FEATURES, c_answer)
         p_oof[~m] = model.probability(a[~m])
         if (doc1 == d).any():
             p_alone[doc1 == d] = model.probability(a1[doc1 == d])
@@ -349,7 +349,7 @@ def _fit_and_save(
     overall["auc_right"] = round(float(roc_auc_score(right, p_oof)), 4)
     overall_alone = _outcomes(p_alone, right1, answerable1, threshold) if alone else {}
     selector = fit_selector(rows) if keep_selector is None else keep_selector
-    answerability = _fit(a, answerable, F.ANSWERABILITY_FEATURES, c_answer)
+    answerability = _fit(a, right, F.ANSWERABILITY_FEATURES, c_answer)
     dev = (HERE / "dev.jsonl").read_bytes()
     note = {
         "fitted_on": "evals/dev.jsonl", "dev_sha256": hashlib.sha256(dev).hexdigest()[:16], "items": len(rows),
