@@ -47,8 +47,8 @@ MONTHS = frozenset(
 WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 NEGATIONS = frozenset("not no never nobody nothing none neither nor without cannot n't".split())
 
-# A number is not a part of a code: digits after a letter ("LB4", "v2", "file1") or
-# before a capital ("7QT" of a postcode) are no quantity; "7km", "1990s" still are.
+# A number is not a part of a code: digits after a letter ("ZX9", "v2", "file1") or
+# before a capital ("4QW" of a postcode) are no quantity; "7km", "1990s" still are.
 _DIGITS = re.compile(r"(?<![A-Za-z\d])(?:\d[\d,.]*\d|\d)(?![A-Z\d])")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 # Capitalised sequences, allowing inner connectors ("Minister of Justice", "Ana de la Cruz").

@@ -188,7 +188,7 @@ HOLDING_SHARE = 0.5
 _ASKS_LINK = re.compile(r"\b(?:url|urls|link|links|website|web\s+site|web\s+page|homepage|download)\b", re.I)
 
 
-# An FAQ's question, marked as one even where it does not end in "?" ("Q. I upgraded
+# An FAQ's question, marked as one even where it does not end in "?" ("Q. I installed
 # and now the banner says ...").
 _FAQ_QUESTION = re.compile(r"\s*(?:Q\s*[.:)]|Question\s*:)\s", re.I)
 

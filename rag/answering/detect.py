@@ -190,9 +190,9 @@ def holds(expects: str, text: str, question: str = "") -> bool:
     For "who" and "where" the name must be one the question does not already give: the
     lighthouse's own name does not answer "who kept the lighthouse".
 
-    >>> holds("person", "Its keeper, Ana Lopez, logged every ship.", "Who kept the Skerry Point light?")
+    >>> holds("person", "Its keeper, Ana Lopez, logged every ship.", "Who kept the Gull Rock light?")
     True
-    >>> holds("person", "Skerry Point was painted red.", "Who kept the Skerry Point light?")
+    >>> holds("person", "Gull Rock was painted red.", "Who kept the Gull Rock light?")
     False
     """
     detect = _DETECT.get(expects)
