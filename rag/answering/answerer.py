@@ -133,11 +133,9 @@ _ASKS_TIME = re.compile(r"\bwhat\s+time\b(?!\s+(?:of|period|frame|limit|zone|spa
 # number does not answer it.
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b", re.I)
 # "What year ...?" asks for a year, "what percentage ...?" for a share: both are written
-# in a form a pattern knows ("1984", "the 1990s"; "40%", "12 per cent").
+# in a form a pattern knows (detect.has_year, detect.has_share).
 _ASKS_YEAR = re.compile(r"\b(?:what|which)\s+year\b", re.I)
-_YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
 _ASKS_SHARE = re.compile(r"\b(?:what|which)\s+(?:percentage|percent|proportion|share)\b", re.I)
-_SHARE = re.compile(r"\d\s*(?:%|percent\b|per\s+cent\b)|\b(?:half|a\s+third|a\s+quarter|two[- ]thirds|three[- ]quarters)\b", re.I)
 
 
 def _value_needed(q: Question) -> tuple[str, Callable[[str], bool]] | None:
@@ -163,9 +161,9 @@ def _value_needed(q: Question) -> tuple[str, Callable[[str], bool]] | None:
     if _ASKS_TIME.search(q.text):
         return "a time of day", detect.has_time
     if _ASKS_YEAR.search(q.text):
-        return "a year", lambda t: bool(_YEAR.search(t))
+        return "a year", detect.has_year
     if _ASKS_SHARE.search(q.text):
-        return "a percentage", lambda t: bool(_SHARE.search(t))
+        return "a percentage", detect.has_share
     if q.expects not in _KIND_NAMES or q.expects == "money" and not _ASKS_AMOUNT.search(q.text):
         return None
     if q.expects == "number" and _ASKS_COUNT.search(q.text):

@@ -44,6 +44,31 @@ def has_time(text: str) -> bool:
     return bool(_TIME_OF_DAY.search(text))
 
 
+# A year or a decade ("1984", "the 1990s"): what "what year" asks for, and a number
+# that is no count.
+_YEARS = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
+# A share of a whole ("40%", "12 per cent", "half", "two-thirds").
+_SHARE = re.compile(r"\d\s*(?:%|percent\b|per\s+cent\b)|\b(?:half|a\s+third|a\s+quarter|two[- ]thirds|three[- ]quarters)\b", re.I)
+
+
+def has_year(text: str) -> bool:
+    """A year or a decade.
+
+    >>> has_year("It opened in the 1990s."), has_year("It opened on 5 May.")
+    (True, False)
+    """
+    return bool(_YEARS.search(text))
+
+
+def has_share(text: str) -> bool:
+    """A percentage or a fraction of a whole.
+
+    >>> has_share("About 31 percent bleached."), has_share("Half of them left."), has_share("31 bleached.")
+    (True, True, False)
+    """
+    return bool(_SHARE.search(text))
+
+
 def has_number(text: str) -> bool:
     """A quantity in digits or words ("40,000", "three")."""
     return bool(nlp.numbers(text))
@@ -101,7 +126,7 @@ _NOT_COUNTS = (
      re.compile(r"\b(?:dollars?|euros?|pounds?|cents?|money)\b", re.I)),
     (re.compile(r"\b\d{1,2}[:.]\d\d\s*(?:[ap]\.?m\.?)?|\b\d{1,2}\s*[ap]\.?m\.?(?!\w)", re.I), re.compile(r"\b(?:hours?|minutes?|o'?clock)\b", re.I)),
     (re.compile(r"\b\d[\d.,]*\s*(?:%|percent\b|per\s+cent\b)", re.I), re.compile(r"percent|%|per\s+cent", re.I)),
-    (re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b"), re.compile(r"\byears?\b", re.I)),
+    (_YEARS, re.compile(r"\byears?\b", re.I)),
     (re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b"
                 r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I),
      re.compile(r"\bdays?\b", re.I)),
