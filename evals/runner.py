@@ -579,10 +579,16 @@ def _summary_md(summary: dict[str, Any], checker: Any, fails: list[str]) -> str:
                       "false refusals |", "|---|---|---|---|---|"]
             lines += _fold_rows(cv["folds_alone"])
         if cv.get("reliability"):
-            lines += ["", "Reliability of the answerability probability (dev, out of fold):", "",
-                      "| predicted | items | answerable share | best sentence right |", "|---|---|---|---|"]
-            lines += [f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['n']} | {_fmt(b['rate'])} | {_fmt(b.get('right', float('nan')))} |"
-                      for b in cv["reliability"]]
+            lines += ["", "Reliability of the answerability probability (dev, out of fold):", ""]
+            if all("right" in b for b in cv["reliability"]):
+                lines += ["| predicted | items | answerable share | best sentence right |", "|---|---|---|---|"]
+                lines += [f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['n']} | {_fmt(b['rate'])} | {_fmt(b['right'])} |"
+                          for b in cv["reliability"]]
+            else:
+                # Written before the two columns (session 12's fit): its "rate" is the share
+                # of questions whose best sentence was right, what the model was fitted to.
+                lines += ["| predicted | items | best sentence right |", "|---|---|---|"]
+                lines += [f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['n']} | {_fmt(b['rate'])} |" for b in cv["reliability"]]
     if checker:
         lines += ["", f"Grounding checker: precision {checker['precision']:.3f}, recall {checker['recall']:.3f}, "
                   f"missed swaps {checker['missed_swaps']}."]

@@ -172,3 +172,15 @@ def test_rag_eval_sample_draws_single_turn_items_and_rejects_a_bad_count(tmp_pat
     r = subprocess.run([*base, "--out", str(tmp_path / "d"), "--sample", "0"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--sample: must be at least 1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_reliability_table_names_what_each_cv_file_measured():
+    from evals.runner import _summary_md
+
+    bins_then = [{"lo": 0.0, "hi": 0.1, "n": 5, "rate": 0.2}]  # session 12's file: "rate" is the right share
+    bins_now = [{"lo": 0.0, "hi": 0.1, "n": 5, "rate": 0.4, "right": 0.2}]
+    then = _summary_md({"leave_one_document_out": {"folds": {}, "reliability": bins_then}}, None, [])
+    now = _summary_md({"leave_one_document_out": {"folds": {}, "reliability": bins_now}}, None, [])
+    assert "| predicted | items | best sentence right |" in then and "| 0.0–0.1 | 5 | 0.200 |" in then
+    assert "| nan |" not in then and "answerable share" not in then
+    assert "| 0.0–0.1 | 5 | 0.400 | 0.200 |" in now and "answerable share | best sentence right" in now
