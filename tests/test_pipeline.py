@@ -475,3 +475,20 @@ def test_an_faq_question_written_as_a_statement_is_no_answer(tmp_path_factory, e
     # The digits of a postcode count nothing.
     b = pipe.ask("How many members does the Harbour Rowing Club have?")
     assert b.refused or "7" not in b.answer_span.text, b.text
+
+
+@pytest.mark.parametrize("question, written", [
+    ("how do I get in touch with Bo Chen?", "bo.chen@example.org"),
+    ("How can I contact the boathouse?", "01632 960 123"),
+    # no contact detail of hers is written: "how do I contact" is still answered (a
+    # sentence may say whom to write to), not refused as "what's her e-mail?" is
+    ("how do i contact ana ruiz", None),
+])
+def test_how_do_i_contact_prefers_a_written_contact_detail(club_pipeline, question, written):
+    a = club_pipeline.ask(question)
+    assert not a.refused, a.signals.get("gate")
+    if written is not None:
+        assert any(written in c.quote for c in a.citations), a.text
+        assert a.answer_span.text == written
+    else:
+        assert any("Ana Ruiz" in c.quote for c in a.citations), a.text

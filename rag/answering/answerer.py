@@ -447,13 +447,16 @@ class ExtractiveAnswerer:
             # likeliest sentence that writes one (or whose shown line does) answers, from
             # the document the best sentence is in (another's address is someone else's).
             # Someone's e-mail is written with their name; the office's is not theirs.
+            # "How do I contact them?" (any kind) may be answered without one ("write to
+            # the office"): a likely sentence that writes one is preferred, none required.
             whose = nlp.persons(q.text)
+            named = contact != detect.ANY_CONTACT
             holding = self._holding(cands, probs, best, table, lambda t: detect.has_contact(contact, t), 0.0, whose)
-            if holding is None:
+            if holding is None and named:
                 signals["gate"] = (f"asks for {'an' if contact[0] in 'aeiou' else 'a'} {contact}"
                                    f"{' of ' + ' and '.join(whose) if whose else ''}, and the passages found give none")
                 return self._refusal(question, passages, table, d, signals)
-            best = holding
+            best = best if holding is None else holding
         elif needs is not None:
             # A count, an amount or a time of day the best sentence does not state may be
             # in a likely one beside it ("what time was it reported?": "at 5:40 a.m."); if

@@ -151,11 +151,20 @@ def has_count(text: str, question: str = "") -> bool:
     return bool(nlp.numbers(text) - nlp.numbers(question))
 
 
+#: A contact detail of any kind: what "how do I contact them?" asks for.
+ANY_CONTACT = "contact detail"
 # A way to reach someone or something that a question asks for, and how it is written.
 _CONTACT_ASKED = (
     ("phone number", re.compile(r"\b(?:phone|telephone|fax)\s*(?:number|no\.?|#)|\bnumber\s+(?:to|should\s+i|can\s+i)\s+call\b", re.I)),
     ("e-mail address", re.compile(r"\be-?mail\s+(?:address|addr)\b|\be-?mail(?:\s+(?:for|of)\s+[^?]*)?\s*\??\s*$", re.I)),
     ("web address", re.compile(r"\b(?:url|web\s*address|web\s*site|website|homepage|home\s+page|web\s*page)\b", re.I)),
+    # "how do I contact them?", "how can residents get in touch?", "contact details": any
+    # of the three (asked last, so a named kind wins). Unlike a named kind, a quote
+    # without one may still answer ("write to the office"): preferred, not required.
+    (ANY_CONTACT, re.compile(
+        r"\bhow\s+(?:do|does|can|could|should|would|may|might|will|to)\b[^?.]*?"
+        r"\b(?:contact|reach|get\s+in\s+touch|get\s+hold|write\s+to|e-?mail|phone|ring)\b"
+        r"|\bcontact\s+(?:details?|info(?:rmation)?|number)\b", re.I)),
 )
 _CONTACT_WRITTEN = {
     "phone number": re.compile(r"\+?\(?\d[\d\s().-]{5,}\d"),
@@ -164,18 +173,21 @@ _CONTACT_WRITTEN = {
                               r"|(?<![@\w.-])[\w-]+(?:\.[\w-]+)*\.(?:org|com|net|io|gov|edu|info|dev|co|uk|de|fr|eu)\b(?!\.\w)"
                               r"(?:/[^\s<>\"')\]]*)?", re.I),
 }
+_CONTACT_WRITTEN[ANY_CONTACT] = re.compile("|".join(f"(?:{rx.pattern})" for rx in _CONTACT_WRITTEN.values()), re.I)
 
 
-#: The kinds of contact detail :func:`contact_asked` tells apart.
+#: The kinds of contact detail :func:`contact_asked` tells apart (:data:`ANY_CONTACT`, any of them, aside).
 CONTACT_KINDS = ("phone number", "e-mail address", "web address")
 
 
 def contact_asked(question: str) -> str | None:
     """The kind of contact detail ``question`` asks for: ``"phone number"``,
-    ``"e-mail address"`` or ``"web address"``, else None.
+    ``"e-mail address"``, ``"web address"`` or any of them (:data:`ANY_CONTACT`), else None.
 
     >>> contact_asked("what's the club's phone number?"), contact_asked("Who runs the club?")
     ('phone number', None)
+    >>> contact_asked("how can I get in touch with the coach?"), contact_asked("Who did she contact?")
+    ('contact detail', None)
     """
     return next((kind for kind, rx in _CONTACT_ASKED if rx.search(question)), None)
 
