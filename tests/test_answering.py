@@ -105,6 +105,13 @@ def test_detectors_find_each_kind_of_value():
     ("how much do the bikes cost", "They cost between $549 to $799 with a battery.", "$549 to $799"),
     # a range is whole whichever end stands nearer the question's words
     ("when is the lunchtime flow class", "| Wednesday | 12:15–13:00 | Lunchtime Flow |", "12:15–13:00"),
+    # "how long will it be" asks for a length, "how long will it be shut for" for a time
+    ("How long will the new sea wall be?",
+     "The wall, a 1.6-kilometre line of concrete, should take less than 20 months to build.", "1.6-kilometre"),
+    ("how long will the path be shut for?", "The 400 m path will be shut for three more weeks.", "three more weeks"),
+    ("how tall is the tower", "Built in 1911 for £4,000, the tower stands 38 metres high.", "38 metres high"),
+    # "how many" counts things: a price beside the count is not one
+    ("how many books can a gold member take out", "| Gold | £45 | 4 books | 7 days |", "4 books"),
 ])
 def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     a, b = answer_phrase(analyze(question), sentence)
@@ -124,6 +131,18 @@ def test_a_table_rows_phrase_is_the_cell_under_the_column_the_question_names(que
     assert row[a:b] == phrase
     # A header whose cells do not line up with the row's is not read.
     assert answer_phrase(analyze(question), row, "| Pitch | Price |") == answer_phrase(analyze(question), row)
+
+
+@pytest.mark.parametrize("question, phrase", [
+    ("how much does the gold tier cost per year", "£45"),  # "per" names no "Loan period"; "14 days" is no price
+    ("how many items can a gold member have out", "4"),   # a count, not the fee beside it
+    ("what is the loan period for gold", "14 days"),
+])
+def test_a_table_cell_holds_the_kind_of_value_asked_for(question, phrase):
+    head = "| Tier | Annual fee | Items | Loan period |\n|---|---|---|---|"
+    row = "| Gold | £45 | 4 | 14 days |"
+    a, b = answer_phrase(analyze(question), row, head)
+    assert row[a:b] == phrase
 
 
 @pytest.mark.parametrize("question, phrase", [

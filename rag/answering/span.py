@@ -42,6 +42,19 @@ _ASKS_DURATION = re.compile(
     r"been|since|ago|until|stay|stayed|run|ran|spend|spent|wait|waited)\b))",
     re.I,
 )
+# A length, height or distance ("2.8-kilometre", "40 metres", "12 ft"), which "how long
+# is the wall?", "how tall", "how far" ask for.
+_LENGTH = re.compile(
+    _QUANT + r"(?<![\w:])\d[\d,.]*(?:\s?|-)(?:kilometres?|kilometers?|km|metres?|meters?|m|miles?|mi|feet|foot|ft|"
+    r"inches|inch|in\.|centimetres?|centimeters?|cm|millimetres?|millimeters?|mm|yards?|yd)\b"
+    r"(?:\s+(?:long|high|tall|wide|deep|away))?",
+    re.I,
+)
+_ASKS_SIZE = re.compile(r"\bhow\s+(?:long|tall|high|wide|deep|far|big|large)\b", re.I)
+# "how long will the wall be?": the length; "how long will it be closed?" a span of time.
+_ENDS_BE = re.compile(r"\bbe\s*\??\s*$", re.I)
+_ASKS_COUNT = re.compile(r"\bhow\s+many\b", re.I)
+
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 _TIME_OF_DAY = r"\b\d{1,2}[:.]\d\d(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?|\b(?:noon|midnight)\b"
 _TIME = re.compile(_TIME_OF_DAY)
@@ -106,19 +119,24 @@ _MONEY = re.compile(
     _QUANT + r"(?:[$€£¥]\s?\d[\d,.]*\d?(?:\s?(?:million|billion|thousand|[mbk]n?)\b)?|\d[\d,.]*\s*(?:million\s+|billion\s+)?(?:dollars|euros|pounds))",
     re.I,
 )
+_MONEY_OR_SHARE = re.compile(_QUANT + r"(?:[$€£¥]|\d[\d,.]*\s?(?:%|percent\b|per\s+cent\b|dollars\b|euros\b|pounds\b))", re.I)
 _AGE = re.compile(r"\b\d{1,3}[-\s]years?[-\s]old\b|\baged?\s+\d{1,3}\b|\b\d{1,3}\s+years\s+of\s+age\b", re.I)
 
 
-def _first(pattern: re.Pattern[str], text: str, avoid: set[str], terms: tuple[str, ...] = ()) -> tuple[int, int] | None:
+def _first(pattern: re.Pattern[str], text: str, avoid: set[str], terms: tuple[str, ...] = (),
+           skip: re.Pattern[str] | None = None) -> tuple[int, int] | None:
     """The value of ``pattern`` in ``text`` nearest the question's words (``terms``,
     stems), the longest among equally near: in "On Monday she toured the hall, which
-    opened in 1920", "when did the hall open" is answered by 1920, not Monday."""
+    opened in 1920", "when did the hall open" is answered by 1920, not Monday. A value
+    that ``skip`` matches where it starts is passed over (a price is no count)."""
     wanted = set(terms)
     near = _term_spans(text, wanted)
     best, best_key = None, None
     for m in pattern.finditer(text):
         start, end = _phrase_at(m)
         phrase = text[start:end]
+        if skip is not None and skip.match(phrase):
+            continue
         if not phrase or nlp.numbers(phrase) & avoid and not (nlp.numbers(phrase) - avoid):
             continue  # the question's own number is not the answer
         said = nlp.stems(phrase)
@@ -270,7 +288,8 @@ def _described(q: Question, text: str) -> tuple[int, int] | None:
 def _names_column(words: set[str], terms: tuple[str, ...]) -> int:
     """How many of the question's words (stems) a header cell's words name; one that
     starts the other counts ("Aug" for "August", "teach" for "Teacher")."""
-    return sum(any(t == w or (min(len(t), len(w)) >= 3 and (t.startswith(w) or w.startswith(t))) for w in words)
+    # A heading may shorten a word ("Aug"), a question's word is not one ("per" is no "period").
+    return sum(any(t == w or (len(w) >= 3 and t.startswith(w)) or (len(t) >= 4 and w.startswith(t)) for w in words)
                for t in terms)
 
 
@@ -291,9 +310,12 @@ def _named_cell(q: Question, row: str, header: str) -> tuple[int, int] | None:
     if best == 0 or scores[1:].count(best) > 1:
         return None
     a, b = cells[scores.index(best, 1)]
-    # Where the row holds values of the kind asked for, the cell must hold one too.
-    typed = _value_span(q, row) is not None
-    return (a, b) if b > a and (_value_span(q, row[a:b]) is not None or not typed) else None
+    # Where the row holds values of the kind asked for, the cell must hold one too (an
+    # amount for "how much", not any number: "14 days" is no price).
+    def holds_kind(cell: str) -> bool:
+        return (_first(_MONEY, cell, set()) if q.expects == "money" else _value_span(q, cell)) is not None
+
+    return (a, b) if b > a and (holds_kind(row[a:b]) or not holds_kind(row)) else None
 
 
 def _value_span(q: Question, text: str) -> tuple[int, int] | None:
@@ -306,9 +328,15 @@ def _value_span(q: Question, text: str) -> tuple[int, int] | None:
         span = _first(_AGE, text, set(q.numbers), q.terms) or _first(_NUMBER, text, set(q.numbers), q.terms)
         span = _range_whole(text, span, _NUMBER) if span is not None else None  # "aged 8 to 12"
     elif q.expects == "number":
-        if _ASKS_DURATION.search(q.text):
-            span = _first(_DURATION, text, set(q.numbers), q.terms)
-        span = span or _first(_NUMBER, text, set(q.numbers), q.terms)
+        avoid = set(q.numbers)
+        # "how long did it take" a span of time; "how long / tall / far is it" a length
+        # first (a span of time next: "how long is the course?" may ask either).
+        if _ASKS_DURATION.search(q.text) and not _ENDS_BE.search(q.text):
+            span = _first(_DURATION, text, avoid, q.terms)
+        elif _ASKS_SIZE.search(q.text):
+            span = _first(_LENGTH, text, avoid, q.terms) or _first(_DURATION, text, avoid, q.terms)
+        # "how many" counts things: a price ("£45") or a share is not a count of them.
+        span = span or _first(_NUMBER, text, avoid, q.terms, _MONEY_OR_SHARE if _ASKS_COUNT.search(q.text) else None)
         # "six to nine months", "3-5 days": a range of counts is bolded whole
         span = _range_whole(text, span, _NUMBER) if span is not None else None
     elif q.expects == "date":
@@ -321,6 +349,10 @@ def _value_span(q: Question, text: str) -> tuple[int, int] | None:
             # ("06:30–08:00"); a date keeps the time it is given at ("21 June at 05:45").
             span = _range_end(text, span) if _ASKS_END.search(q.text) else _range_whole(text, span)
             span = _with_time(text, span)
+    elif q.expects == "manner" and _ASKS_SIZE.search(q.text):
+        # "how tall / high / wide / deep" (read as "how", not as a count: on dev, asking
+        # them for a number lost a refusal and gained nothing) is answered by a length.
+        span = _first(_LENGTH, text, set(q.numbers), q.terms)
     elif q.expects == "person":
         span = _name_span(nlp.persons(text), text, q.names, q.terms)
     elif q.expects == "place":
