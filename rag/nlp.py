@@ -40,6 +40,10 @@ NUMBER_WORDS = frozenset(
     hundred hundreds thousand thousands million millions billion billions dozen dozens half
     """.split()
 )
+# Typed shorthand of general English for things counted ("how many ppl", "3 hrs"),
+# which the embedding model's word pieces do not read as the word.
+SHORTHAND = {"ppl": "people", "hrs": "hours", "hr": "hour", "yrs": "years", "yr": "year", "mins": "minutes",
+             "min": "minute", "secs": "seconds", "wks": "weeks", "mths": "months", "mos": "months"}
 VAGUE_QUANTITIES = frozenset("hundreds thousands millions billions dozens several many some few".split())
 MONTHS = frozenset(
     "january february march april may june july august september october november december".split()

@@ -492,3 +492,44 @@ def test_how_do_i_contact_prefers_a_written_contact_detail(club_pipeline, questi
         assert a.answer_span.text == written
     else:
         assert any("Ana Ruiz" in c.quote for c in a.citations), a.text
+
+
+FERRY_NOTICE = """Kelby Point Ferry
+
+The ferry has run between Kelby Point and Ansty Quay since 1921. It carries up to 40 cars
+on each crossing, and three crew members work on every sailing.
+
+Last winter the operator received 87 complaints about late departures. The crossing takes
+about twenty minutes in calm weather.
+"""
+
+
+@pytest.fixture(scope="module")
+def ferry_pipeline(tmp_path_factory, embedder):
+    return one_document_pipeline(tmp_path_factory, embedder, "ferry.txt", FERRY_NOTICE)
+
+
+@pytest.mark.parametrize("question, phrase", [
+    ("how many cars can the ferry carry?", "up to 40 cars"),
+    ("how many people work on each sailing", "three crew members"),  # near in meaning, not in words
+    ("how long does the crossing take?", "about twenty minutes"),
+    ("how long has the ferry been running?", None),  # "since 1921" is a span by its start
+])
+def test_a_count_or_a_span_of_time_answers_when_it_is_what_was_asked(ferry_pipeline, question, phrase):
+    a = ferry_pipeline.ask(question)
+    assert not a.refused, a.signals.get("gate")
+    if phrase is not None:
+        assert a.answer_span.text == phrase
+    else:
+        assert any("since 1921" in c.quote for c in a.citations), a.text
+
+
+def test_a_count_of_something_else_is_refused(ferry_pipeline):
+    # the counts written are of cars, crew and complaints: none of chickens
+    a = ferry_pipeline.ask("How many chickens does the ferry carry?")
+    assert a.refused and a.signals["gate"] == "asks for a number, and the passages found state none", a.text
+
+
+def test_how_long_is_refused_without_a_span_of_time(club_pipeline):
+    a = club_pipeline.ask("how long has the club been meeting at the boathouse?")
+    assert a.refused and a.signals["gate"] == "asks for a span of time, and the passages found state none", a.text

@@ -122,7 +122,7 @@ def has_age(text: str) -> bool:
 # What a number in a text can be other than a count of things, each kept when the
 # question asks in its unit ("how many dollars", "how many years").
 _NOT_COUNTS = (
-    (re.compile(r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s*(?:dollars|euros|pounds|cents|usd|eur|gbp)\b", re.I),
+    (re.compile(r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s*(?:(?:million|billion|thousand)\s+)?(?:dollars|euros|pounds|cents|usd|eur|gbp)\b", re.I),
      re.compile(r"\b(?:dollars?|euros?|pounds?|cents?|money)\b", re.I)),
     (re.compile(r"\b\d{1,2}[:.]\d\d\s*(?:[ap]\.?m\.?)?|\b\d{1,2}\s*[ap]\.?m\.?(?!\w)", re.I), re.compile(r"\b(?:hours?|minutes?|o'?clock)\b", re.I)),
     (re.compile(r"\b\d[\d.,]*\s*(?:%|percent\b|per\s+cent\b)", re.I), re.compile(r"percent|%|per\s+cent", re.I)),
@@ -153,6 +153,116 @@ def has_count(text: str, question: str = "") -> bool:
 
 #: A contact detail of any kind: what "how do I contact them?" asks for.
 ANY_CONTACT = "contact detail"
+#: Words before a number that make it approximate or a bound ("up to 40", "about 60").
+QUANTIFIER = (r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|more than|over|at least|at most|"
+              r"fewer than|less than|some)\s+)?")
+#: A span of time ("eleven months", "three more weeks", "90 days"), which "how long did
+#: it take / was it shut for" asks for.
+DURATION = re.compile(
+    QUANTIFIER + r"\b(?:\d[\d,.]*|an|" + "|".join(sorted(nlp.NUMBER_WORDS, key=len, reverse=True))
+    + r"|several|a\s+few|many)(?:[\s-]+(?:more|full|working|business|calendar|consecutive|school))?"
+    r"[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|fortnights?|months?|years?|decades?)\b"
+    r"(?:\s+and\s+(?:a\s+half|\d[\d,.]*\s+(?:seconds?|minutes?|hours?|days?|weeks?|months?)\b))?",
+    re.I,
+)
+# A span given by its ends: "since 1874", "from March 1979 until ...".
+_SINCE = re.compile(r"\bsince\s+(?:\w+\s+){0,2}(?:1[5-9]|20)\d\d\b|\bfrom\s+(?:\w+\s+){0,2}(?:1[5-9]|20)\d\d\s+(?:to|until|till)\b",
+                    re.I)
+# "how long" with a verb of time or a closing "for"; "how long is the bridge?" and "how
+# long will the wall be?" ask for a length, "how long ago" for a date.
+_ASKS_DURATION = re.compile(
+    r"\bhow\s+long\b(?!\s+ago\b)(?=.*(?:\bfor\s*\??\s*$|\b(?:did|does|do|has|have|had|will|would|take|takes|took|last|lasts|lasted|"
+    r"been|since|ago|until|stay|stayed|run|ran|spend|spent|wait|waited)\b))",
+    re.I,
+)
+_ENDS_BE = re.compile(r"\bbe\s*\??\s*$", re.I)
+
+
+def asks_duration(question: str) -> bool:
+    """Does ``question`` ask for a span of time?
+
+    >>> asks_duration("How long did the repairs take?"), asks_duration("How long will the wall be?")
+    (True, False)
+    """
+    return bool(_ASKS_DURATION.search(question)) and not _ENDS_BE.search(question)
+
+
+def has_duration(text: str) -> bool:
+    """Does ``text`` state a span of time, or one by its ends ("since 1874")?
+
+    >>> has_duration("It ran for eighteen months."), has_duration("It has run since 1874."), has_duration("It runs daily.")
+    (True, True, False)
+    """
+    return bool(DURATION.search(text) or _SINCE.search(text))
+
+
+# "How many <words>": what is counted, up to the verb ("how many night dives did ...").
+_HOW_MANY = re.compile(r"\bhow\s+many\s+((?:[\w'-]+\s*){1,4})", re.I)
+_AUXILIARIES = frozenset("is are was were do does did can could will would should shall have has had may might must".split())
+# A count and the words after it: "87 reports of batteries", "around 60 volunteers".
+_COUNT_WORDS = re.compile(
+    r"(?<![\w:.,])(\d[\d,]*(?:\.\d+)?|once|twice|thrice|" + "|".join(sorted(nlp.NUMBER_WORDS, key=len, reverse=True))
+    + r")(?![\w,.]\d)((?:[\s-]+[^\W\d_][\w'-]*){0,4})", re.I)
+# An age ("aged 8", "aged 8 to 12") is no count of things.
+_AGE_BEFORE = re.compile(r"\b(?:aged?|ages)\s+(?:\d+\s*(?:to|-|–|and)\s*)?$", re.I)
+
+
+def counted_asked(question: str) -> tuple[str, ...]:
+    """The words that name what a "how many" question counts, up to its verb; () for
+    other questions.
+
+    >>> counted_asked("How many night dives did the team make?"), counted_asked("Who came?")
+    (('night', 'dives'), ())
+    """
+    m = _HOW_MANY.search(nlp.normalize(question))
+    if m is None:
+        return ()
+    stop = nlp.stopwords()
+    out: list[str] = []
+    for w in m.group(1).split():
+        w = w.strip("?,.!;:").lower()
+        if w in _AUXILIARIES:
+            break
+        if w and w not in stop and not w[0].isdigit():
+            out.append(nlp.SHORTHAND.get(w, w))
+    return tuple(out[:3])
+
+
+def counted(text: str, question: str = "") -> list[tuple[str, ...]]:
+    """What each count in ``text`` counts (see :func:`has_count`): up to four words after
+    it that are not stop words, before the first one that is; ``()`` for a bare number
+    (a table cell, "9 to 4"), which may count anything. A number that opens a line as
+    an item's ("3. Grant of licence") or says an age is none.
+
+    >>> counted("Crews launched 112 times and saved 247 lives; 3 of them were children.")
+    [('times',), ('lives',), ()]
+    """
+    for pattern, unit_asked in _NOT_COUNTS:
+        if not unit_asked.search(question):
+            text = pattern.sub(" ", text)
+    given = nlp.numbers(question)
+    stop = nlp.stopwords()
+    out: list[tuple[str, ...]] = []
+    norm = nlp.normalize(text)
+    for m in _COUNT_WORDS.finditer(norm):
+        if m.group(1).replace(",", "").lower() in given:
+            continue
+        line_start = norm.rfind("\n", 0, m.start()) + 1
+        numbers_item = not norm[line_start : m.start()].strip() and norm[m.end(1) : m.end(1) + 1] in (".", ")")
+        if numbers_item or _AGE_BEFORE.search(norm[max(0, m.start() - 16) : m.start()]):
+            continue
+        words: list[str] = []
+        for w in re.split(r"[\s]+", m.group(2).strip()):
+            w = w.strip("-").lower()
+            if not w:
+                continue
+            if w in stop:
+                break
+            words.append(nlp.SHORTHAND.get(w, w))
+        out.append(tuple(words[:4]))
+    return out
+
+
 # A way to reach someone or something that a question asks for, and how it is written.
 _CONTACT_ASKED = (
     ("phone number", re.compile(r"\b(?:phone|telephone|fax)\s*(?:number|no\.?|#)|\bnumber\s+(?:to|should\s+i|can\s+i)\s+call\b", re.I)),

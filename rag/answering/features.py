@@ -151,6 +151,26 @@ class TokenCache:
         return [fresh[t] if t in fresh else cache[t] for t in texts]
 
 
+def word_similarity(tokens: TokenCache, a: Sequence[str], b: Sequence[str]) -> float | None:
+    """The highest cosine between a word of ``a`` and a word of ``b``, each word read
+    alone as the mean of its MiniLM word-piece vectors ("people" and "workers" are
+    near, "chickens" and "weeks" are not); None without token vectors.
+
+    >>> word_similarity(TokenCache(None), ["people"], ["workers"]) is None
+    True
+    """
+    words = list(dict.fromkeys([*a, *b]))
+    got = tokens.get(words) if words else None
+    if not got or not a or not b:
+        return None
+    unit = {}
+    for w, (_, vecs) in zip(words, got):
+        v = np.asarray(vecs, dtype=np.float32).mean(axis=0) if len(vecs) else np.zeros(1, dtype=np.float32)
+        n = float(np.linalg.norm(v))
+        unit[w] = v / n if n else v
+    return max(float(unit[x] @ unit[y]) if unit[x].shape == unit[y].shape else 0.0 for x in a for y in b)
+
+
 class CorpusStats:
     """Document frequencies of stems over the table's sentences (for IDF), once per table."""
 

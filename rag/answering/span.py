@@ -12,10 +12,10 @@ import re
 
 from .. import nlp
 from ..chunking import split_clauses, table_cells
-from .detect import contact_asked, contact_pattern, holds
+from .detect import DURATION, QUANTIFIER, asks_duration, contact_asked, contact_pattern, holds
 from .question import Question, analyze
 
-_QUANT = r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|more than|over|at least|at most|fewer than|less than|some)\s+)?"
+_QUANT = QUANTIFIER
 # What follows a number and says what it counts ("40,000 inmates"), never a joining
 # word or a preposition ("six members of"); then a rate ("three days per week").
 _COUNTED = (r"(?:[\s-]+(?!(?:and|or|of|to|in|the|for|with|from|at|by|on|as|than|a|an|per)\b)[a-z][\w-]*){0,2}"
@@ -27,21 +27,6 @@ _NUMBER = re.compile(
     + r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b" + _COUNTED,
     re.I,
 )
-# A span of time ("eleven months", "three more weeks", "90 days"), which "how long did it
-# take / was it shut for" asks for; "how long is the bridge?" asks for a length instead,
-# so only a "how long" with a verb of time or a closing "for" prefers one.
-_DURATION = re.compile(
-    _QUANT + r"\b(?:\d[\d,.]*|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-    r"thirty|forty|fifty|sixty|several|a\s+few|many)(?:[\s-]+(?:more|full|working|business|calendar|consecutive|school))?"
-    r"[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|fortnights?|months?|years?|decades?)\b"
-    r"(?:\s+and\s+(?:a\s+half|\d[\d,.]*\s+(?:seconds?|minutes?|hours?|days?|weeks?|months?)\b))?",
-    re.I,
-)
-_ASKS_DURATION = re.compile(
-    r"\bhow\s+long\b(?!\s+ago\b)(?=.*(?:\bfor\s*\??\s*$|\b(?:did|does|do|has|have|had|will|would|take|takes|took|last|lasts|lasted|"
-    r"been|since|ago|until|stay|stayed|run|ran|spend|spent|wait|waited)\b))",
-    re.I,
-)
 # A length, height or distance ("2.8-kilometre", "40 metres", "12 ft"), which "how long
 # is the wall?", "how tall", "how far" ask for.
 _LENGTH = re.compile(
@@ -51,8 +36,6 @@ _LENGTH = re.compile(
     re.I,
 )
 _ASKS_SIZE = re.compile(r"\bhow\s+(?:long|tall|high|wide|deep|far|big|large)\b", re.I)
-# "how long will the wall be?": the length; "how long will it be closed?" a span of time.
-_ENDS_BE = re.compile(r"\bbe\s*\??\s*$", re.I)
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b", re.I)
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
@@ -331,10 +314,10 @@ def _value_span(q: Question, text: str) -> tuple[int, int] | None:
         avoid = set(q.numbers)
         # "how long did it take" a span of time; "how long / tall / far is it" a length
         # first (a span of time next: "how long is the course?" may ask either).
-        if _ASKS_DURATION.search(q.text) and not _ENDS_BE.search(q.text):
-            span = _first(_DURATION, text, avoid, q.terms)
+        if asks_duration(q.text):
+            span = _first(DURATION, text, avoid, q.terms)
         elif _ASKS_SIZE.search(q.text):
-            span = _first(_LENGTH, text, avoid, q.terms) or _first(_DURATION, text, avoid, q.terms)
+            span = _first(_LENGTH, text, avoid, q.terms) or _first(DURATION, text, avoid, q.terms)
         # "how many" counts things: a price ("£45") or a share is not a count of them.
         span = span or _first(_NUMBER, text, avoid, q.terms, _MONEY_OR_SHARE if _ASKS_COUNT.search(q.text) else None)
         # "six to nine months", "3-5 days": a range of counts is bolded whole
