@@ -33,6 +33,13 @@ FRAME_WORDS = frozenset(
     """.split()
 )
 
+# Words that open a sentence capitalised without naming anything ("Since which
+# version...", "Although the bridge..."), beyond the stop words.
+OPENERS = frozenset(
+    "since although though whereas unless despite following within without throughout upon via per "
+    "besides amid among towards toward across".split()
+)
+
 NUMBER_WORDS = frozenset(
     """
     one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
@@ -241,7 +248,7 @@ def _clean_name(raw: str) -> str | None:
     trailing joining word or possessive; None when nothing of a name is left."""
     words = raw.strip(" .’'-").split()
     # Drop a sentence-initial stop word ("The", "During", "If") from the front.
-    while words and words[0].lower() in stopwords() | FRAME_WORDS:
+    while words and words[0].lower() in stopwords() | FRAME_WORDS | OPENERS:
         words = words[1:]
     while words and words[-1].lower() in {"of", "the", "de", "del", "and", "for", "to"}:
         words = words[:-1]

@@ -62,3 +62,9 @@ def test_digits_of_a_code_are_no_number():
     assert nlp.numbers("Lowbeck LB4 7QT") == set()  # a postcode
     assert nlp.numbers("see file1.sh or v2") == set()
     assert nlp.numbers("up to 40,000 inmates, 7km away, in the 1990s") == {"40000", "7", "1990"}
+
+
+def test_a_capitalised_opening_word_is_no_name():
+    # "it" in a follow-up of "Since which version ...?" had been read as "Since"
+    assert nlp.names("Since which Debian version has there been a defaults package?") == ["Debian"]
+    assert nlp.names("Although the Lowmoor Bridge closed, traffic moved.") == ["Lowmoor Bridge"]
