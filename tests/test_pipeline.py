@@ -533,3 +533,22 @@ def test_a_count_of_something_else_is_refused(ferry_pipeline):
 def test_how_long_is_refused_without_a_span_of_time(club_pipeline):
     a = club_pipeline.ask("how long has the club been meeting at the boathouse?")
     assert a.refused and a.signals["gate"] == "asks for a span of time, and the passages found state none", a.text
+
+
+GARDEN_NOTICE = """Orchard Lane Garden
+
+The community garden has 40 plots and a shed of shared tools. Each plot holder pays a small
+yearly fee and must keep the paths beside their plot clear of weeds.
+"""
+
+
+def test_when_is_answered_by_a_date_or_refused(ferry_pipeline, club_pipeline, tmp_path_factory, embedder):
+    a = ferry_pipeline.ask("when did the ferry start running?")
+    assert not a.refused and any("since 1921" in c.quote for c in a.citations), a.signals.get("gate")
+    # the notice names the garden and its plots, and no date at all
+    garden = one_document_pipeline(tmp_path_factory, embedder, "garden.txt", GARDEN_NOTICE)
+    a = garden.ask("When was the community garden opened?")
+    assert a.refused and a.signals["gate"] == "asks for a date or a time, and the passages found state none", a.text
+    # "when" inside a yes/no question asks for no date
+    assert club_pipeline.ask("can I call the boathouse when it is evening?").signals.get("gate") != (
+        "asks for a date or a time, and the passages found state none")

@@ -30,7 +30,7 @@ from ..types import Answer, Citation, Embedder, Passage, SentenceRow, Span
 from . import detect
 from . import features as F
 from .model import Models, check_features, load_models
-from .question import Question, analyze, foreign_question, not_english
+from .question import Question, analyze, asked_part, foreign_question, not_english
 from .span import answer_phrase
 
 # An instruction is not a question (general English, no document's words).
@@ -124,6 +124,9 @@ def is_content(text: str) -> bool:
 # "How much ...?", "What is the fee?": a money question that asks for an amount (not
 # "reasonable copying fee definition" or "can a fee be charged?").
 _ASKS_AMOUNT = re.compile(r"\bhow\s+much\b|\bwhat(?:'s|\s+(?:is|was|are|were|does|did|do))\b", re.I)
+# A question that opens with "when" ("since when", "on what date"); one that only holds
+# a "when" ("can it be tested when I push?") asks something else.
+_ASKS_WHEN = re.compile(r"^\s*(?:(?:since|by|until|till)\s+)?when\b|^\s*(?:on\s+|by\s+)?what\s+(?:date|day)\b", re.I)
 _KIND_NAMES = {"age": "an age", "number": "a number", "money": "an amount"}
 # "What time ...?" asks for a time of day, which a date or a weekday does not give.
 # ("What time of year", "what time limit" ask for something else; "how early" is often
@@ -156,10 +159,12 @@ def _value_needed(q: Question, counts: Callable[[str], bool] | None = None) -> t
     * "what year" by a year, "what percentage" by a share (session 13): 3 more, none lost;
     * "how many" by a count of what it asks about (:meth:`ExtractiveAnswerer.counts_asked`),
       "how long did it take / has it run" by a span of time (:func:`detect.has_duration`;
-      session 14): 15 more, 2 right answers lost ("how long did he run it?": "until 1979").
+      session 14): 15 more, 2 right answers lost ("how long did he run it?": "until 1979");
+    * "when ...?" by a date, a time of day, a span of time or an event ("in three weeks",
+      "once the fee is paid": :func:`detect.tells_when`; session 14).
 
-    A date, a name or a place is not required: their detectors miss too often (a time
-    of day is no date, and "when" often asks for a condition).
+    A name or a place is not required: their detectors miss too often. Nor a date where
+    "when" is not the question's opening word ("is it tested when I push?").
 
     ``counts``: whether a text counts what "how many" asks about (see
     :meth:`ExtractiveAnswerer.counts_asked`), checked beside :func:`detect.has_count`.
@@ -172,6 +177,8 @@ def _value_needed(q: Question, counts: Callable[[str], bool] | None = None) -> t
         return "a percentage", detect.has_share
     if detect.asks_duration(q.text):
         return "a span of time", detect.has_duration
+    if _ASKS_WHEN.search(asked_part(nlp.normalize(q.text).lower())):
+        return "a date or a time", detect.tells_when
     if q.expects not in _KIND_NAMES or q.expects == "money" and not _ASKS_AMOUNT.search(q.text):
         return None
     if q.expects == "number" and _ASKS_COUNT.search(q.text):

@@ -187,6 +187,22 @@ def asks_duration(question: str) -> bool:
     return bool(_ASKS_DURATION.search(question)) and not _ENDS_BE.search(question)
 
 
+# A time given by an event ("once the fee is paid", "on the date it is first distributed"):
+# "when" in a rule or a manual is often answered so.
+_TIME_CLAUSE = re.compile(r"\b(?:when|whenever|once|after|before|upon|until|till|as\s+soon\s+as|prior\s+to|"
+                          r"immediately|on\s+the\s+(?:date|day)|from\s+the\s+(?:date|day)|at\s+the\s+time)\b", re.I)
+
+
+def tells_when(text: str) -> bool:
+    """Does ``text`` say when: a date, a time of day, a span of time ("in three weeks") or
+    an event ("once the fee is paid")?
+
+    >>> tells_when("Fees are due once you join."), tells_when("The garden has 40 plots.")
+    (True, False)
+    """
+    return has_date(text) or has_time(text) or has_duration(text) or bool(_TIME_CLAUSE.search(text))
+
+
 def has_duration(text: str) -> bool:
     """Does ``text`` state a span of time, or one by its ends ("since 1874")?
 
