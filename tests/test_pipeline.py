@@ -500,7 +500,8 @@ The ferry has run between Kelby Point and Ansty Quay since 1921. It carries up t
 on each crossing, and three crew members work on every sailing.
 
 Last winter the operator received 87 complaints about late departures. The crossing takes
-about twenty minutes in calm weather.
+about twenty minutes in calm weather. Two sailings were cancelled last week because of high
+winds.
 """
 
 
@@ -542,13 +543,25 @@ yearly fee and must keep the paths beside their plot clear of weeds.
 """
 
 
-def test_when_is_answered_by_a_date_or_refused(ferry_pipeline, club_pipeline, tmp_path_factory, embedder):
+@pytest.fixture(scope="module")
+def garden_pipeline(tmp_path_factory, embedder):
+    return one_document_pipeline(tmp_path_factory, embedder, "garden.txt", GARDEN_NOTICE)
+
+
+def test_when_is_answered_by_a_date_or_refused(ferry_pipeline, club_pipeline, garden_pipeline):
     a = ferry_pipeline.ask("when did the ferry start running?")
     assert not a.refused and any("since 1921" in c.quote for c in a.citations), a.signals.get("gate")
     # the notice names the garden and its plots, and no date at all
-    garden = one_document_pipeline(tmp_path_factory, embedder, "garden.txt", GARDEN_NOTICE)
-    a = garden.ask("When was the community garden opened?")
+    a = garden_pipeline.ask("When was the community garden opened?")
     assert a.refused and a.signals["gate"] == "asks for a date or a time, and the passages found state none", a.text
     # "when" inside a yes/no question asks for no date
     assert club_pipeline.ask("can I call the boathouse when it is evening?").signals.get("gate") != (
         "asks for a date or a time, and the passages found state none")
+
+
+def test_why_is_answered_by_a_reason_or_refused(ferry_pipeline, garden_pipeline):
+    a = ferry_pipeline.ask("why were the sailings cancelled?")
+    assert not a.refused and any("because of high" in c.quote for c in a.citations), a.signals.get("gate")
+    # the fee is written, and nothing of why it is charged
+    a = garden_pipeline.ask("Why does each plot holder pay a yearly fee?")
+    assert a.refused and a.signals["gate"] == "asks for a reason, and the passages found state none", a.text

@@ -127,6 +127,7 @@ _ASKS_AMOUNT = re.compile(r"\bhow\s+much\b|\bwhat(?:'s|\s+(?:is|was|are|were|doe
 # A question that opens with "when" ("since when", "on what date"); one that only holds
 # a "when" ("can it be tested when I push?") asks something else.
 _ASKS_WHEN = re.compile(r"^\s*(?:(?:since|by|until|till)\s+)?when\b|^\s*(?:on\s+|by\s+)?what\s+(?:date|day)\b", re.I)
+_ASKS_WHY = re.compile(r"^\s*(?:why|how\s+come)\b", re.I)
 _KIND_NAMES = {"age": "an age", "number": "a number", "money": "an amount"}
 # "What time ...?" asks for a time of day, which a date or a weekday does not give.
 # ("What time of year", "what time limit" ask for something else; "how early" is often
@@ -177,8 +178,11 @@ def _value_needed(q: Question, counts: Callable[[str], bool] | None = None) -> t
         return "a percentage", detect.has_share
     if detect.asks_duration(q.text):
         return "a span of time", detect.has_duration
-    if _ASKS_WHEN.search(asked_part(nlp.normalize(q.text).lower())):
+    asked = asked_part(nlp.normalize(q.text).lower())
+    if _ASKS_WHEN.search(asked):
         return "a date or a time", detect.tells_when
+    if _ASKS_WHY.search(asked):
+        return "a reason", detect.gives_reason
     if q.expects not in _KIND_NAMES or q.expects == "money" and not _ASKS_AMOUNT.search(q.text):
         return None
     if q.expects == "number" and _ASKS_COUNT.search(q.text):

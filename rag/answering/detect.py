@@ -89,6 +89,22 @@ def has_reason(text: str) -> bool:
     return bool(_REASON.search(text))
 
 
+# A cause given otherwise than by has_reason's words: "which it attributed to rising
+# costs", "Since the standard does not say how, ...", "..., saying it would flood".
+_CAUSE = re.compile(r"\b(?:attributed\s+to|caused\s+by|the\s+result\s+of|led\s+to|blamed|citing|in\s+response\s+to|"
+                    r"given\s+that|therefore|thus|hence)\b|(?:^|[,;:(]\s*)(?:since|as(?!\s+well\b)|so|saying)\b", re.I)
+
+
+def gives_reason(text: str) -> bool:
+    """Does ``text`` give a reason, by a word that says so ("because", "due to",
+    "attributed to", a clause opening "since" or ", saying")?
+
+    >>> gives_reason("Since the draft does not say how, it is built anew."), gives_reason("It is built anew.")
+    (True, False)
+    """
+    return has_reason(text) or bool(_CAUSE.search(text))
+
+
 def has_quote(text: str) -> bool:
     return bool(_QUOTE.search(text))
 
