@@ -79,6 +79,14 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
     return Stemmer.Stemmer("english")
 
+def asks(text: str) -> bool:
+    """Is ``text`` a question (it ends in "?" before any closing emphasis, quote or bracket)?
+
+    >>> asks("**Do you deliver?**"), asks("We deliver.")
+    (True, False)
+    """
+    return text.rstrip().rstrip("*_`\"'”’)] \t").endswith("?")
+
 def normalize(text: str) -> str:
     """NFKC, curly quotes straightened, so "the city’s" matches "the city's"."""
     text = unicodedata.normalize("NFKC", text)

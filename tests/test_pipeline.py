@@ -565,3 +565,33 @@ def test_why_is_answered_by_a_reason_or_refused(ferry_pipeline, garden_pipeline)
     # the fee is written, and nothing of why it is charged
     a = garden_pipeline.ask("Why does each plot holder pay a yearly fee?")
     assert a.refused and a.signals["gate"] == "asks for a reason, and the passages found state none", a.text
+
+
+TOOL_FAQ = """# Riverbend Tool Library
+
+## Questions
+
+**Do you deliver?**
+Not at the moment. We hope to start a delivery service once we find funding.
+
+**Can I borrow tools for my business?**
+No. Loans are for personal and community use only.
+
+**What does membership cost?**
+Membership is £20 a year, or £5 for students.
+"""
+
+
+@pytest.fixture(scope="module")
+def faq_pipeline(tmp_path_factory, embedder):
+    return one_document_pipeline(tmp_path_factory, embedder, "faq.md", TOOL_FAQ)
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("do u guys deliver", "Not at the moment."),
+    ("can I borrow tools for my building company", "No. Loans are for personal and community use only."),
+])
+def test_an_faq_question_is_answered_by_the_line_after_it(faq_pipeline, question, answer):
+    a = faq_pipeline.ask(question)
+    assert not a.refused and a.citations[0].quote.startswith(answer.split(".")[0]), a.text
+    assert all("?" not in c.quote for c in a.citations)  # the bold question line is never quoted

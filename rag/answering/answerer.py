@@ -210,7 +210,9 @@ _ASKS_LINK = re.compile(r"\b(?:url|urls|link|links|website|web\s+site|web\s+page
 
 # An FAQ's question, marked as one even where it does not end in "?" ("Q. I installed
 # and now the banner says ...").
-_FAQ_QUESTION = re.compile(r"\s*(?:Q\s*[.:)]|Question\s*:)\s", re.I)
+# Markdown's emphasis may wrap an FAQ's question ("**Q: ...**", "**Do you deliver?**").
+_FAQ_QUESTION = re.compile(r"\s*[*_]{0,3}\s*(?:Q\s*[.:)]|Question\s*:)\s", re.I)
+
 
 
 def candidates_of(passages: Sequence[Passage], question: str = "", table: SentenceTable | None = None) -> list[Passage]:
@@ -219,18 +221,53 @@ def candidates_of(passages: Sequence[Passage], question: str = "", table: Senten
     only a link too when ``question`` asks for a link ("url", "website", ...). A
     sentence that asks a question (an FAQ's "Q. How do I ...?", or its "Q." line that
     does not end in "?"; with ``table``, every sentence of a paragraph an FAQ's "Q."
-    opens) answers none."""
+    opens) answers none; with ``table``, the line after a question line stands in for
+    it (:func:`_faq_answers`)."""
     links = bool(_ASKS_LINK.search(question))
+    answers = _faq_answers(passages, table) if table is not None else {}
+    answering = {a.row.id: a for a in answers.values()}  # an answer with its question's scores
     out, seen = [], set()
     for p in passages:
+        if nlp.asks(p.text) or _FAQ_QUESTION.match(p.text):
+            if p.row.id not in answers:
+                continue
+            p = answers[p.row.id]  # the answer stands where its question was found
+        p = answering.get(p.row.id, p)
         key = " ".join(nlp.tokens(p.text))
-        if p.text.rstrip().endswith("?") or _FAQ_QUESTION.match(p.text):
-            continue
         if table is not None and _FAQ_QUESTION.match(table.text(table.paragraph_opening(p.row))):
             continue
         if (is_content(p.text) or links and is_link(p.text)) and key not in seen:
             seen.add(key)
             out.append(p)
+    return out
+
+
+def _faq_answers(passages: Sequence[Passage], table: SentenceTable) -> dict[str, Passage]:
+    """For each retrieved question line ("**Do you deliver?**"), the sentence after it in
+    its paragraph (its answer: "Not at the moment."), with the better of each retrieval
+    score of the two: a question found by the user's words is answered by the line that
+    follows, which often shares none of them. Keyed by the question's row id."""
+    found = {p.row.id: p for p in passages}
+    out: dict[str, Passage] = {}
+    for q in passages:
+        if not (nlp.asks(q.text) or _FAQ_QUESTION.match(q.text)):
+            continue
+        rows = table.by_doc.get(q.row.doc, [])
+        at = q.row.position + 1
+        if at >= len(rows) or rows[at].paragraph != q.row.paragraph:
+            continue
+        row = rows[at]
+        text = table.text(row)
+        if nlp.asks(text) or not is_content(text):
+            continue
+        own = found.get(row.id)
+        ranks = [r for r in (q.dense_rank, own.dense_rank if own else None) if r is not None]
+        sranks = [r for r in (q.sparse_rank, own.sparse_rank if own else None) if r is not None]
+        out[q.row.id] = Passage(
+            row, text, max(q.score, own.score if own else 0.0), max(q.dense, own.dense if own else 0.0),
+            max(q.window, own.window if own else 0.0), max(q.sparse, own.sparse if own else 0.0),
+            min(ranks) if ranks else None, min(sranks) if sranks else None,
+        )
     return out
 
 

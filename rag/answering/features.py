@@ -188,11 +188,18 @@ class CorpusStats:
 
 
 def read_as(p: Passage, table: SentenceTable) -> str:
-    """The text a candidate's words are compared in: the sentence itself, or a table row
+    """The text a candidate's words are compared in: the sentence itself, a table row
     under its header line (a row says "09:30 | MV Ada", its header that the cell
-    is the "Vessel" a question asks for as the "boat")."""
+    is the "Vessel" a question asks for as the "boat"), or an FAQ's answer under the
+    question its paragraph opens with ("Do you deliver?" / "Not at the moment."):
+    the answer often repeats none of the question's words."""
     head = table.header_of(p.row)
-    return p.text if head is None else table.text(head) + "\n" + p.text
+    if head is not None:
+        return table.text(head) + "\n" + p.text
+    opening = table.paragraph_opening(p.row)
+    if opening.id != p.row.id and nlp.asks(table.text(opening)):
+        return table.text(opening) + "\n" + p.text
+    return p.text
 
 
 def window_text(p: Passage, table: SentenceTable) -> str:
