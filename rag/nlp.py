@@ -60,7 +60,9 @@ NEGATIONS = frozenset("not no never nobody nothing none neither nor without cann
 
 # A number is not a part of a code: digits after a letter ("ZX9", "v2", "file1") or
 # before a capital ("4QW" of a postcode) are no quantity; "7km", "1990s" still are.
-_DIGITS = re.compile(r"(?<![A-Za-z\d])(?:\d[\d,.]*\d|\d)(?![A-Z\d])")
+# Not the digits of a word or code ("v2", "LB4 7QT") or a manual page's section
+# ("make(1)", "fakeroot(1)").
+_DIGITS = re.compile(r"(?<![A-Za-z\d])(?<![A-Za-z]\()(?:\d[\d,.]*\d|\d)(?![A-Z\d])")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 # Capitalised sequences, allowing inner connectors ("Minister of Justice", "Ana de la Cruz").
 _NAME = re.compile(

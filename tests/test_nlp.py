@@ -61,6 +61,8 @@ def test_digits_of_a_code_are_no_number():
 
     assert nlp.numbers("Lowbeck LB4 7QT") == set()  # a postcode
     assert nlp.numbers("see file1.sh or v2") == set()
+    assert nlp.numbers("run it under fakeroot(1), see make(1)") == set()  # a manual page's section
+    assert nlp.numbers("(1) the first rule") == {"1"}  # a bracketed item number is still a number
     assert nlp.numbers("up to 40,000 inmates, 7km away, in the 1990s") == {"40000", "7", "1990"}
 
 

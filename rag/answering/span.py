@@ -22,8 +22,8 @@ _COUNTED = (r"(?:[\s-]+(?!(?:and|or|of|to|in|the|for|with|from|at|by|on|as|than|
             r"(?:\s+(?:per|of)\s+(?!(?:the|a|an|its|their|his|her|our|this|that|these|those)\b)[a-z]+)?")
 _NUMBER = re.compile(
     # not a part of a time of day ("9:30"): that is when, not how many; nor of a word
-    # ("file1.sh", "v2"), nor of a code ("ZX9 4QW")
-    _QUANT + r"(?:[$€£]\s?)?(?<![\w:])\d[\d,.]*\d?(?![\dA-Z])(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?" + _COUNTED
+    # ("file1.sh", "v2"), nor of a code ("ZX9 4QW"), nor a manual page's section ("make(1)")
+    _QUANT + r"(?:[$€£]\s?)?(?<![\w:])(?<![A-Za-z]\()\d[\d,.]*\d?(?![\dA-Z])(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?" + _COUNTED
     + r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b" + _COUNTED,
     re.I,
 )
