@@ -284,7 +284,7 @@ def counted(text: str, question: str = "") -> list[tuple[str, ...]]:
         if numbers_item or _AGE_BEFORE.search(norm[max(0, m.start() - 16) : m.start()]):
             continue
         words: list[str] = []
-        for w in re.split(r"[\s]+", m.group(2).strip()):
+        for w in m.group(2).split():
             w = w.strip("-").lower()
             if not w:
                 continue

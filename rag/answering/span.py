@@ -24,7 +24,7 @@ _NUMBER = re.compile(
     # not a part of a time of day ("9:30"): that is when, not how many; nor of a word
     # ("file1.sh", "v2"), nor of a code ("ZX9 4QW"), nor a manual page's section ("make(1)")
     _QUANT + r"(?:[$€£]\s?)?(?<![\w:])(?<![A-Za-z]\()\d[\d,.]*\d?(?![\dA-Z])(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?" + _COUNTED
-    + r"|" + _QUANT + r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|dozens?)\b" + _COUNTED,
+    + r"|" + _QUANT + r"\b(?:" + "|".join(sorted(nlp.NUMBER_WORDS, key=len, reverse=True)) + r")\b" + _COUNTED,
     re.I,
 )
 # A length, height or distance ("2.8-kilometre", "40 metres", "12 ft"), which "how long
