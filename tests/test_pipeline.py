@@ -595,3 +595,20 @@ def test_an_faq_question_is_answered_by_the_line_after_it(faq_pipeline, question
     a = faq_pipeline.ask(question)
     assert not a.refused and a.citations[0].quote.startswith(answer.split(".")[0]), a.text
     assert all("?" not in c.quote for c in a.citations)  # the bold question line is never quoted
+
+
+KETTLE_FAQ = """# Troubleshooting
+
+**Q: The display shows E4. What does it mean?**
+A: E4 means that the lid is open. Close the lid until it clicks, then press START.
+
+**Q: The light blinks red.**
+A: The base is not seated. Lift the kettle and set it down again.
+"""
+
+
+def test_an_faq_answer_sharing_its_questions_paragraph_is_quoted(tmp_path_factory, embedder):
+    faq = one_document_pipeline(tmp_path_factory, embedder, "kettle.md", KETTLE_FAQ)
+    a = faq.ask("what does E4 mean on the display")
+    assert not a.refused and any(c.quote.startswith("A: E4 means") for c in a.citations), a.text
+    assert not any("Q:" in c.quote for c in a.citations)

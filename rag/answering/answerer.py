@@ -234,12 +234,26 @@ def candidates_of(passages: Sequence[Passage], question: str = "", table: Senten
             p = answers[p.row.id]  # the answer stands where its question was found
         p = answering.get(p.row.id, p)
         key = " ".join(nlp.tokens(p.text))
-        if table is not None and _FAQ_QUESTION.match(table.text(table.paragraph_opening(p.row))):
+        if table is not None and _in_faq_question(p.row, table):
             continue
         if (is_content(p.text) or links and is_link(p.text)) and key not in seen:
             seen.add(key)
             out.append(p)
     return out
+
+
+_FAQ_ANSWER = re.compile(r"\s*[*_]{0,3}\s*(?:A\s*[.:)]|Answer\s*:)\s", re.I)
+
+
+def _in_faq_question(row: SentenceRow, table: SentenceTable) -> bool:
+    """Whether ``row`` belongs to the question of a paragraph an FAQ's "Q." opens: from
+    the opening up to an "A:" line, if the answer shares its paragraph ("**Q: ...**" /
+    "A: ..."); every sentence of it when it does not."""
+    opening = table.paragraph_opening(row)
+    if not _FAQ_QUESTION.match(table.text(opening)):
+        return False
+    rows = table.by_doc.get(row.doc, [])
+    return not any(_FAQ_ANSWER.match(table.text(rows[i])) for i in range(opening.position, row.position + 1))
 
 
 def _faq_answers(passages: Sequence[Passage], table: SentenceTable) -> dict[str, Passage]:
