@@ -112,6 +112,8 @@ def test_detectors_find_each_kind_of_value():
     ("how tall is the tower", "Built in 1911 for £4,000, the tower stands 38 metres high.", "38 metres high"),
     # "how many" counts things: a price beside the count is not one
     ("how many books can a gold member take out", "| Gold | £45 | 4 books | 7 days |", "4 books"),
+    ("how many staff does the hall employ", "The hall, first opened in 1920, now has 12 employees.", "12 employees"),
+    ("how many people came", "In 2019, 1500 people came.", "1500 people came"),  # a count like a year
 ])
 def test_the_answer_phrase_is_the_value_asked_for(question, sentence, phrase):
     a, b = answer_phrase(analyze(question), sentence)

@@ -102,7 +102,10 @@ _MONEY = re.compile(
     _QUANT + r"(?:[$€£¥]\s?\d[\d,.]*\d?(?:\s?(?:million|billion|thousand|[mbk]n?)\b)?|\d[\d,.]*\s*(?:million\s+|billion\s+)?(?:dollars|euros|pounds))",
     re.I,
 )
-_MONEY_OR_SHARE = re.compile(_QUANT + r"(?:[$€£¥]|\d[\d,.]*\s?(?:%|percent\b|per\s+cent\b|dollars\b|euros\b|pounds\b))", re.I)
+# What a count of things is not: an amount, a share, or a year ("opened in 2022, can
+# hold ..." is no count for "how many guards").
+_NOT_A_COUNT = re.compile(_QUANT + r"(?:[$€£¥]|\d[\d,.]*\s?(?:%|percent\b|per\s+cent\b|dollars\b|euros\b|pounds\b)"
+                          r"|(?:1[5-9]|20)\d\d(?![\d.]|,\d)(?!\s+[a-z]))", re.I)
 _AGE = re.compile(r"\b\d{1,3}[-\s]years?[-\s]old\b|\baged?\s+\d{1,3}\b|\b\d{1,3}\s+years\s+of\s+age\b", re.I)
 
 
@@ -318,8 +321,8 @@ def _value_span(q: Question, text: str) -> tuple[int, int] | None:
             span = _first(DURATION, text, avoid, q.terms)
         elif _ASKS_SIZE.search(q.text):
             span = _first(_LENGTH, text, avoid, q.terms) or _first(DURATION, text, avoid, q.terms)
-        # "how many" counts things: a price ("£45") or a share is not a count of them.
-        span = span or _first(_NUMBER, text, avoid, q.terms, _MONEY_OR_SHARE if _ASKS_COUNT.search(q.text) else None)
+        # "how many" counts things: a price ("£45"), a share or a year is not a count of them.
+        span = span or _first(_NUMBER, text, avoid, q.terms, _NOT_A_COUNT if _ASKS_COUNT.search(q.text) else None)
         # "six to nine months", "3-5 days": a range of counts is bolded whole
         span = _range_whole(text, span, _NUMBER) if span is not None else None
     elif q.expects == "date":
