@@ -47,6 +47,8 @@ NUMBER_WORDS = frozenset(
     hundred hundreds thousand thousands million millions billion billions dozen dozens half
     """.split()
 )
+#: NUMBER_WORDS as a regular-expression alternation, longest first ("sixteen" before "six").
+NUMBER_WORDS_RE = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 # Typed shorthand of general English for things counted ("how many ppl", "3 hrs"),
 # which the embedding model's word pieces do not read as the word.
 SHORTHAND = {"ppl": "people", "hrs": "hours", "hr": "hour", "yrs": "years", "yr": "year", "mins": "minutes",
@@ -59,9 +61,8 @@ WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".
 NEGATIONS = frozenset("not no never nobody nothing none neither nor without cannot n't".split())
 
 # A number is not a part of a code: digits after a letter ("ZX9", "v2", "file1") or
-# before a capital ("4QW" of a postcode) are no quantity; "7km", "1990s" still are.
-# Not the digits of a word or code ("v2", "LB4 7QT") or a manual page's section
-# ("make(1)", "fakeroot(1)").
+# before a capital ("4QW" of a postcode) are no quantity, nor a manual page's section
+# ("make(1)"); "7km", "1990s" still are.
 _DIGITS = re.compile(r"(?<![A-Za-z\d])(?<![A-Za-z]\()(?:\d[\d,.]*\d|\d)(?![A-Z\d])")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 # Capitalised sequences, allowing inner connectors ("Minister of Justice", "Ana de la Cruz").

@@ -17,6 +17,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -133,9 +134,6 @@ _KIND_NAMES = {"age": "an age", "number": "a number", "money": "an amount"}
 # ("What time of year", "what time limit" ask for something else; "how early" is often
 # answered by a span of time.)
 _ASKS_TIME = re.compile(r"\bwhat\s+time\b(?!\s+(?:of|period|frame|limit|zone|span|scale)\b)|\bat\s+what\s+hour\b", re.I)
-# "How many ...?" asks for a count: a price, a time, a year or the question's own
-# number does not answer it.
-_ASKS_COUNT = re.compile(r"\bhow\s+many\b", re.I)
 # "What year ...?" asks for a year, "what percentage ...?" for a share: both are written
 # in a form a pattern knows (detect.has_year, detect.has_share).
 _ASKS_YEAR = re.compile(r"\b(?:what|which)\s+year\b", re.I)
@@ -185,7 +183,9 @@ def _value_needed(q: Question, counts: Callable[[str], bool] | None = None) -> t
         return "a reason", detect.gives_reason
     if q.expects not in _KIND_NAMES or q.expects == "money" and not _ASKS_AMOUNT.search(q.text):
         return None
-    if q.expects == "number" and _ASKS_COUNT.search(q.text):
+    # "How many ...?" asks for a count: a price, a time, a year or the question's own
+    # number does not answer it.
+    if q.expects == "number" and detect.ASKS_COUNT.search(q.text):
         return "a number", lambda t: detect.has_count(t, q.text) and (counts is None or counts(t))
     kind = q.expects
     return _KIND_NAMES[kind], lambda t: detect.holds(kind, t, q.text) or kind == "money" and detect.no_cost(t)
@@ -209,10 +209,13 @@ _ASKS_LINK = re.compile(r"\b(?:url|urls|link|links|website|web\s+site|web\s+page
 
 
 # An FAQ's question, marked as one even where it does not end in "?" ("Q. I installed
-# and now the banner says ...").
-# Markdown's emphasis may wrap an FAQ's question ("**Q: ...**", "**Do you deliver?**").
+# and now the banner says ..."), Markdown's emphasis around it or not ("**Q: ...**").
 _FAQ_QUESTION = re.compile(r"\s*[*_]{0,3}\s*(?:Q\s*[.:)]|Question\s*:)\s", re.I)
 
+
+def _is_question(text: str) -> bool:
+    """A sentence that asks ("**Do you deliver?**") or an FAQ's marked question."""
+    return nlp.asks(text) or bool(_FAQ_QUESTION.match(text))
 
 
 def candidates_of(passages: Sequence[Passage], question: str = "", table: SentenceTable | None = None) -> list[Passage]:
@@ -228,7 +231,7 @@ def candidates_of(passages: Sequence[Passage], question: str = "", table: Senten
     answering = {a.row.id: a for a in answers.values()}  # an answer with its question's scores
     out, seen = [], set()
     for p in passages:
-        if nlp.asks(p.text) or _FAQ_QUESTION.match(p.text):
+        if _is_question(p.text):
             if p.row.id not in answers:
                 continue
             p = answers[p.row.id]  # the answer stands where its question was found
@@ -264,7 +267,7 @@ def _faq_answers(passages: Sequence[Passage], table: SentenceTable) -> dict[str,
     found = {p.row.id: p for p in passages}
     out: dict[str, Passage] = {}
     for q in passages:
-        if not (nlp.asks(q.text) or _FAQ_QUESTION.match(q.text)):
+        if not _is_question(q.text):
             continue
         rows = table.by_doc.get(q.row.doc, [])
         at = q.row.position + 1
@@ -274,13 +277,14 @@ def _faq_answers(passages: Sequence[Passage], table: SentenceTable) -> dict[str,
         text = table.text(row)
         if nlp.asks(text) or not is_content(text):
             continue
-        own = found.get(row.id)
-        ranks = [r for r in (q.dense_rank, own.dense_rank if own else None) if r is not None]
-        sranks = [r for r in (q.sparse_rank, own.sparse_rank if own else None) if r is not None]
+        # not retrieved itself: no scores of its own (the question's alone count)
+        own = found.get(row.id) or replace(q, score=0.0, dense=0.0, window=0.0, sparse=0.0, dense_rank=None,
+                                           sparse_rank=None)
+        ranks = [r for r in (q.dense_rank, own.dense_rank) if r is not None]
+        sranks = [r for r in (q.sparse_rank, own.sparse_rank) if r is not None]
         out[q.row.id] = Passage(
-            row, text, max(q.score, own.score if own else 0.0), max(q.dense, own.dense if own else 0.0),
-            max(q.window, own.window if own else 0.0), max(q.sparse, own.sparse if own else 0.0),
-            min(ranks) if ranks else None, min(sranks) if sranks else None,
+            row, text, max(q.score, own.score), max(q.dense, own.dense), max(q.window, own.window),
+            max(q.sparse, own.sparse), min(ranks, default=None), min(sranks, default=None),
         )
     return out
 

@@ -161,10 +161,16 @@ def has_count(text: str, question: str = "") -> bool:
     >>> has_count("The storm of 11 January 1991.", "How many crew were aboard?")
     False
     """
+    return bool(nlp.numbers(_counts_only(text, question)) - nlp.numbers(question))
+
+
+def _counts_only(text: str, question: str) -> str:
+    """``text`` with what :data:`_NOT_COUNTS` says is no count blanked out (each kept
+    when ``question`` asks in its unit)."""
     for pattern, unit_asked in _NOT_COUNTS:
         if not unit_asked.search(question):
             text = pattern.sub(" ", text)
-    return bool(nlp.numbers(text) - nlp.numbers(question))
+    return text
 
 
 #: A contact detail of any kind: what "how do I contact them?" asks for.
@@ -175,7 +181,7 @@ QUANTIFIER = (r"(?:(?:up to|about|around|approximately|roughly|nearly|almost|mor
 #: A span of time ("eleven months", "three more weeks", "90 days"), which "how long did
 #: it take / was it shut for" asks for.
 DURATION = re.compile(
-    QUANTIFIER + r"\b(?:\d[\d,.]*|an|" + "|".join(sorted(nlp.NUMBER_WORDS, key=len, reverse=True))
+    QUANTIFIER + r"\b(?:\d[\d,.]*|an|" + nlp.NUMBER_WORDS_RE
     + r"|several|a\s+few|many)(?:[\s-]+(?:more|full|working|business|calendar|consecutive|school))?"
     r"[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|fortnights?|months?|years?|decades?)\b"
     r"(?:\s+and\s+(?:a\s+half|\d[\d,.]*\s+(?:seconds?|minutes?|hours?|days?|weeks?|months?)\b))?",
@@ -228,12 +234,14 @@ def has_duration(text: str) -> bool:
     return bool(DURATION.search(text) or _SINCE.search(text))
 
 
+#: "How many ...?" asks for a count of things.
+ASKS_COUNT = re.compile(r"\bhow\s+many\b", re.I)
 # "How many <words>": what is counted, up to the verb ("how many night dives did ...").
 _HOW_MANY = re.compile(r"\bhow\s+many\s+((?:[\w'-]+\s*){1,4})", re.I)
 _AUXILIARIES = frozenset("is are was were do does did can could will would should shall have has had may might must".split())
 # A count and the words after it: "87 reports of batteries", "around 60 volunteers".
 _COUNT_WORDS = re.compile(
-    r"(?<![\w:.,])(\d[\d,]*(?:\.\d+)?|once|twice|thrice|" + "|".join(sorted(nlp.NUMBER_WORDS, key=len, reverse=True))
+    r"(?<![\w:.,])(\d[\d,]*(?:\.\d+)?|once|twice|thrice|" + nlp.NUMBER_WORDS_RE
     + r")(?![\w,.]\d)((?:[\s-]+[^\W\d_][\w'-]*){0,4})", re.I)
 # An age ("aged 8", "aged 8 to 12") is no count of things.
 _AGE_BEFORE = re.compile(r"\b(?:aged?|ages)\s+(?:\d+\s*(?:to|-|–|and)\s*)?$", re.I)
@@ -269,9 +277,7 @@ def counted(text: str, question: str = "") -> list[tuple[str, ...]]:
     >>> counted("Crews launched 112 times and saved 247 lives; 3 of them were children.")
     [('times',), ('lives',), ()]
     """
-    for pattern, unit_asked in _NOT_COUNTS:
-        if not unit_asked.search(question):
-            text = pattern.sub(" ", text)
+    text = _counts_only(text, question)
     given = nlp.numbers(question)
     stop = nlp.stopwords()
     out: list[tuple[str, ...]] = []

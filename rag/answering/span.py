@@ -12,7 +12,7 @@ import re
 
 from .. import nlp
 from ..chunking import split_clauses, table_cells
-from .detect import DURATION, QUANTIFIER, asks_duration, contact_asked, contact_pattern, holds
+from .detect import ASKS_COUNT, DURATION, QUANTIFIER, asks_duration, contact_asked, contact_pattern, holds
 from .question import Question, analyze
 
 _QUANT = QUANTIFIER
@@ -24,7 +24,7 @@ _NUMBER = re.compile(
     # not a part of a time of day ("9:30"): that is when, not how many; nor of a word
     # ("file1.sh", "v2"), nor of a code ("ZX9 4QW"), nor a manual page's section ("make(1)")
     _QUANT + r"(?:[$€£]\s?)?(?<![\w:])(?<![A-Za-z]\()\d[\d,.]*\d?(?![\dA-Z])(?!\d*:\d)(?:\s?(?:%|percent|million|billion|thousand|hundred))?" + _COUNTED
-    + r"|" + _QUANT + r"\b(?:" + "|".join(sorted(nlp.NUMBER_WORDS, key=len, reverse=True)) + r")\b" + _COUNTED,
+    + r"|" + _QUANT + r"\b(?:" + nlp.NUMBER_WORDS_RE + r")\b" + _COUNTED,
     re.I,
 )
 # A length, height or distance ("2.8-kilometre", "40 metres", "12 ft"), which "how long
@@ -36,7 +36,6 @@ _LENGTH = re.compile(
     re.I,
 )
 _ASKS_SIZE = re.compile(r"\bhow\s+(?:long|tall|high|wide|deep|far|big|large)\b", re.I)
-_ASKS_COUNT = re.compile(r"\bhow\s+many\b", re.I)
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 _TIME_OF_DAY = r"\b\d{1,2}[:.]\d\d(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?|\b(?:noon|midnight)\b"
@@ -322,7 +321,7 @@ def _value_span(q: Question, text: str) -> tuple[int, int] | None:
         elif _ASKS_SIZE.search(q.text):
             span = _first(_LENGTH, text, avoid, q.terms) or _first(DURATION, text, avoid, q.terms)
         # "how many" counts things: a price ("£45"), a share or a year is not a count of them.
-        span = span or _first(_NUMBER, text, avoid, q.terms, _NOT_A_COUNT if _ASKS_COUNT.search(q.text) else None)
+        span = span or _first(_NUMBER, text, avoid, q.terms, _NOT_A_COUNT if ASKS_COUNT.search(q.text) else None)
         # "six to nine months", "3-5 days": a range of counts is bolded whole
         span = _range_whole(text, span, _NUMBER) if span is not None else None
     elif q.expects == "date":
